@@ -1,0 +1,18 @@
+# One image for the four Docket services; the command picks the service.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+COPY deploy ./deploy
+COPY examples ./examples
+RUN pip install . \
+    && useradd --system --uid 10001 --no-create-home docket
+
+USER docket
+ENV DOCKET_HOST=0.0.0.0
+EXPOSE 8080 8081 8082 8083
+CMD ["python", "-m", "services.intake.app"]

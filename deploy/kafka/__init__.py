@@ -1,0 +1,1 @@
+"""Local Apache Kafka (KRaft) without Docker: jars from Maven, a broker launcher."""

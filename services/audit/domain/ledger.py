@@ -1,0 +1,82 @@
+"""One entry of audit's ledger: a record read from a Docket topic, as it will be kept.
+
+The leaf of the Merkle tree is the RFC 8785 canonical JSON of this entry, so it is
+reproducible from the ledger topic alone. A record that is not a readable Docket event
+is kept too, with the reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from services.audit.domain.canonical import canonical_json
+from shared.events import Envelope, EventData, EventRejected, parse_data
+
+
+class UnreadableRecord(BaseModel):
+    """A record audit could not read as a Docket event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str
+    partition: int
+    offset: int
+    key: str | None = None
+    size: int
+    sha256: str
+    value_b64: str
+
+
+class LedgerEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source_topic: str
+    trace_id: str | None = None
+    event: dict[str, Any] | None = None
+    unreadable: UnreadableRecord | None = None
+
+    @property
+    def event_id(self) -> str:
+        if self.event is not None:
+            return str(self.event["id"])
+        assert self.unreadable is not None
+        return (
+            f"unreadable:{self.source_topic}:{self.unreadable.partition}:{self.unreadable.offset}"
+        )
+
+    @property
+    def event_type(self) -> str:
+        return str(self.event["type"]) if self.event is not None else "UnreadableRecord"
+
+    @property
+    def request_id(self) -> str:
+        if self.event is not None:
+            return str(self.event["subject"])
+        assert self.unreadable is not None
+        return self.unreadable.key or "unknown"
+
+    @property
+    def occurred_at(self) -> datetime:
+        if self.event is not None:
+            return Envelope.model_validate(self.event).time
+        return datetime.fromtimestamp(0, UTC)
+
+    def typed_event(self) -> EventData | None:
+        """The event's typed data, or None when it is unreadable or of a type/version
+        this audit does not project (it is still kept in the log)."""
+        if self.event is None:
+            return None
+        try:
+            return parse_data(Envelope.model_validate(self.event))
+        except (EventRejected, ValueError):
+            return None
+
+    def leaf_data(self) -> bytes:
+        return canonical_json(self.model_dump(mode="json", exclude_none=True))
+
+    def to_record(self) -> bytes:
+        return json.dumps(self.model_dump(mode="json", exclude_none=True)).encode("utf-8")

@@ -1,0 +1,146 @@
+"""The read side of one request (contract section 4), folded from its events.
+
+Pure: ``apply_event(view, event)`` is all there is, so ``docket audit rebuild`` and the
+live writer produce the same view from the same log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.events import (
+    DecisionRecorded,
+    EventData,
+    NoticeEvent,
+    NotificationFailed,
+    NotificationScheduled,
+    NotificationWithheld,
+    RequestAmended,
+    RequestClassified,
+    RequestReceived,
+    UserNotified,
+)
+
+#: States move forward only: a late or redelivered event never moves a request back.
+STATE_RANK = {
+    "unknown": -1,
+    "received": 0,
+    "classified": 1,
+    "notice_withheld": 2,
+    "notice_scheduled": 3,
+    "notice_sent": 4,
+    "decided": 5,
+    "withdrawn": 5,
+}
+
+
+class NotificationView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    target: dict[str, str | None]
+    decision: str
+    reason: str
+    not_before: datetime | None = None
+    sent_at: datetime | None = None
+    channel: str | None = None
+    last_event: str
+
+
+class RequestView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    state: str = "unknown"
+    received: dict[str, Any] | None = None
+    classification: dict[str, Any] | None = None
+    notifications: tuple[NotificationView, ...] = ()
+    decision: dict[str, Any] | None = None
+    amendments: tuple[dict[str, Any], ...] = ()
+
+
+def _advance(current: str, candidate: str) -> str:
+    if current in ("decided", "withdrawn"):
+        return current
+    return candidate if STATE_RANK[candidate] >= STATE_RANK[current] else current
+
+
+def _target_key(event: NoticeEvent) -> str:
+    return event.target.platform_user_id or (event.target.handle or "").casefold()
+
+
+def _notification(event: NoticeEvent) -> NotificationView:
+    return NotificationView(
+        target=event.target.model_dump(),
+        decision=event.decision.value,
+        reason=event.reason,
+        not_before=event.not_before,
+        sent_at=event.sent_at if isinstance(event, UserNotified) else None,
+        channel=event.channel if isinstance(event, UserNotified | NotificationFailed) else None,
+        last_event=event.EVENT_TYPE,
+    )
+
+
+def _notice_state(notifications: tuple[NotificationView, ...]) -> str:
+    events = {n.last_event for n in notifications}
+    if "UserNotified" in events:
+        return "notice_sent"
+    if events & {"NotificationScheduled", "NotificationFailed"}:
+        return "notice_scheduled"
+    return "notice_withheld"
+
+
+def apply_event(view: RequestView | None, data: EventData) -> RequestView:
+    """The view after one more event; events of other kinds leave it unchanged."""
+    current = view or RequestView(request_id=data.request_id)
+    if isinstance(data, RequestReceived):
+        received = data.model_dump(mode="json", by_alias=True, exclude={"request_id"})
+        return current.model_copy(
+            update={"received": received, "state": _advance(current.state, "received")}
+        )
+    if isinstance(data, RequestClassified):
+        classification = data.model_dump(
+            mode="json", by_alias=True, exclude={"submission", "amendments"}
+        )
+        return current.model_copy(
+            update={
+                "classification": classification,
+                "state": _advance(current.state, "classified"),
+            }
+        )
+    if isinstance(
+        data, UserNotified | NotificationScheduled | NotificationWithheld | NotificationFailed
+    ):
+        key = _target_key(data)
+        previous = {
+            (n.target.get("platform_user_id") or (n.target.get("handle") or "").casefold()): n
+            for n in current.notifications
+        }
+        if key not in previous or not _already_sent(previous[key]):
+            previous[key] = _notification(data)
+        notifications = tuple(previous[k] for k in sorted(previous))
+        return current.model_copy(
+            update={
+                "notifications": notifications,
+                "state": _advance(current.state, _notice_state(notifications)),
+            }
+        )
+    if isinstance(data, RequestAmended):
+        amendment = data.model_dump(mode="json", exclude={"request_id"})
+        state = _advance(current.state, "withdrawn") if data.withdrawn else current.state
+        return current.model_copy(
+            update={"amendments": (*current.amendments, amendment), "state": state}
+        )
+    if isinstance(data, DecisionRecorded):
+        decision = data.model_dump(mode="json", exclude={"request_id"})
+        return current.model_copy(
+            update={"decision": decision, "state": _advance(current.state, "decided")}
+        )
+    return current
+
+
+def _already_sent(notification: NotificationView) -> bool:
+    """A sent notice stays the answer for that target: later events cannot unsend it."""
+    return notification.last_event == "UserNotified"

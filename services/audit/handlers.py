@@ -1,0 +1,98 @@
+"""Audit's two Kafka entry points.
+
+1. ``ingest``: every record on every Docket topic becomes a ledger entry on the
+   single-partition ledger topic (unreadable records included, with the reason).
+2. ``write_log``: the ledger, read in order by one writer, is appended to the log in
+   PostgreSQL with the ledger position in the same transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import structlog
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from services.audit.domain.ledger import LedgerEntry, UnreadableRecord
+from services.audit.store import AuditStore, PendingEntry
+from shared import topics
+from shared.events import EventRejected, parse_envelope
+from shared.kafka import record_info
+from shared.telemetry import trace_id_from_traceparent
+
+log = structlog.get_logger("docket.audit")
+
+MAX_KEPT_BYTES = 64 * 1024
+
+
+def ledger_entry_for(body: bytes, message: KafkaMessage) -> LedgerEntry:
+    info = record_info(message)
+    trace_id = trace_id_from_traceparent(info.headers.get("traceparent"))
+    try:
+        envelope = parse_envelope(body)
+    except EventRejected as rejected:
+        return LedgerEntry(
+            source_topic=info.topic,
+            trace_id=trace_id,
+            unreadable=UnreadableRecord(
+                reason=rejected.reason,
+                partition=info.partition,
+                offset=info.offset,
+                key=info.key,
+                size=len(body),
+                sha256=hashlib.sha256(body).hexdigest(),
+                value_b64=base64.b64encode(body[:MAX_KEPT_BYTES]).decode("ascii"),
+            ),
+        )
+    return LedgerEntry(
+        source_topic=info.topic,
+        trace_id=trace_id,
+        event=envelope.model_dump(mode="json"),
+    )
+
+
+def register_handlers(
+    broker: KafkaBroker,
+    store: AuditStore,
+    instance_id: str | None = None,
+) -> None:
+    @broker.subscriber(
+        *topics.AUDITED_TOPICS,
+        group_id="docket-audit-ingest",
+        group_instance_id=instance_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    async def ingest(message: KafkaMessage) -> None:
+        entry = ledger_entry_for(message.body, message)
+        await broker.publish(
+            entry.to_record(),
+            topic=topics.AUDIT_LEDGER,
+            key=entry.request_id.encode("utf-8"),
+            headers={"content-type": "application/json"},
+        )
+
+    @broker.subscriber(
+        topics.AUDIT_LEDGER,
+        group_id="docket-audit-log",
+        group_instance_id=instance_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+    )
+    async def write_log(message: KafkaMessage) -> None:
+        info = record_info(message)
+        try:
+            entry = LedgerEntry.model_validate_json(message.body)
+        except ValueError:
+            entry = ledger_entry_for(message.body, message)
+        with structlog.contextvars.bound_contextvars(
+            request_id=entry.request_id, event_id=entry.event_id
+        ):
+            added = await store.append(
+                [PendingEntry(entry, info.topic, info.partition, info.offset)]
+            )
+            log.debug("ledger_entry_stored", added=added, event_type=entry.event_type)

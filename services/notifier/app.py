@@ -1,0 +1,125 @@
+"""Composition root of the notifier: database, account directory, channels, the
+decision handler and the dispatcher that releases due notices."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import SecretStr
+
+from services.notifier.channels.base import NoticeChannel
+from services.notifier.channels.config import SmtpConfig, WebhookConfig
+from services.notifier.channels.email import EmailChannel
+from services.notifier.channels.webhook import WebhookChannel
+from services.notifier.dispatcher import DispatchSettings, NoticeDispatcher
+from services.notifier.handlers import DecisionHandler
+from services.notifier.planning import EMAIL, WEBHOOK
+from services.notifier.store import NotifierStore
+from shared import topics
+from shared.accounts import AccountDirectory
+from shared.db import create_pool, migrate
+from shared.kafka import EventPublisher, subscribe_events
+from shared.service import create_http_app, create_runtime, serve
+from shared.settings import NotifierSettings
+
+SERVICE = "notifier"
+SCHEMA = "notifier"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_channels(settings: NotifierSettings) -> dict[str, NoticeChannel]:
+    channels: dict[str, NoticeChannel] = {}
+    if settings.smtp_host:
+        channels[EMAIL] = EmailChannel(
+            SmtpConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                starttls=settings.smtp_starttls,
+                username=settings.smtp_username,
+                password=SecretStr(settings.smtp_password) if settings.smtp_password else None,
+                sender=settings.smtp_sender,
+            )
+        )
+    if settings.webhook_url and settings.webhook_secret:
+        channels[WEBHOOK] = WebhookChannel(
+            WebhookConfig(url=settings.webhook_url, secret=SecretStr(settings.webhook_secret))
+        )
+    return channels
+
+
+def create_app(
+    settings: NotifierSettings, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    if not settings.database_url:
+        raise ValueError("DOCKET_DATABASE_URL is required for the notifier")
+    database_url = settings.database_url
+    accounts = (
+        AccountDirectory.from_jsonl(settings.accounts_file)
+        if settings.accounts_file
+        else AccountDirectory(())
+    )
+    runtime = create_runtime(SERVICE, settings, tracer_provider)
+    tracer = runtime.tracer_provider.get_tracer("docket.notifier")
+    publisher = EventPublisher(runtime.broker, source="/docket/notifier")
+    store = NotifierStore()
+    channels = create_channels(settings)
+    dispatcher = NoticeDispatcher(
+        store,
+        accounts,
+        channels,
+        publisher,
+        tracer,
+        DispatchSettings(poll_interval_s=settings.dispatch_poll_interval_s),
+    )
+
+    @asynccontextmanager
+    async def database() -> AsyncIterator[None]:
+        pool = await create_pool(database_url, schema=SCHEMA)
+        try:
+            await migrate(pool, SCHEMA, MIGRATIONS)
+            store.bind(pool)
+            yield
+        finally:
+            await pool.close()
+
+    @asynccontextmanager
+    async def dispatching() -> AsyncIterator[None]:
+        task = asyncio.create_task(dispatcher.run_forever(), name="notice-dispatcher")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            for channel in channels.values():
+                await channel.aclose()
+
+    runtime.resources.append(database)
+    runtime.background.append(dispatching)
+    runtime.readiness["postgres"] = store.ping
+    subscribe_events(
+        runtime.broker,
+        topic_names=(topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED),
+        group_id="docket-notifier",
+        consumer=SERVICE,
+        handler=DecisionHandler(store, accounts, publisher, tracer, on_planned=dispatcher.wake),
+        publisher=publisher,
+        dead_letters=runtime.dead_letters,
+        instance_id=settings.instance_id,
+    )
+    return create_http_app(runtime, "Docket notifier")
+
+
+def main() -> None:
+    settings = NotifierSettings()
+    serve(SERVICE, settings, settings.port, lambda: create_app(settings))
+
+
+if __name__ == "__main__":
+    main()

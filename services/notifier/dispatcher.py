@@ -1,0 +1,212 @@
+"""Releases due notices: re-checks that notice is allowed at this moment, records the
+intent, sends through the account's channel, records the outcome and publishes it.
+
+Safe with several notifier instances (rows are claimed with ``FOR UPDATE SKIP
+LOCKED``) and across crashes (a notice claimed but not confirmed is re-sent with the
+same idempotency key once its lease runs out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from opentelemetry.trace import Tracer
+
+from services.notifier.channels.base import DeliveryFailed, NoticeChannel, OutgoingNotice
+from services.notifier.channels.retry import send_with_retries
+from services.notifier.domain.decision import may_send_now
+from services.notifier.domain.notice import render_notice
+from services.notifier.handlers import Clock, utc_now
+from services.notifier.planning import plan_request
+from services.notifier.store import NoticeRow, NotifierStore, RequestRecord
+from shared.accounts import AccountDirectory
+from shared.events import NoticeDecision, NotificationFailed, UserNotified
+from shared.kafka import EventPublisher, derived_event_id
+from shared.submission import Target
+
+log = structlog.get_logger("docket.notifier.dispatcher")
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    poll_interval_s: float = 1.0
+    batch_size: int = 20
+    #: How long a claimed notice is reserved for the instance sending it.
+    lease_s: float = 60.0
+    #: Backoff after a failed delivery: base * 2^(attempts-1), capped.
+    retry_base_s: float = 5.0
+    retry_max_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    row: NoticeRow
+    request: RequestRecord
+
+
+class NoticeDispatcher:
+    def __init__(
+        self,
+        store: NotifierStore,
+        accounts: AccountDirectory,
+        channels: Mapping[str, NoticeChannel],
+        publisher: EventPublisher,
+        tracer: Tracer,
+        settings: DispatchSettings = DispatchSettings(),
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._accounts = accounts
+        self._channels = channels
+        self._publisher = publisher
+        self._tracer = tracer
+        self._settings = settings
+        self._clock = clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due notices now rather than at the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database or broker is down: try again later
+                log.warning("dispatch_round_failed", error=type(error).__name__)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.poll_interval_s)
+
+    async def run_once(self) -> int:
+        """One round: publish confirmations left unpublished, then send what is due."""
+        for row in await self._store.sent_unpublished(self._settings.batch_size):
+            await self._publish_sent(row)
+        claimed = await self._claim_due()
+        for item in claimed:
+            await self._deliver(item)
+        return len(claimed)
+
+    async def _claim_due(self) -> list[Claimed]:
+        now = self._clock()
+        lease_until = now + timedelta(seconds=self._settings.lease_s)
+        claimed: list[Claimed] = []
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            request_ids = await self._store.due_notice_requests(
+                conn, now, self._settings.batch_size
+            )
+            if not request_ids:
+                return []
+            # Lock order everywhere: request rows, then notice rows.
+            requests = await self._store.locked_requests(conn, request_ids)
+            for row in await self._store.lock_due_notices(conn, request_ids, now):
+                request = requests.get(row.request_id)
+                if request is None or request.verdict is None:
+                    continue
+                if not self._still_allowed(row, request, now):
+                    plans = plan_request(request.verdict, request.amendments, self._accounts, now)
+                    for plan in plans:
+                        if plan.notice.notice_id == row.notice_id:
+                            await self._store.apply_plan(conn, plan.notice)
+                    log.info("notice_held_back_at_send_time", notice_id=row.notice_id)
+                    continue
+                await self._store.mark_sending(conn, row.notice_id, lease_until)
+                claimed.append(Claimed(row, request))
+        return claimed
+
+    def _still_allowed(self, row: NoticeRow, request: RequestRecord, now: datetime) -> bool:
+        """The safety check right before a send: the decision, re-made at this moment
+        with every amendment known, must still be 'now' for this notice."""
+        assert request.verdict is not None
+        for plan in plan_request(request.verdict, request.amendments, self._accounts, now):
+            if plan.notice.notice_id == row.notice_id:
+                return plan.ruling.decision is NoticeDecision.NOW and may_send_now(
+                    submission=request.verdict.submission,
+                    amendments=request.amendments,
+                    ruling=plan.ruling,
+                    as_of=now,
+                )
+        return False
+
+    async def _deliver(self, item: Claimed) -> None:
+        row, request = item.row, item.request
+        assert request.verdict is not None
+        account = self._accounts.find(
+            Target(handle=row.target.handle, platform_user_id=row.target.platform_user_id)
+        )
+        channel = self._channels.get(row.channel)
+        with self._tracer.start_as_current_span("send") as span:
+            span.set_attribute("docket.notice.channel", row.channel)
+            span.set_attribute("docket.notice.id", row.notice_id)
+            try:
+                if channel is None:
+                    raise DeliveryFailed(f"channel {row.channel!r} is not configured", True)
+                content = render_notice(request.verdict, row.target)
+                notice = OutgoingNotice(
+                    notice_id=row.notice_id,
+                    request_id=row.request_id,
+                    recipient_email=account.email if account else None,
+                    platform_user_id=row.target.platform_user_id
+                    or (account.platform_user_id if account else None),
+                    handle=row.target.handle,
+                    subject=content.subject,
+                    text=content.text,
+                    html=content.html,
+                )
+                if not channel.can_reach(notice):
+                    raise DeliveryFailed(
+                        f"the {row.channel} channel cannot reach this account", True
+                    )
+                receipt = await send_with_retries(channel, notice)
+            except DeliveryFailed as failure:
+                await self._failed(row, failure.reason)
+                return
+        await self._store.mark_sent(row.notice_id, receipt.sent_at)
+        sent = NoticeRow(**{**row.__dict__, "state": "sent", "sent_at": receipt.sent_at})
+        await self._publish_sent(sent)
+
+    async def _failed(self, row: NoticeRow, reason: str) -> None:
+        attempts = row.attempts + 1
+        delay = min(self._settings.retry_base_s * 2 ** (attempts - 1), self._settings.retry_max_s)
+        await self._store.mark_failed(
+            row.notice_id, reason, self._clock() + timedelta(seconds=delay)
+        )
+        log.warning(
+            "notice_delivery_failed", notice_id=row.notice_id, attempts=attempts, retry_in_s=delay
+        )
+        await self._publisher.publish(
+            NotificationFailed(
+                request_id=row.request_id,
+                target=row.target,
+                decision=NoticeDecision.NOW,
+                reason=row.reason,
+                channel=row.channel,
+                attempts=attempts,
+                error=reason[:500],
+            ),
+            event_id=derived_event_id("notice-failed", row.notice_id, str(attempts)),
+        )
+
+    async def _publish_sent(self, row: NoticeRow) -> None:
+        assert row.sent_at is not None
+        await self._publisher.publish(
+            UserNotified(
+                request_id=row.request_id,
+                target=row.target,
+                decision=NoticeDecision.NOW,
+                reason=row.reason,
+                channel=row.channel,
+                sent_at=row.sent_at,
+                notice_id=row.notice_id,
+            ),
+            event_id=derived_event_id("notice-sent", row.notice_id),
+        )
+        await self._store.mark_published(row.notice_id)
+        log.info("user_notified", notice_id=row.notice_id, channel=row.channel)

@@ -1,0 +1,48 @@
+-- What the notifier knows of each request: the latest verdict and every amendment.
+CREATE TABLE requests (
+    request_id      text PRIMARY KEY,
+    verdict         jsonb,            -- RequestClassified data (latest classified_at wins)
+    classified_at   timestamptz,
+    amendments      jsonb NOT NULL DEFAULT '[]'::jsonb,
+    amendment_ids   text[] NOT NULL DEFAULT '{}',
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per (request, account, channel): the notice's whole life. The primary key
+-- is the deterministic notice id, so a redelivered verdict cannot create a second one.
+CREATE TABLE notices (
+    notice_id       text PRIMARY KEY,
+    request_id      text NOT NULL REFERENCES requests (request_id),
+    account_key     text NOT NULL,
+    channel         text NOT NULL,
+    target          jsonb NOT NULL,
+    state           text NOT NULL CHECK (state IN
+                        ('scheduled', 'held', 'sending', 'sent', 'failed', 'cancelled')),
+    reason          text NOT NULL,
+    not_before      timestamptz,       -- NULL while held (no known end)
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    attempts        int NOT NULL DEFAULT 0,
+    last_error      text,
+    sent_at         timestamptz,
+    sent_published  boolean NOT NULL DEFAULT false,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (request_id, account_key, channel)
+);
+CREATE INDEX notices_due ON notices (next_attempt_at) WHERE state IN ('scheduled', 'failed', 'sending');
+CREATE INDEX notices_unpublished ON notices (sent_at) WHERE state = 'sent' AND NOT sent_published;
+
+-- The database refuses to forget that a notice was sent.
+CREATE FUNCTION keep_sent_notices() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND OLD.state = 'sent' THEN
+        RAISE EXCEPTION 'a sent notice cannot be deleted';
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.state = 'sent' AND NEW.state <> 'sent' THEN
+        RAISE EXCEPTION 'a sent notice cannot be unsent';
+    END IF;
+    RETURN COALESCE(NEW, OLD);
+END;
+$$;
+CREATE TRIGGER notices_keep_sent BEFORE UPDATE OR DELETE ON notices
+    FOR EACH ROW EXECUTE FUNCTION keep_sent_notices();

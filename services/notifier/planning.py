@@ -1,0 +1,117 @@
+"""From a request's verdict and amendments to what should happen to each target's
+notice. Pure: the handlers feed it what the store holds and act on what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.notifier.domain.decision import NoticeRuling, decide_notice
+from services.notifier.domain.notice import notice_id_for
+from services.notifier.store import NoticePlan
+from shared.accounts import Account, AccountDirectory
+from shared.amendments import Amendment
+from shared.events import (
+    NoticeDecision,
+    NoticeEvent,
+    NoticeTarget,
+    NotificationScheduled,
+    NotificationWithheld,
+    RequestClassified,
+)
+from shared.submission import Target
+from shared.verdict import TargetMatch, Verdict
+
+EMAIL = "email"
+WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    target: NoticeTarget
+    ruling: NoticeRuling
+    notice: NoticePlan
+    #: The decision event to publish now (a sent notice is published when it is sent).
+    event: NoticeEvent | None
+
+
+def account_key(target: NoticeTarget, account: Account | None) -> str:
+    if account is not None and account.platform_user_id:
+        return account.platform_user_id
+    return target.platform_user_id or (target.handle or "").casefold()
+
+
+def channel_for(account: Account | None) -> str:
+    """E-mail when the account has an address, else the platform's in-app notice."""
+    return EMAIL if account is not None and account.email else WEBHOOK
+
+
+def verdict_of(classified: RequestClassified) -> Verdict:
+    return Verdict.model_validate(classified.model_dump(include=set(Verdict.model_fields)))
+
+
+def plan_request(
+    classified: RequestClassified,
+    amendments: tuple[Amendment, ...],
+    accounts: AccountDirectory,
+    as_of: datetime,
+) -> list[TargetPlan]:
+    """One plan per target named by the request (none when it names no account)."""
+    verdict = verdict_of(classified)
+    plans: list[TargetPlan] = []
+    for match in classified.targets:
+        account = accounts.find(
+            Target(handle=match.handle, platform_user_id=match.platform_user_id)
+        )
+        plans.append(_plan_target(classified, verdict, amendments, match, account, as_of))
+    return plans
+
+
+def _plan_target(
+    classified: RequestClassified,
+    verdict: Verdict,
+    amendments: tuple[Amendment, ...],
+    match: TargetMatch,
+    account: Account | None,
+    as_of: datetime,
+) -> TargetPlan:
+    ruling = decide_notice(
+        submission=classified.submission,
+        verdict=verdict,
+        amendments=amendments,
+        target=match,
+        account=account,
+        as_of=as_of,
+    )
+    target = NoticeTarget(handle=match.handle, platform_user_id=match.platform_user_id)
+    key = account_key(target, account)
+    channel = channel_for(account)
+    notice_id = notice_id_for(classified.request_id, key, channel)
+    common = {
+        "request_id": classified.request_id,
+        "target": target,
+        "decision": ruling.decision,
+        "reason": ruling.reason,
+        "not_before": ruling.not_before,
+    }
+    if ruling.decision is NoticeDecision.NOW:
+        state, event = "scheduled", None
+        not_before: datetime | None = as_of
+    elif ruling.decision is NoticeDecision.DELAYED:
+        not_before = ruling.not_before
+        state = "scheduled" if not_before is not None else "held"
+        event = NotificationScheduled(**common)
+    else:
+        state, not_before = "cancelled", None
+        event = NotificationWithheld(**common, review_after=ruling.review_after)
+    notice = NoticePlan(
+        notice_id=notice_id,
+        request_id=classified.request_id,
+        account_key=key,
+        channel=channel,
+        target=target,
+        state=state,
+        reason=ruling.reason,
+        not_before=not_before,
+    )
+    return TargetPlan(target=target, ruling=ruling, notice=notice, event=event)

@@ -1,0 +1,261 @@
+"""PostgreSQL adapter of the notifier: what it knows of each request, and one row per
+(request, account, channel) notice that records intent before anything is sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from shared.amendments import Amendment
+from shared.events import NoticeTarget, RequestAmended, RequestClassified
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    request_id: str
+    verdict: RequestClassified | None
+    amendments: tuple[Amendment, ...]
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    notice_id: str
+    request_id: str
+    account_key: str
+    channel: str
+    target: NoticeTarget
+    state: str
+    reason: str
+    not_before: datetime | None
+    attempts: int
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NoticePlan:
+    """What a decision asks of one notice row."""
+
+    notice_id: str
+    request_id: str
+    account_key: str
+    channel: str
+    target: NoticeTarget
+    state: str  # scheduled | held | cancelled
+    reason: str
+    not_before: datetime | None
+
+
+class NotifierStore:
+    def __init__(self) -> None:
+        self._bound: asyncpg.Pool | None = None
+
+    def bind(self, pool: asyncpg.Pool) -> None:
+        self._bound = pool
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._bound is None:
+            raise RuntimeError("the notifier store is not connected to a database yet")
+        return self._bound
+
+    async def ping(self) -> bool:
+        return bool(await self.pool.fetchval("SELECT true"))
+
+    # --- requests -------------------------------------------------------------------
+
+    @staticmethod
+    async def lock_request(conn: Connection, request_id: str) -> RequestRecord:
+        """Create the request's row if needed and lock it for this transaction."""
+        await conn.execute(
+            "INSERT INTO requests (request_id) VALUES ($1) ON CONFLICT DO NOTHING", request_id
+        )
+        row = await conn.fetchrow(
+            "SELECT request_id, verdict, amendments FROM requests WHERE request_id = $1 FOR UPDATE",
+            request_id,
+        )
+        assert row is not None
+        return _request(row)
+
+    @staticmethod
+    async def save_verdict(conn: Connection, verdict: RequestClassified) -> bool:
+        """Keep the verdict unless a later one is already stored; True when kept."""
+        kept = await conn.fetchval(
+            "UPDATE requests SET verdict = $2::jsonb, classified_at = $3, updated_at = now()"
+            " WHERE request_id = $1 AND (classified_at IS NULL OR classified_at <= $3)"
+            " RETURNING true",
+            verdict.request_id,
+            verdict.model_dump_json(by_alias=True),
+            verdict.classified_at,
+        )
+        return bool(kept)
+
+    @staticmethod
+    async def add_amendment(conn: Connection, event_id: str, amendment: RequestAmended) -> bool:
+        """Append the amendment once (by event id); True when it was new."""
+        added = await conn.fetchval(
+            "UPDATE requests SET amendments = amendments || $3::jsonb,"
+            " amendment_ids = array_append(amendment_ids, $2), updated_at = now()"
+            " WHERE request_id = $1 AND NOT ($2 = ANY (amendment_ids)) RETURNING true",
+            amendment.request_id,
+            event_id,
+            json.dumps([Amendment.model_validate(amendment.model_dump()).model_dump(mode="json")]),
+        )
+        return bool(added)
+
+    @staticmethod
+    async def locked_requests(
+        conn: Connection, request_ids: Sequence[str]
+    ) -> dict[str, RequestRecord]:
+        rows = await conn.fetch(
+            "SELECT request_id, verdict, amendments FROM requests WHERE request_id = ANY($1)"
+            " ORDER BY request_id FOR SHARE",
+            list(request_ids),
+        )
+        return {row["request_id"]: _request(row) for row in rows}
+
+    # --- notices --------------------------------------------------------------------
+
+    @staticmethod
+    async def notices_of(conn: Connection, request_id: str) -> list[NoticeRow]:
+        rows = await conn.fetch(
+            "SELECT * FROM notices WHERE request_id = $1 ORDER BY notice_id FOR UPDATE",
+            request_id,
+        )
+        return [_notice(row) for row in rows]
+
+    @staticmethod
+    async def apply_plan(conn: Connection, plan: NoticePlan) -> bool:
+        """Create or update a notice that has not gone out; never touches a notice that
+        is being sent or was sent. True when the row changed."""
+        changed = await conn.fetchval(
+            "INSERT INTO notices (notice_id, request_id, account_key, channel, target, state,"
+            " reason, not_before, next_attempt_at)"
+            " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, coalesce($8, now()))"
+            " ON CONFLICT (notice_id) DO UPDATE SET state = excluded.state,"
+            " reason = excluded.reason, not_before = excluded.not_before,"
+            " next_attempt_at = excluded.next_attempt_at, updated_at = now()"
+            " WHERE notices.state NOT IN ('sending', 'sent')"
+            " AND (notices.state, notices.reason, notices.not_before)"
+            " IS DISTINCT FROM (excluded.state, excluded.reason, excluded.not_before)"
+            " RETURNING true",
+            plan.notice_id,
+            plan.request_id,
+            plan.account_key,
+            plan.channel,
+            plan.target.model_dump_json(),
+            plan.state,
+            plan.reason,
+            plan.not_before,
+        )
+        return bool(changed)
+
+    @staticmethod
+    async def due_notice_requests(conn: Connection, now: datetime, limit: int) -> list[str]:
+        rows = await conn.fetch(
+            "SELECT DISTINCT request_id FROM ("
+            " SELECT request_id FROM notices WHERE state IN ('scheduled', 'failed', 'sending')"
+            " AND next_attempt_at <= $1 AND (not_before IS NULL OR not_before <= $1)"
+            " ORDER BY next_attempt_at LIMIT $2) due",
+            now,
+            limit,
+        )
+        return [row["request_id"] for row in rows]
+
+    @staticmethod
+    async def lock_due_notices(
+        conn: Connection, request_ids: Sequence[str], now: datetime
+    ) -> list[NoticeRow]:
+        rows = await conn.fetch(
+            "SELECT * FROM notices WHERE request_id = ANY($1)"
+            " AND state IN ('scheduled', 'failed', 'sending') AND next_attempt_at <= $2"
+            " AND (not_before IS NULL OR not_before <= $2)"
+            " ORDER BY notice_id FOR UPDATE SKIP LOCKED",
+            list(request_ids),
+            now,
+        )
+        return [_notice(row) for row in rows]
+
+    @staticmethod
+    async def mark_sending(conn: Connection, notice_id: str, lease_until: datetime) -> None:
+        """Intent recorded before the send: a crash after this re-sends the same notice
+        (same idempotency key) once the lease has run out."""
+        await conn.execute(
+            "UPDATE notices SET state = 'sending', attempts = attempts + 1,"
+            " next_attempt_at = $2, updated_at = now() WHERE notice_id = $1",
+            notice_id,
+            lease_until,
+        )
+
+    async def mark_sent(self, notice_id: str, sent_at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE notices SET state = 'sent', sent_at = $2, last_error = NULL,"
+            " updated_at = now() WHERE notice_id = $1 AND state = 'sending'",
+            notice_id,
+            sent_at,
+        )
+
+    async def mark_failed(self, notice_id: str, error: str, retry_at: datetime) -> None:
+        await self.pool.execute(
+            "UPDATE notices SET state = 'failed', last_error = $2, next_attempt_at = $3,"
+            " updated_at = now() WHERE notice_id = $1 AND state = 'sending'",
+            notice_id,
+            error[:500],
+            retry_at,
+        )
+
+    async def mark_published(self, notice_id: str) -> None:
+        await self.pool.execute(
+            "UPDATE notices SET sent_published = true WHERE notice_id = $1", notice_id
+        )
+
+    async def sent_unpublished(self, limit: int) -> list[NoticeRow]:
+        rows = await self.pool.fetch(
+            "SELECT * FROM notices WHERE state = 'sent' AND NOT sent_published"
+            " ORDER BY sent_at LIMIT $1",
+            limit,
+        )
+        return [_notice(row) for row in rows]
+
+    async def request(self, request_id: str) -> RequestRecord | None:
+        row = await self.pool.fetchrow(
+            "SELECT request_id, verdict, amendments FROM requests WHERE request_id = $1",
+            request_id,
+        )
+        return _request(row) if row else None
+
+    async def count_by_state(self) -> dict[str, int]:
+        rows = await self.pool.fetch("SELECT state, count(*) AS n FROM notices GROUP BY state")
+        return {row["state"]: row["n"] for row in rows}
+
+
+def _request(row: asyncpg.Record) -> RequestRecord:
+    verdict: Any = row["verdict"]
+    amendments: Any = json.loads(row["amendments"]) if row["amendments"] else []
+    return RequestRecord(
+        request_id=row["request_id"],
+        verdict=RequestClassified.model_validate_json(verdict) if verdict else None,
+        amendments=tuple(Amendment.model_validate(a) for a in amendments),
+    )
+
+
+def _notice(row: asyncpg.Record) -> NoticeRow:
+    return NoticeRow(
+        notice_id=row["notice_id"],
+        request_id=row["request_id"],
+        account_key=row["account_key"],
+        channel=row["channel"],
+        target=NoticeTarget.model_validate_json(row["target"]),
+        state=row["state"],
+        reason=row["reason"],
+        not_before=row["not_before"],
+        attempts=row["attempts"],
+        sent_at=row["sent_at"],
+    )

@@ -1,0 +1,48 @@
+"""``docket``: the command line for people (legal staff, policy teams, on-call).
+
+Each command lives with the service it belongs to; this module only dispatches, and
+imports a command's module when it runs, so ``docket classify`` needs no broker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+#: command words -> (module, function). The function takes the remaining arguments.
+COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
+    ("classify",): (
+        "services.classifier.cli",
+        "classify_command",
+        "classify FILE.json offline and say why",
+    ),
+    ("policy", "test"): (
+        "services.classifier.cli",
+        "policy_test_command",
+        "score case files against the policy (contract 2a)",
+    ),
+    ("submit",): ("services.intake.cli", "submit_command", "submit a request FILE.json"),
+    ("status",): ("services.intake.cli", "status_command", "show a request's history"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: docket COMMAND [ARGS...]", "", "commands:"]
+    for words, (_module, _function, help_text) in COMMANDS.items():
+        lines.append(f"  {' '.join(words):<14} {help_text}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    for words, (module, function, _help) in sorted(COMMANDS.items(), key=lambda c: -len(c[0])):
+        if tuple(args[: len(words)]) == words:
+            command: Callable[[list[str]], int] = getattr(importlib.import_module(module), function)
+            return command(args[len(words) :])
+    print(usage(), file=sys.stderr)
+    return 0 if args[:1] in (["-h"], ["--help"]) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

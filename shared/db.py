@@ -1,0 +1,205 @@
+"""PostgreSQL access: a small connection pool and versioned SQL migrations (no ORM).
+
+A service keeps its schema in plain SQL files named ``NNNN_description.sql`` (``0001``,
+``0002``, ... without gaps). :func:`migrate` applies the pending ones in order, each in its
+own transaction, and records them in ``<schema>.schema_migrations`` with the SHA-256 of the
+file. A file that was changed after it was applied, or an applied version whose file is
+gone, stops the run before anything is applied: fix the history with a new migration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+_MIGRATION_FILE: Final = re.compile(r"(?P<version>\d{4})_[a-z0-9_]+\.sql")
+_SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]*")
+
+_Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+
+class MigrationError(RuntimeError):
+    """The migration files disagree with the migrations recorded in the database."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file."""
+
+    version: int
+    name: str
+    sql: str
+    checksum: str
+
+
+def quote_ident(name: str) -> str:
+    """Quote ``name`` as an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def load_migrations(migrations_dir: Path) -> list[Migration]:
+    """Read the ``*.sql`` files of ``migrations_dir``, checking names and numbering."""
+    if not migrations_dir.is_dir():
+        raise MigrationError(f"migrations directory {migrations_dir} does not exist")
+    migrations: list[Migration] = []
+    for path in sorted(migrations_dir.glob("*.sql")):
+        match = _MIGRATION_FILE.fullmatch(path.name)
+        if match is None:
+            raise MigrationError(f"{path}: migration files must be named NNNN_description.sql")
+        data = path.read_bytes()
+        migrations.append(
+            Migration(
+                version=int(match["version"]),
+                name=path.name,
+                sql=data.decode("utf-8"),
+                checksum=hashlib.sha256(data).hexdigest(),
+            )
+        )
+    for expected, migration in enumerate(migrations, start=1):
+        if migration.version != expected:
+            raise MigrationError(
+                f"{migrations_dir}: found {migration.name} where version {expected:04d} was "
+                "expected; versions must run 0001, 0002, ... without gaps or duplicates"
+            )
+    return migrations
+
+
+async def migrate(
+    target: asyncpg.Connection[asyncpg.Record] | asyncpg.Pool[asyncpg.Record],
+    schema: str,
+    migrations_dir: Path,
+) -> list[str]:
+    """Apply the pending migrations of ``migrations_dir`` to ``schema``.
+
+    Returns the file names applied by this call (empty when up to date). Concurrent callers
+    on the same schema are serialised with a session advisory lock, so each file is applied
+    exactly once. ``search_path`` is ``<schema>, public`` while a migration runs. A file must
+    not manage transactions itself nor use statements that cannot run inside one.
+    """
+    migrations = load_migrations(migrations_dir)
+    if isinstance(target, asyncpg.Pool):
+        async with target.acquire() as conn:
+            return await _migrate(conn, schema, migrations)
+    return await _migrate(target, schema, migrations)
+
+
+async def create_pool(
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 5,
+    command_timeout: float | None = 30.0,
+    connect_timeout: float = 10.0,
+    schema: str | None = None,
+    application_name: str | None = None,
+) -> asyncpg.Pool[asyncpg.Record]:
+    """Open a small asyncpg pool; idle connections beyond ``min_size`` close after 5 minutes.
+
+    With ``schema``, its connections resolve unqualified names in ``<schema>, public``.
+    """
+    settings: dict[str, str] = {}
+    if schema is not None:
+        settings["search_path"] = f"{_schema_ident(schema)}, public"
+    if application_name:
+        settings["application_name"] = application_name
+    return await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        timeout=connect_timeout,
+        max_inactive_connection_lifetime=300.0,
+        server_settings=settings,
+    )
+
+
+def _schema_ident(schema: str) -> str:
+    """``schema`` quoted, after checking it is a plain lower-case SQL name."""
+    if _SCHEMA_NAME.fullmatch(schema) is None:
+        raise ValueError(f"invalid schema name {schema!r}")
+    return quote_ident(schema)
+
+
+def _lock_key(schema: str) -> int:
+    """Advisory lock key of the migrator of ``schema`` (a signed 64-bit integer)."""
+    digest = hashlib.sha256(f"docket.migrate:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def _migrate(conn: _Conn, schema: str, migrations: Sequence[Migration]) -> list[str]:
+    """Apply ``migrations`` under the schema's advisory lock."""
+    ident = _schema_ident(schema)
+    key = _lock_key(schema)
+    table = f"{ident}.schema_migrations"
+    await conn.execute("SELECT pg_advisory_lock($1)", key)
+    try:
+        await conn.execute(
+            f"CREATE SCHEMA IF NOT EXISTS {ident};"
+            f" CREATE TABLE IF NOT EXISTS {table} ("
+            " version integer PRIMARY KEY,"
+            " name text NOT NULL,"
+            " checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        rows = await conn.fetch(f"SELECT version, name, checksum FROM {table} ORDER BY version")
+        pending = _pending(schema, migrations, rows)
+        applied: list[str] = []
+        for migration in pending:
+            try:
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL search_path TO {ident}, public")
+                    await conn.execute(migration.sql)
+                    await conn.execute(
+                        f"INSERT INTO {table} (version, name, checksum) VALUES ($1, $2, $3)",
+                        migration.version,
+                        migration.name,
+                        migration.checksum,
+                    )
+            except asyncpg.PostgresError as exc:
+                raise MigrationError(f"{migration.name} failed and was rolled back: {exc}") from exc
+            applied.append(migration.name)
+        return applied
+    finally:
+        if not conn.is_closed():
+            await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+
+def _pending(
+    schema: str, migrations: Sequence[Migration], rows: Sequence[asyncpg.Record]
+) -> list[Migration]:
+    """The migrations still to apply, after checking the recorded ones against the files."""
+    by_version = {migration.version: migration for migration in migrations}
+    for row in rows:
+        version: int = row["version"]
+        recorded_name: str = row["name"]
+        migration = by_version.get(version)
+        if migration is None:
+            raise MigrationError(
+                f"{recorded_name} (version {version:04d}) is applied to schema {schema!r} "
+                "but its file is missing"
+            )
+        if migration.name != recorded_name:
+            raise MigrationError(
+                f"{migration.name}: version {version:04d} was applied to schema {schema!r} "
+                f"as {recorded_name}"
+            )
+        if migration.checksum != row["checksum"]:
+            raise MigrationError(
+                f"{migration.name} changed after it was applied to schema {schema!r} "
+                f"(recorded sha256 {row['checksum']}, file has {migration.checksum}); "
+                "restore it and add a new migration instead"
+            )
+    applied = {row["version"] for row in rows}
+    pending = [migration for migration in migrations if migration.version not in applied]
+    if pending and applied and pending[0].version < max(applied):
+        raise MigrationError(
+            f"{pending[0].name} is not applied to schema {schema!r} but later versions are"
+        )
+    return pending

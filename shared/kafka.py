@@ -1,0 +1,265 @@
+"""Kafka adapters shared by the services: a broker with durable producer settings,
+an event publisher, and a consumer wrapper that never loses or silently drops a record.
+
+Delivery contract of a consumer built with :func:`subscribe_events`:
+
+* a record that is not a Docket event this service reads (not JSON, not a CloudEvents
+  envelope, unknown type or version, invalid data) goes to ``docket.deadletter`` with
+  the reason, then its offset is committed: the consumer moves on;
+* a handler that fails on a good record is retried a few times, then the record is
+  dead-lettered the same way;
+* when the infrastructure itself is down (broker, database) nothing is committed: the
+  record is read again after a pause, so it is processed once the outage ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaClient
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, Counter
+
+from shared.events import (
+    CONTENT_TYPE,
+    DeadLettered,
+    Envelope,
+    EventData,
+    EventRejected,
+    envelope_for,
+    parse_event,
+)
+
+log = structlog.get_logger("docket.kafka")
+
+#: Failures of the infrastructure rather than of the record: retried without end.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    KafkaError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+#: Stable namespace for deterministic event ids (uuid5).
+EVENT_ID_NAMESPACE = uuid.UUID("5b0b6f0e-6a53-4c1f-9f7e-2d6a4c0d0c3e")
+
+
+def derived_event_id(*parts: str) -> str:
+    """A deterministic event id: the same cause yields the same event, so a handler
+    that runs twice after a crash produces a duplicate the sinks absorb."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, "|".join(parts)))
+
+
+def create_broker(
+    bootstrap_servers: str,
+    service: str,
+    tracer_provider: TracerProvider,
+    registry: CollectorRegistry,
+) -> KafkaBroker:
+    """Producer: acks from all in-sync replicas and idempotence (no duplicates from
+    producer retries). Every subscriber commits only after its handler finished."""
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=f"docket-{service}",
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=15_000,
+        graceful_timeout=20.0,
+        middlewares=(
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            KafkaPrometheusMiddleware(registry=registry, app_name=f"docket-{service}"),
+        ),
+        logger=None,
+    )
+
+
+async def wait_for_kafka(bootstrap_servers: str, timeout_s: float) -> None:
+    """Retry the broker with backoff until it answers or ``timeout_s`` has passed; one
+    log line per attempt, a ``ConnectionError`` with one clear sentence at the end."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    delay = 0.5
+    while True:
+        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000)
+        try:
+            await client.bootstrap()
+            return
+        except KafkaError as error:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise ConnectionError(
+                    f"Kafka at {bootstrap_servers} is unreachable after {timeout_s:.0f}s "
+                    f"({type(error).__name__})"
+                ) from None
+            log.warning(
+                "kafka_unreachable_retrying",
+                bootstrap_servers=bootstrap_servers,
+                retry_in_s=round(min(delay, remaining), 1),
+            )
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 5.0)
+        finally:
+            await client.close()
+
+
+class EventPublisher:
+    """Publishes Docket events: CloudEvents structured envelope as the value, request
+    id as the key, ``traceparent`` added by the telemetry middleware. Returns only
+    once the broker acknowledged the write."""
+
+    def __init__(self, broker: KafkaBroker, source: str) -> None:
+        self._broker = broker
+        self.source = source
+
+    async def publish(self, data: EventData, *, event_id: str | None = None) -> Envelope:
+        envelope = envelope_for(data, source=self.source, event_id=event_id)
+        await self.publish_envelope(envelope, data.TOPIC)
+        return envelope
+
+    async def publish_envelope(self, envelope: Envelope, topic: str) -> None:
+        await self._broker.publish(
+            envelope.to_bytes(),
+            topic=topic,
+            key=envelope.subject.encode("utf-8"),
+            headers={"content-type": CONTENT_TYPE},
+        )
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    """Where a record came from, for logs, dead letters and the audit log."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    headers: dict[str, str]
+    timestamp_ms: int
+
+
+def record_info(message: KafkaMessage) -> RecordInfo:
+    raw = message.raw_message
+    if isinstance(raw, tuple):  # batch subscribers are not used in Docket
+        raise TypeError("expected a single Kafka record, got a batch")
+    key = raw.key.decode("utf-8", "replace") if isinstance(raw.key, bytes) else None
+    return RecordInfo(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=key,
+        headers={k: str(v) for k, v in message.headers.items()},
+        timestamp_ms=raw.timestamp,
+    )
+
+
+def dead_letter_for(body: bytes, info: RecordInfo, consumer: str, reason: str) -> DeadLettered:
+    kept = body[: DeadLettered.MAX_KEPT_BYTES]
+    return DeadLettered(
+        request_id=info.key or "unknown",
+        consumer=consumer,
+        reason=reason[:2_000],
+        original_topic=info.topic,
+        original_partition=info.partition,
+        original_offset=info.offset,
+        original_key=info.key,
+        original_headers=info.headers,
+        original_size=len(body),
+        original_sha256=hashlib.sha256(body).hexdigest(),
+        original_value_b64=base64.b64encode(kept).decode("ascii"),
+        failed_at=datetime.now(UTC),
+    )
+
+
+EventHandler = Callable[[Envelope, EventData, RecordInfo], Awaitable[None]]
+
+
+def subscribe_events(
+    broker: KafkaBroker,
+    *,
+    topic_names: tuple[str, ...],
+    group_id: str,
+    consumer: str,
+    handler: EventHandler,
+    publisher: EventPublisher,
+    dead_letters: Counter,
+    instance_id: str | None = None,
+    attempts: int = 3,
+) -> None:
+    """Register ``handler`` for every Docket event on ``topic_names``; see the module
+    docstring for what happens to records it cannot process."""
+
+    async def dead_letter(body: bytes, info: RecordInfo, reason: str) -> None:
+        letter = dead_letter_for(body, info, consumer, reason)
+        await publisher.publish(
+            letter,
+            event_id=derived_event_id(
+                "deadletter", consumer, info.topic, str(info.partition), str(info.offset)
+            ),
+        )
+        dead_letters.labels(topic=info.topic).inc()
+        log.warning(
+            "record_dead_lettered",
+            topic=info.topic,
+            partition=info.partition,
+            offset=info.offset,
+            reason=reason[:300],
+        )
+
+    @broker.subscriber(
+        *topic_names,
+        group_id=group_id,
+        group_instance_id=instance_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        max_poll_interval_ms=300_000,
+        session_timeout_ms=30_000,
+        heartbeat_interval_ms=3_000,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    async def on_record(message: KafkaMessage) -> None:
+        body: bytes = message.body
+        info = record_info(message)
+        try:
+            envelope, data = parse_event(body)
+        except EventRejected as rejected:
+            await dead_letter(body, info, rejected.reason)
+            return
+        with structlog.contextvars.bound_contextvars(
+            request_id=envelope.subject, event_id=envelope.id, event_type=envelope.type
+        ):
+            for attempt in range(1, attempts + 1):
+                try:
+                    await handler(envelope, data, info)
+                    return
+                except TRANSIENT_ERRORS as error:
+                    log.warning(
+                        "infrastructure_unavailable_will_reread", error=type(error).__name__
+                    )
+                    await asyncio.sleep(2.0)
+                    raise
+                except Exception as error:  # a bug or a record the handler cannot take
+                    if attempt == attempts:
+                        await dead_letter(
+                            body,
+                            info,
+                            f"handler failed {attempts} times: {type(error).__name__}: {error}",
+                        )
+                        return
+                    log.warning(
+                        "handler_failed_retrying", attempt=attempt, error=type(error).__name__
+                    )
+                    await asyncio.sleep(0.2 * attempt)

@@ -1,0 +1,171 @@
+"""The frame every Docket service runs in: a FastAPI app serving ``/healthz``,
+``/readyz`` and ``/metrics``, whose lifespan starts and stops the Kafka broker (and any
+other resource), and a ``serve`` entry point that fails fast and clearly when the
+broker is unreachable instead of looping on stack traces."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from opentelemetry.propagate import extract
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from shared.kafka import create_broker, wait_for_kafka
+from shared.logs import configure_logging
+from shared.settings import CommonSettings
+from shared.telemetry import create_tracer_provider
+
+log = structlog.get_logger("docket.service")
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+Resource = Callable[[], AbstractAsyncContextManager[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    """What a service's composition root wires together."""
+
+    name: str
+    broker: KafkaBroker
+    tracer_provider: TracerProvider
+    registry: CollectorRegistry
+    dead_letters: Counter
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    #: Entered before the broker starts consuming (database pools), left after it stopped.
+    resources: list[Resource] = field(default_factory=list)
+    #: Entered once the broker runs (background loops that publish), left before it stops.
+    background: list[Resource] = field(default_factory=list)
+
+
+def create_runtime(
+    name: str, settings: CommonSettings, tracer_provider: TracerProvider | None = None
+) -> ServiceRuntime:
+    provider = tracer_provider or create_tracer_provider(name)
+    registry = CollectorRegistry()
+    broker = create_broker(settings.kafka_bootstrap_servers, name, provider, registry)
+    dead_letters = Counter(
+        "docket_dead_letters",
+        "Records this service sent to the dead-letter topic, by source topic",
+        ["topic"],
+        registry=registry,
+    )
+    runtime = ServiceRuntime(name, broker, provider, registry, dead_letters)
+
+    async def broker_reachable() -> bool:
+        return await broker.ping(timeout=2.0)
+
+    runtime.readiness["kafka"] = broker_reachable
+    return runtime
+
+
+def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
+    """The service's FastAPI app; routes specific to a service are added by it."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with _entered(runtime.resources):
+            await runtime.broker.start()
+            try:
+                async with _entered(runtime.background):
+                    log.info("service_started", service=runtime.name)
+                    yield
+                    log.info("service_stopping", service=runtime.name)
+            finally:
+                await runtime.broker.stop()
+                runtime.tracer_provider.shutdown()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    tracer = runtime.tracer_provider.get_tracer(f"docket.{runtime.name}.http")
+
+    @app.middleware("http")
+    async def server_span(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """One SERVER span per API call, continuing a caller's ``traceparent``."""
+        if request.url.path in UNTRACED_PATHS:
+            return await call_next(request)
+        parent = extract(dict(request.headers))
+        name = f"{request.method} {request.url.path}"
+        with tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER) as span:
+            span.set_attribute("http.request.method", request.method)
+            span.set_attribute("url.path", request.url.path)
+            response = await call_next(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        results: dict[str, bool] = {}
+        for name, check in runtime.readiness.items():
+            try:
+                results[name] = await asyncio.wait_for(check(), timeout=3.0)
+            except Exception:
+                results[name] = False
+        ready = all(results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+@asynccontextmanager
+async def _entered(resources: list[Resource]) -> AsyncIterator[None]:
+    """Enter every resource in order, leave them in reverse."""
+    async with AsyncExitStack() as stack:
+        for resource in resources:
+            await stack.enter_async_context(resource())
+        yield
+
+
+def serve(
+    name: str,
+    settings: CommonSettings,
+    port: int,
+    app_factory: Callable[[], FastAPI],
+) -> None:
+    """Run one service until SIGINT/SIGTERM. Exits 2 with one clear log line when the
+    broker cannot be reached within ``kafka_connect_timeout_s``."""
+    configure_logging(name, settings.log_level)
+    try:
+        asyncio.run(
+            wait_for_kafka(settings.kafka_bootstrap_servers, settings.kafka_connect_timeout_s)
+        )
+    except ConnectionError as error:
+        log.error("startup_failed", service=name, reason=str(error))
+        sys.exit(2)
+    app = app_factory()
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=25,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        log.error("startup_failed", service=name, reason="the service did not start")
+        sys.exit(3)

@@ -1,0 +1,63 @@
+"""Settings every service reads from the environment (documented in the README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """``KAFKA_BOOTSTRAP_SERVERS`` and ``DOCKET_*`` variables shared by all services."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOCKET_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "DOCKET_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    #: How long a service keeps retrying an unreachable broker at start before it exits.
+    kafka_connect_timeout_s: float = 30.0
+    database_url: str | None = None
+    accounts_file: Path | None = None
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    #: Consumers in one group share partitions; two instances of a service use the
+    #: same group id. Set per instance for static membership (fewer rebalances).
+    instance_id: str | None = None
+
+
+class IntakeSettings(CommonSettings):
+    port: int = Field(default=8080, validation_alias=AliasChoices("DOCKET_INTAKE_PORT"))
+    #: Where clients read a request's status (the audit service).
+    audit_base_url: str = "http://127.0.0.1:8083"
+
+
+class ClassifierSettings(CommonSettings):
+    port: int = Field(default=8081, validation_alias=AliasChoices("DOCKET_CLASSIFIER_PORT"))
+    policy_dir: Path | None = None
+
+
+class NotifierSettings(CommonSettings):
+    port: int = Field(default=8082, validation_alias=AliasChoices("DOCKET_NOTIFIER_PORT"))
+    #: E-mail notices: an SMTP server (none configured: e-mail notices fail and stay
+    #: pending until one is).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "notices@docket.local"
+    #: In-app notices: the platform's notification endpoint and the HMAC secret.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    dispatch_poll_interval_s: float = 1.0
+
+
+class AuditSettings(CommonSettings):
+    port: int = Field(default=8083, validation_alias=AliasChoices("DOCKET_AUDIT_PORT"))
+    signing_key_file: Path | None = None
+    signing_key: str | None = None

@@ -1,0 +1,195 @@
+"""The submission contract: a government or legal demand as it reaches intake.
+
+This is section 1 of the public contract (``shared/docs/contract.md``). The models are
+pure pydantic: no I/O. Unknown fields are rejected so that a typo is never silently
+dropped, every timestamp is normalised to UTC, and handles are normalised to ``@name``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+
+class ReceivedVia(StrEnum):
+    PORTAL = "portal"
+    EMAIL = "email"
+    MAIL = "mail"
+    FAX = "fax"
+    SERVICE_OF_PROCESS = "service_of_process"
+
+
+class AgencyType(StrEnum):
+    FEDERAL_LAW_ENFORCEMENT = "federal_law_enforcement"
+    STATE_LOCAL_LAW_ENFORCEMENT = "state_local_law_enforcement"
+    REGULATORY = "regulatory"
+    COURT = "court"
+    PRIVATE_LITIGANT = "private_litigant"
+    FOREIGN_GOVERNMENT = "foreign_government"
+    INTELLIGENCE = "intelligence"
+    OTHER = "other"
+
+
+class InstrumentType(StrEnum):
+    SUBPOENA = "subpoena"
+    ADMINISTRATIVE_SUMMONS = "administrative_summons"
+    COURT_ORDER = "court_order"
+    SEARCH_WARRANT = "search_warrant"
+    NATIONAL_SECURITY_LETTER = "national_security_letter"
+    EMERGENCY_REQUEST = "emergency_request"
+    PRESERVATION_REQUEST = "preservation_request"
+    MLAT_REQUEST = "mlat_request"
+    FOREIGN_ORDER = "foreign_order"
+    REMOVAL_ORDER = "removal_order"
+    CIVIL_SUBPOENA = "civil_subpoena"
+    OTHER = "other"
+
+
+class DataCategory(StrEnum):
+    SUBSCRIBER_IDENTITY = "subscriber_identity"
+    CONTACT_INFO = "contact_info"
+    IP_LOGS = "ip_logs"
+    CONNECTION_METADATA = "connection_metadata"
+    CONTENT = "content"
+    DIRECT_MESSAGES = "direct_messages"
+    LOCATION = "location"
+    DEVICE_INFO = "device_info"
+    PAYMENT_INFO = "payment_info"
+
+
+def to_utc(value: datetime) -> datetime:
+    """Normalise an aware timestamp to UTC; a naive one is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def normalise_handle(value: str) -> str:
+    """``"  alt_uscis "`` and ``"@ALT_uscis"`` both become ``"@..."`` with case kept."""
+    stripped = value.strip().lstrip("@").strip()
+    if not stripped:
+        raise ValueError("a handle needs at least one character besides '@'")
+    if any(ch.isspace() for ch in stripped):
+        raise ValueError("a handle cannot contain spaces")
+    return "@" + stripped
+
+
+def handle_key(handle: str) -> str:
+    """The case-insensitive matching key of a handle (no ``@``, lower case)."""
+    return handle.strip().lstrip("@").strip().casefold()
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
+Handle = Annotated[str, AfterValidator(normalise_handle)]
+ShortText = Annotated[str, Field(min_length=1, max_length=500)]
+#: ISO 3166-1 alpha-2; ``ZZ`` when the country is unknown.
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class ContractModel(BaseModel):
+    """Immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Requester(ContractModel):
+    agency: ShortText
+    agency_type: AgencyType
+    country: CountryCode
+    contact_email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+
+
+class Nondisclosure(ContractModel):
+    ordered: bool = False
+    authority: ShortText | None = None
+    expires_at: UtcDatetime | None = None
+
+
+class Instrument(ContractModel):
+    type: InstrumentType
+    cited_authority: Annotated[str, Field(max_length=500)] | None = None
+    issued_by: Annotated[str, Field(max_length=500)] | None = None
+    issued_at: date | None = None
+    case_number: Annotated[str, Field(max_length=200)] | None = None
+    response_deadline: UtcDatetime | None = None
+    nondisclosure: Nondisclosure = Field(default_factory=Nondisclosure)
+    document_text: Annotated[str, Field(max_length=200_000)] | None = None
+
+
+class Target(ContractModel):
+    handle: Handle | None = None
+    platform_user_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Target:
+        if self.handle is None and self.platform_user_id is None:
+            raise ValueError("a target needs a handle or a platform_user_id")
+        return self
+
+
+class DateRange(ContractModel):
+    from_: UtcDatetime | None = Field(default=None, alias="from")
+    to: UtcDatetime | None = None
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.from_ is not None and self.to is not None and self.from_ > self.to:
+            raise ValueError("date_range.from must not be after date_range.to")
+        return self
+
+
+class Emergency(ContractModel):
+    claimed: bool = False
+    justification: Annotated[str, Field(max_length=5_000)] | None = None
+
+
+#: Instruments that exist only to demand user data must name what they want. Others
+#: (removal and preservation orders, foreign orders, withdrawal letters filed as
+#: ``other``, court orders for technical assistance) may carry an empty list.
+DATA_REQUEST_INSTRUMENTS = frozenset(
+    {
+        InstrumentType.SUBPOENA,
+        InstrumentType.ADMINISTRATIVE_SUMMONS,
+        InstrumentType.SEARCH_WARRANT,
+        InstrumentType.NATIONAL_SECURITY_LETTER,
+        InstrumentType.EMERGENCY_REQUEST,
+        InstrumentType.MLAT_REQUEST,
+        InstrumentType.CIVIL_SUBPOENA,
+    }
+)
+
+
+class Submission(ContractModel):
+    """A demand as Docket records it.
+
+    ``targets`` may be empty here: a bulk directive or a reverse search names no
+    account, and the classifier must still answer it. Intake's HTTP edge requires at
+    least one target (see ``services.intake``); cases for ``docket policy test`` may not.
+    """
+
+    external_ref: Annotated[str, Field(min_length=1, max_length=200)]
+    received_via: ReceivedVia
+    received_at: UtcDatetime
+    requester: Requester
+    instrument: Instrument
+    targets: Annotated[list[Target], Field(max_length=10_000)]
+    data_requested: Annotated[list[DataCategory], Field(max_length=len(DataCategory))]
+    date_range: DateRange = Field(default_factory=DateRange)
+    stated_purpose: Annotated[str, Field(max_length=5_000)] | None = None
+    emergency: Emergency = Field(default_factory=Emergency)
+
+    @model_validator(mode="after")
+    def _asks_for_something(self) -> Submission:
+        if not self.data_requested and self.instrument.type in DATA_REQUEST_INSTRUMENTS:
+            raise ValueError(
+                f"data_requested must name at least one data category for a "
+                f"{self.instrument.type.value}"
+            )
+        if len(set(self.data_requested)) != len(self.data_requested):
+            raise ValueError("data_requested lists a category twice")
+        return self
