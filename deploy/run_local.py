@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -59,6 +60,15 @@ def mail_catcher(port: int) -> Iterator[None]:
         yield
     finally:
         controller.stop()
+
+
+def local_api_key() -> str:
+    """The key ``make run`` writes with, kept in ``.run/api-key`` across runs."""
+    path = RUN / "api-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
@@ -108,14 +118,17 @@ async def wait_ready(processes: dict[str, subprocess.Popen[bytes]], timeout_s: f
                 await asyncio.sleep(0.3)
 
 
-async def submit_examples() -> list[str]:
+async def submit_examples(api_key: str) -> list[str]:
     request_ids = []
     async with httpx.AsyncClient(timeout=30) as client:
         for path in sorted((EXAMPLES / "requests").glob("*.json")):
             response = await client.post(
                 f"http://127.0.0.1:{SERVICES['intake']}/v1/requests",
                 content=path.read_bytes(),
-                headers={"content-type": "application/json"},
+                headers={
+                    "content-type": "application/json",
+                    "authorization": f"Bearer {api_key}",
+                },
             )
             if response.status_code != 202:
                 raise RuntimeError(f"{path.name}: {response.status_code} {response.text}")
@@ -176,6 +189,7 @@ async def run(once: bool) -> int:
             await create_database(admin_url, "docket")
             database_url = postgres.url("docket")
         smtp_port = int(os.environ.get("DOCKET_SMTP_PORT", "2525"))
+        api_key = local_api_key()
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -184,17 +198,19 @@ async def run(once: bool) -> int:
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
             "DOCKET_SIGNING_KEY_FILE": str(RUN / "audit-signing-key.pem"),
+            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"make-run:submit,amend,decide:{api_key}",
         }
         with mail_catcher(smtp_port):
             say("starting the services (logs in .run/logs) ...")
             processes = start_services(env)
             await wait_ready(processes, timeout_s=120)
             say("submitting examples/requests ...")
-            request_ids = await submit_examples()
+            request_ids = await submit_examples(api_key)
             async with httpx.AsyncClient(timeout=5) as client:
                 for request_id in request_ids:
                     print_summary(await settled_history(client, request_id))
             say(f"\nnotices sent by e-mail are in {RUN / 'mail'}")
+            say(f"write with: export DOCKET_API_KEY=$(cat {RUN / 'api-key'})")
             if once:
                 return 0
             say(

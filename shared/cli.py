@@ -24,6 +24,29 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
     ),
     ("submit",): ("services.intake.cli", "submit_command", "submit a request FILE.json"),
     ("status",): ("services.intake.cli", "status_command", "show a request's history"),
+    ("amend",): (
+        "services.intake.cli",
+        "amend_command",
+        "amend a request (non-disclosure order, withdrawal)",
+    ),
+    ("decide",): ("services.intake.cli", "decide_command", "record a request's outcome"),
+    ("keys",): ("services.intake.cli", "keys_command", "create, list or revoke intake API keys"),
+    ("audit", "export"): (
+        "services.audit.cli",
+        "export_command",
+        "write the audit log and tree heads to FILE.jsonl",
+    ),
+    ("audit", "verify"): (
+        "services.audit.cli",
+        "verify_command",
+        "verify the audit log offline (export file or database)",
+    ),
+    ("audit", "rebuild"): (
+        "services.audit.cli",
+        "rebuild_command",
+        "rebuild the request views from the audit log",
+    ),
+    ("report",): ("services.audit.cli", "report_command", "the transparency report (and chart)"),
 }
 
 

@@ -34,6 +34,15 @@ class IntakeSettings(CommonSettings):
     port: int = Field(default=8080, validation_alias=AliasChoices("DOCKET_INTAKE_PORT"))
     #: Where clients read a request's status (the audit service).
     audit_base_url: str = "http://127.0.0.1:8083"
+    #: A publish not acknowledged by Kafka within this time is answered 503.
+    publish_timeout_s: float = 5.0
+    #: ``client_id:scope,scope:secret`` (scopes: submit, amend, decide; secret of at
+    #: least 32 characters): hashed and stored as key ``bootstrap-<client_id>`` at start.
+    bootstrap_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("DOCKET_INTAKE_BOOTSTRAP_KEY")
+    )
+    #: Connections of intake's PostgreSQL pool (one is held per write while it publishes).
+    database_pool_size: int = 10
 
 
 class ClassifierSettings(CommonSettings):
@@ -61,3 +70,14 @@ class AuditSettings(CommonSettings):
     port: int = Field(default=8083, validation_alias=AliasChoices("DOCKET_AUDIT_PORT"))
     signing_key_file: Path | None = None
     signing_key: str | None = None
+    #: Sign a tree head this often when the log grew (one instance signs, under a
+    #: PostgreSQL advisory lock); 0 turns the periodic signer off.
+    tree_head_interval_s: float = 30.0
+    #: Consumer groups are ``<prefix>-ingest`` and ``<prefix>-log``. A fresh prefix and
+    #: an empty database replay the ledger from its start.
+    consumer_group_prefix: str = "docket-audit"
+    #: False: only write the ledger into the database (replay), copy no Docket topic.
+    ingest: bool = True
+    #: National-security process is published only in bands of this width (50 U.S.C.
+    #: 1874: 1000, 500, 250 or, annually, 100).
+    national_security_band: int = 250

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Response
 from pydantic import BaseModel
 
+from services.audit.chart import requests_chart_svg
+from services.audit.domain.ledger import DeadLetterView
 from services.audit.domain.request_view import NotificationView
+from services.audit.domain.transparency import (
+    TransparencyReport,
+    report_csv,
+    requests_by_month,
+    transparency_report,
+)
 from services.audit.domain.tree_head import SignedTreeHead
-from services.audit.store import AuditStore
+from services.audit.store import AuditStore, ViewFilter
 from services.audit.tree import LogTree
+
+MAX_PAGE = 500
 
 
 class EventRef(BaseModel):
@@ -46,6 +59,54 @@ class ConsistencyProof(BaseModel):
     consistency_path: list[str]
 
 
+class RequestSummary(BaseModel):
+    request_id: str
+    state: str
+    received_at: datetime | None
+    deadline: datetime | None
+    authority_code: str | None
+    authority_family: str | None
+    risk_level: str | None
+    country: str | None
+
+
+class RequestPage(BaseModel):
+    items: list[RequestSummary]
+    #: Pass as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None
+
+
+class DeadLetterEntry(DeadLetterView):
+    leaf_index: int
+    stored_at: datetime
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterEntry]
+    #: Pass as ``after`` for the next page; null on the last page.
+    next_after: int | None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _encode_cursor(received_at: datetime | None, request_id: str) -> str:
+    moment = received_at or datetime.fromtimestamp(0, UTC)
+    raw = json.dumps([moment.isoformat(), request_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        moment, request_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(moment), str(request_id)
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise HTTPException(status_code=400, detail="cursor is not one this API gave") from error
+
+
 class PublicKey(BaseModel):
     key_id: str
     algorithm: str = "Ed25519"
@@ -53,8 +114,88 @@ class PublicKey(BaseModel):
     public_key_base64: str
 
 
-def install_routes(app: FastAPI, store: AuditStore, tree: LogTree, public_key: PublicKey) -> None:
+def install_routes(
+    app: FastAPI,
+    store: AuditStore,
+    tree: LogTree,
+    public_key: PublicKey,
+    national_security_band: int = 250,
+) -> None:
     router = APIRouter(prefix="/v1")
+
+    @router.get("/requests", response_model=RequestPage)
+    async def list_requests(
+        state: str | None = None,
+        authority: Annotated[str | None, Query(description="authority code")] = None,
+        authority_family: str | None = None,
+        risk_level: str | None = None,
+        country: str | None = None,
+        deadline_before: datetime | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        cursor: str | None = None,
+    ) -> RequestPage:
+        where = ViewFilter(
+            state=state,
+            authority_code=authority,
+            authority_family=authority_family,
+            risk_level=risk_level,
+            country=country,
+            deadline_before=_utc(deadline_before),
+            received_from=_utc(received_from),
+            received_to=_utc(received_to),
+        )
+        after = _decode_cursor(cursor) if cursor else None
+        rows = await store.list_views(where, limit + 1, after)
+        items = [RequestSummary(**vars(row)) for row in rows[:limit]]
+        last = items[-1] if len(rows) > limit else None
+        return RequestPage(
+            items=items,
+            next_cursor=_encode_cursor(last.received_at, last.request_id) if last else None,
+        )
+
+    @router.get("/deadletters", response_model=DeadLetterPage)
+    async def dead_letters(
+        start: Annotated[datetime | None, Query(alias="from")] = None,
+        end: Annotated[datetime | None, Query(alias="to")] = None,
+        after: Annotated[int, Query(ge=-1)] = -1,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    ) -> DeadLetterPage:
+        rows = await store.dead_letters(_utc(start), _utc(end), after, limit + 1)
+        items = [
+            DeadLetterEntry(
+                leaf_index=row.leaf_index, stored_at=row.stored_at, **row.dead_letter.model_dump()
+            )
+            for row in rows[:limit]
+        ]
+        return DeadLetterPage(
+            items=items, next_after=items[-1].leaf_index if len(rows) > limit else None
+        )
+
+    @router.get("/reports/transparency", response_model=TransparencyReport)
+    async def transparency(
+        start: Annotated[datetime, Query(alias="from")],
+        end: Annotated[datetime, Query(alias="to")],
+        format: Literal["json", "csv"] = "json",
+    ) -> Any:
+        begin, finish = _period(start, end)
+        views = await store.views_received_between(begin, finish)
+        report = transparency_report(views, begin, finish, national_security_band)
+        if format == "csv":
+            return Response(report_csv(report), media_type="text/csv")
+        return report
+
+    @router.get("/reports/transparency/chart.svg")
+    async def transparency_chart(
+        start: Annotated[datetime, Query(alias="from")],
+        end: Annotated[datetime, Query(alias="to")],
+    ) -> Response:
+        begin, finish = _period(start, end)
+        views = await store.views_received_between(begin, finish)
+        title = f"Requests by authority family, {begin:%Y-%m-%d} to {finish:%Y-%m-%d}"
+        svg = requests_chart_svg(requests_by_month(views, begin, finish), title)
+        return Response(svg, media_type="image/svg+xml")
 
     @router.get("/audit/tree-head", response_model=SignedTreeHead)
     async def tree_head() -> SignedTreeHead:
@@ -75,7 +216,7 @@ def install_routes(app: FastAPI, store: AuditStore, tree: LogTree, public_key: P
                 detail=f"need 0 <= leaf_index < tree_size <= {size} (the current size)",
             )
         path = tree.tree.inclusion_proof(leaf_index, tree_size)
-        leaf = tree.tree.level(0, leaf_index)[0]
+        leaf = tree.tree.leaf_at(leaf_index)
         return InclusionProof(
             leaf_index=leaf_index,
             tree_size=tree_size,
@@ -124,3 +265,11 @@ def install_routes(app: FastAPI, store: AuditStore, tree: LogTree, public_key: P
         )
 
     app.include_router(router)
+
+
+def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    begin = start if start.tzinfo else start.replace(tzinfo=UTC)
+    finish = end if end.tzinfo else end.replace(tzinfo=UTC)
+    if begin >= finish:
+        raise HTTPException(status_code=400, detail="from must be before to")
+    return begin, finish

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import Gauge
 
 from services.audit.api import PublicKey, install_routes
 from services.audit.domain.tree_head import key_id
@@ -22,6 +26,8 @@ from services.audit.tree import LogTree
 from shared.db import create_pool, migrate
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import AuditSettings
+
+log = structlog.get_logger("docket.audit")
 
 SERVICE = "audit"
 SCHEMA = "audit"
@@ -54,7 +60,46 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
     runtime.resources.append(database)
     runtime.readiness["postgres"] = store.ping
 
-    register_handlers(runtime.broker, store, settings.instance_id)
+    log_size = Gauge("docket_audit_log_size", "Leaves in the audit log", registry=runtime.registry)
+    signed_size = Gauge(
+        "docket_audit_signed_tree_size",
+        "Size of the latest signed tree head",
+        registry=runtime.registry,
+    )
+
+    async def sign_periodically(interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                head = await tree.sign_if_grown()
+                log_size.set(await tree.catch_up())
+            except Exception:  # a database outage must not end the loop
+                log.exception("tree_head_signing_failed")
+                continue
+            if head is not None:
+                signed_size.set(head.tree_size)
+                log.info("tree_head_signed", tree_size=head.tree_size)
+
+    @asynccontextmanager
+    async def signer() -> AsyncIterator[None]:
+        task = asyncio.create_task(sign_periodically(settings.tree_head_interval_s))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    if settings.tree_head_interval_s > 0:
+        runtime.background.append(signer)
+
+    register_handlers(
+        runtime.broker,
+        store,
+        settings.instance_id,
+        group_prefix=settings.consumer_group_prefix,
+        ingest=settings.ingest,
+    )
     app = create_http_app(runtime, "Docket audit")
     install_routes(
         app,
@@ -65,6 +110,7 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
             public_key_pem=public_key_pem(public),
             public_key_base64=public_key_base64(public),
         ),
+        settings.national_security_band,
     )
     return app
 

@@ -58,27 +58,17 @@ def register_handlers(
     broker: KafkaBroker,
     store: AuditStore,
     instance_id: str | None = None,
+    group_prefix: str = "docket-audit",
+    ingest: bool = True,
 ) -> None:
-    @broker.subscriber(
-        *topics.AUDITED_TOPICS,
-        group_id="docket-audit-ingest",
-        group_instance_id=instance_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-    )
-    async def ingest(message: KafkaMessage) -> None:
-        entry = ledger_entry_for(message.body, message)
-        await broker.publish(
-            entry.to_record(),
-            topic=topics.AUDIT_LEDGER,
-            key=entry.request_id.encode("utf-8"),
-            headers={"content-type": "application/json"},
-        )
+    """``ingest=False`` registers the log writer only: replaying the ledger into an
+    empty database must not copy the Docket topics into the ledger a second time."""
+    if ingest:
+        _register_ingest(broker, f"{group_prefix}-ingest", instance_id)
 
     @broker.subscriber(
         topics.AUDIT_LEDGER,
-        group_id="docket-audit-log",
+        group_id=f"{group_prefix}-log",
         group_instance_id=instance_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
@@ -96,3 +86,22 @@ def register_handlers(
                 [PendingEntry(entry, info.topic, info.partition, info.offset)]
             )
             log.debug("ledger_entry_stored", added=added, event_type=entry.event_type)
+
+
+def _register_ingest(broker: KafkaBroker, group_id: str, instance_id: str | None) -> None:
+    @broker.subscriber(
+        *topics.AUDITED_TOPICS,
+        group_id=group_id,
+        group_instance_id=instance_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    async def ingest(message: KafkaMessage) -> None:
+        entry = ledger_entry_for(message.body, message)
+        await broker.publish(
+            entry.to_record(),
+            topic=topics.AUDIT_LEDGER,
+            key=entry.request_id.encode("utf-8"),
+            headers={"content-type": "application/json"},
+        )

@@ -3,8 +3,10 @@ order, with the read-side views updated in the same transaction."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,9 +14,9 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from services.audit.domain.ledger import LedgerEntry
+from services.audit.domain.ledger import DeadLetterView, LedgerEntry, dead_letter_of
 from services.audit.domain.merkle import leaf_hash
-from services.audit.domain.request_view import RequestView, apply_event
+from services.audit.domain.request_view import RequestView, apply_event, fold_views
 from services.audit.domain.tree_head import SignedTreeHead
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -28,6 +30,46 @@ class PendingEntry:
     topic: str
     partition: int
     offset: int
+
+
+#: Only one instance signs periodic tree heads: the holder of this advisory lock.
+SIGNER_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"docket.audit.tree-head-signer").digest()[:8], "big", signed=True
+)
+DEAD_LETTER_TYPES = ("DeadLettered", "UnreadableRecord")
+
+
+@dataclass(frozen=True)
+class ViewFilter:
+    """Filters of ``GET /v1/requests``; None means "any"."""
+
+    state: str | None = None
+    authority_code: str | None = None
+    authority_family: str | None = None
+    risk_level: str | None = None
+    country: str | None = None
+    deadline_before: datetime | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ViewSummary:
+    request_id: str
+    state: str
+    received_at: datetime | None
+    deadline: datetime | None
+    authority_code: str | None
+    authority_family: str | None
+    risk_level: str | None
+    country: str | None
+
+
+@dataclass(frozen=True)
+class StoredDeadLetter:
+    leaf_index: int
+    stored_at: datetime
+    dead_letter: DeadLetterView
 
 
 @dataclass(frozen=True)
@@ -211,6 +253,114 @@ class AuditStore:
     async def size(self) -> int:
         value: int = await self._pool.fetchval("SELECT count(*) FROM event_log")
         return value
+
+    async def latest_tree_head_size(self) -> int | None:
+        value: int | None = await self._pool.fetchval("SELECT max(tree_size) FROM tree_heads")
+        return value
+
+    @asynccontextmanager
+    async def signer_lock(self) -> AsyncIterator[bool]:
+        """Yield whether this instance holds the signer's advisory lock meanwhile."""
+        async with self._pool.acquire() as conn:
+            held: bool = await conn.fetchval("SELECT pg_try_advisory_lock($1)", SIGNER_LOCK_KEY)
+            try:
+                yield held
+            finally:
+                if held:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", SIGNER_LOCK_KEY)
+
+    async def leaves(self, prefetch: int = 10_000) -> AsyncIterator[tuple[int, bytes, bytes]]:
+        """Every stored leaf as (index, data, stored hash), in index order."""
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            async for row in conn.cursor(
+                "SELECT leaf_index, leaf_data, leaf_hash FROM event_log ORDER BY leaf_index",
+                prefetch=prefetch,
+            ):
+                yield row["leaf_index"], bytes(row["leaf_data"]), bytes(row["leaf_hash"])
+
+    async def list_views(
+        self, where: ViewFilter, limit: int, after: tuple[datetime, str] | None
+    ) -> list[ViewSummary]:
+        """Views matching ``where`` in (received_at, request_id) order, after the cursor
+        (views not received yet sort as received at the epoch)."""
+        sort_key = "coalesce(received_at, 'epoch'::timestamptz)"
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def add(clause: str, value: Any) -> None:
+            params.append(value)
+            clauses.append(clause.replace("?", f"${len(params)}"))
+
+        for column in ("state", "authority_code", "authority_family", "risk_level", "country"):
+            if getattr(where, column) is not None:
+                add(f"{column} = ?", getattr(where, column))
+        if where.deadline_before is not None:
+            add("deadline < ?", where.deadline_before)
+        if where.received_from is not None:
+            add("received_at >= ?", where.received_from)
+        if where.received_to is not None:
+            add("received_at < ?", where.received_to)
+        if after is not None:
+            params.append(after[0])
+            add(f"({sort_key}, request_id) > (${len(params)}, ?)", after[1])
+        params.append(limit)
+        rows = await self._pool.fetch(
+            "SELECT request_id, state, received_at, deadline, authority_code,"
+            " authority_family, risk_level, country FROM request_views"
+            f" WHERE {' AND '.join(clauses) or 'true'}"
+            f" ORDER BY {sort_key}, request_id LIMIT ${len(params)}",
+            *params,
+        )
+        return [ViewSummary(**dict(row)) for row in rows]
+
+    async def views_received_between(self, start: datetime, end: datetime) -> list[RequestView]:
+        rows = await self._pool.fetch(
+            "SELECT view FROM request_views WHERE received_at >= $1 AND received_at < $2"
+            " ORDER BY received_at, request_id",
+            start,
+            end,
+        )
+        return [RequestView.model_validate(json.loads(row["view"])) for row in rows]
+
+    async def dead_letters(
+        self, start: datetime | None, end: datetime | None, after: int, limit: int
+    ) -> list[StoredDeadLetter]:
+        """Dead-lettered and unreadable records stored in ``[start, end)``, by leaf index."""
+        rows = await self._pool.fetch(
+            "SELECT leaf_index, stored_at, leaf_data FROM event_log"
+            " WHERE event_type = ANY($1::text[]) AND leaf_index > $2"
+            " AND ($3::timestamptz IS NULL OR stored_at >= $3)"
+            " AND ($4::timestamptz IS NULL OR stored_at < $4)"
+            " ORDER BY leaf_index LIMIT $5",
+            list(DEAD_LETTER_TYPES),
+            after,
+            start,
+            end,
+            limit,
+        )
+        found: list[StoredDeadLetter] = []
+        for row in rows:
+            view = dead_letter_of(LedgerEntry.model_validate_json(bytes(row["leaf_data"])))
+            if view is not None:
+                found.append(StoredDeadLetter(row["leaf_index"], row["stored_at"], view))
+        return found
+
+    async def rebuild_views(self) -> int:
+        """Replace every request view by folding the log; returns how many were written.
+
+        Appends wait meanwhile (the writer's table lock), so no event is missed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("LOCK TABLE event_log IN EXCLUSIVE MODE")
+            await conn.execute("DELETE FROM request_views")
+            events = []
+            async for row in conn.cursor("SELECT leaf_data FROM event_log ORDER BY leaf_index"):
+                typed = LedgerEntry.model_validate_json(bytes(row["leaf_data"])).typed_event()
+                if typed is not None:
+                    events.append(typed)
+            views = fold_views(events)
+            for view in views.values():
+                await self.save_view(conn, view)
+        return len(views)
 
 
 def _tree_head(row: asyncpg.Record) -> SignedTreeHead:

@@ -33,6 +33,18 @@ class LogTree:
                 self._tree.append(leaf)
             return self._tree.size
 
+    async def sign_if_grown(self) -> SignedTreeHead | None:
+        """The periodic signer's step: sign when the log outgrew the latest head, and
+        only while holding the signer lock (one instance signs; the others skip)."""
+        async with self._store.signer_lock() as held:
+            if not held:
+                return None
+            size = await self.catch_up()
+            latest = await self._store.latest_tree_head_size()
+            if latest is not None and latest >= size:
+                return None
+            return await self.sign_head()
+
     async def sign_head(self) -> SignedTreeHead:
         """Sign the current tree and keep the head (once per size)."""
         size = await self.catch_up()

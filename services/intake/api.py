@@ -1,46 +1,84 @@
-"""HTTP routes of intake: the only way requests enter Docket."""
+"""HTTP routes of intake: the only way requests, amendments and decisions enter Docket."""
 
-from __future__ import annotations
-
+import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
 from services.intake.domain.findings import document_findings
-from services.intake.problems import field_errors, problem_response
-from shared.events import RequestReceived
+from services.intake.domain.idempotency import Conflict, fingerprint
+from services.intake.domain.keys import Credential, Scope
+from services.intake.domain.lifecycle import (
+    after_amendment,
+    after_decision,
+    amendment_conflict,
+    decision_conflict,
+)
+from services.intake.models import (
+    Accepted,
+    AmendmentBody,
+    ChangeAccepted,
+    DecisionBody,
+    IntakeSubmission,
+    request_id_for,
+)
+from services.intake.ports import Repository
+from services.intake.problems import PROBLEM_MEDIA_TYPE, Problem, field_errors, problem_response
+from services.intake.store import Change, ChangeResult, NewRequest, NotFound, Refused
+from shared.amendments import Amendment
+from shared.events import DecisionRecorded, EventData, RequestAmended, RequestReceived
 from shared.kafka import TRANSIENT_ERRORS, EventPublisher, derived_event_id
-from shared.submission import Submission, Target
+from shared.submission import Submission
 
 log = structlog.get_logger("docket.intake")
 
 MAX_BODY_BYTES = 1024 * 1024
-REQUEST_ID_NAMESPACE = uuid.UUID("0f3c6d2e-8d0b-4a55-9a43-8b1f2f3c9d10")
+RETRY_AFTER_S = 5
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An intake API key (`docket keys create`), sent as `Authorization: Bearer <key>`.",
+)
 
 
-class IntakeSubmission(Submission):
-    """The submission as accepted over HTTP: at least one target account."""
+class AuthProblem(Exception):
+    """401 (no or unknown key) or 403 (key without the scope)."""
 
-    targets: Annotated[list[Target], Field(min_length=1, max_length=10_000)]
-
-
-class Accepted(BaseModel):
-    request_id: str
-    status_url: str
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
-def request_id_for(submission: Submission) -> str:
-    """The same (agency, external reference) always names the same request."""
-    key = f"{submission.requester.agency.casefold()}\x1f{submission.external_ref}"
-    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, key))
+def problem_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for problem answers (``application/problem+json``)."""
+    descriptions = {
+        401: "No API key, or an unknown or revoked one",
+        403: "The API key lacks the scope this call needs",
+        404: "Unknown request",
+        409: "Conflicts with what is already recorded",
+        413: "The body exceeds 1 MiB",
+        415: "The body is not JSON",
+        422: "Invalid fields, one entry per field in `errors`",
+        503: "Kafka or the database is unreachable; nothing was accepted (see Retry-After)",
+    }
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        status: {
+            "description": descriptions[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
+        }
+        for status in statuses
+    }
 
 
 class BodyLimits(BaseHTTPMiddleware):
@@ -54,9 +92,7 @@ class BodyLimits(BaseHTTPMiddleware):
             media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if media_type != "application/json" and not media_type.endswith("+json"):
                 return problem_response(
-                    415,
-                    "Unsupported Media Type",
-                    "send the body as application/json",
+                    415, "Unsupported Media Type", "send the body as application/json"
                 )
             body = await request.body()
             if len(body) > MAX_BODY_BYTES:
@@ -68,9 +104,8 @@ def _too_large() -> Response:
     return problem_response(413, "Content Too Large", f"the body exceeds {MAX_BODY_BYTES} bytes")
 
 
-def install_routes(app: FastAPI, publisher: EventPublisher, audit_base_url: str) -> None:
-    router = APIRouter(prefix="/v1")
-    app.add_middleware(BodyLimits)
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error is an RFC 9457 problem document; no input reaches a bare 500."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -79,34 +114,223 @@ def install_routes(app: FastAPI, publisher: EventPublisher, audit_base_url: str)
             422, "Invalid Request", f"{len(errors)} field(s) are invalid", errors=errors
         )
 
-    @router.post("/requests", status_code=202, response_model=Accepted)
-    async def submit_request(submission: Annotated[IntakeSubmission, Body()]) -> Response:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(error.status_code, "Error")
+        return problem_response(
+            error.status_code, title, str(error.detail), headers=dict(error.headers or {})
+        )
+
+    @app.exception_handler(AuthProblem)
+    async def auth_problem(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, AuthProblem)
+        if error.status == 401:
+            return problem_response(
+                401,
+                "Unauthorized",
+                error.detail,
+                headers={"WWW-Authenticate": 'Bearer realm="docket-intake"'},
+            )
+        return problem_response(403, "Forbidden", error.detail)
+
+    async def unavailable(_request: Request, error: Exception) -> JSONResponse:
+        log.warning("dependency_unavailable", error=type(error).__name__)
+        return problem_response(
+            503,
+            "Service Unavailable",
+            "the event log or the database is unreachable; nothing was accepted, retry later",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    for error_type in TRANSIENT_ERRORS:
+        if issubclass(error_type, Exception):
+            app.add_exception_handler(error_type, unavailable)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.error("unexpected_error", error=type(error).__name__)
+        return problem_response(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def install_routes(
+    app: FastAPI,
+    repository: Repository,
+    publisher: EventPublisher,
+    audit_base_url: str,
+    publish_timeout_s: float,
+) -> None:
+    router = APIRouter(prefix="/v1")
+    app.add_middleware(BodyLimits)
+    install_error_handlers(app)
+
+    def require(scope: Scope) -> Any:
+        async def authenticated(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        ) -> Credential:
+            if credentials is None:
+                raise AuthProblem(401, "send an API key as 'Authorization: Bearer <key>'")
+            credential = await repository.credential(credentials.credentials)
+            if credential is None:
+                raise AuthProblem(401, "the API key is unknown or revoked")
+            if scope not in credential.scopes:
+                raise AuthProblem(
+                    403, f"client {credential.client_id!r} may not {scope.value} (missing scope)"
+                )
+            structlog.contextvars.bind_contextvars(client_id=credential.client_id)
+            return credential
+
+        return Depends(authenticated)
+
+    def publishing(data: EventData, event_id: str) -> Any:
+        async def publish() -> None:
+            await asyncio.wait_for(
+                publisher.publish(data, event_id=event_id), timeout=publish_timeout_s
+            )
+
+        return publish
+
+    def status_url(request_id: str) -> str:
+        return f"{audit_base_url}/v1/requests/{request_id}"
+
+    @router.post(
+        "/requests",
+        status_code=202,
+        response_model=Accepted,
+        summary="Submit a request for user data",
+        responses=problem_docs(401, 403, 409, 413, 415, 422, 503),
+    )
+    async def submit_request(
+        submission: Annotated[IntakeSubmission, Body()],
+        credential: Annotated[Credential, require(Scope.SUBMIT)],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=200,
+                description="The same key with the same body answers the same request_id; "
+                "with another body, 409.",
+            ),
+        ] = None,
+    ) -> Response:
         accepted_at = datetime.now(UTC)
         request_id = request_id_for(submission)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        document = Submission.model_validate(submission.model_dump(by_alias=True))
+        event_id = derived_event_id("received", request_id)
         event = RequestReceived(
             request_id=request_id,
-            submission=Submission.model_validate(submission.model_dump(by_alias=True)),
-            submitted_by="anonymous",
+            submission=document,
+            submitted_by=credential.client_id,
             accepted_at=accepted_at,
-            findings=document_findings(submission, accepted_at),
+            findings=document_findings(document, accepted_at),
         )
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            envelope = await publisher.publish(
-                event, event_id=derived_event_id("received", request_id)
-            )
-        except TRANSIENT_ERRORS as error:
-            log.warning("publish_failed", error=type(error).__name__)
-            return problem_response(
-                503,
-                "Service Unavailable",
-                "the event log is unreachable; nothing was accepted, retry later",
-                headers={"Retry-After": "5"},
-            )
-        log.info("request_accepted", event_id=envelope.id)
-        body = Accepted(
-            request_id=request_id, status_url=f"{audit_base_url}/v1/requests/{request_id}"
+        resolution = await repository.accept_submission(
+            NewRequest(
+                request_id=request_id,
+                fingerprint=fingerprint(document),
+                event_id=event_id,
+                submitted_by=credential.client_id,
+                accepted_at=accepted_at,
+                data_requested=tuple(document.data_requested),
+                nondisclosure_ordered=document.instrument.nondisclosure.ordered,
+            ),
+            idempotency_key,
+            publishing(event, event_id),
         )
+        if isinstance(resolution, Conflict):
+            return problem_response(409, "Conflict", resolution.reason)
+        log.info("request_accepted", event_id=event_id, replay=type(resolution).__name__)
+        body = Accepted(request_id=request_id, status_url=status_url(request_id))
         return JSONResponse(body.model_dump(), status_code=202)
 
+    RequestId = Annotated[uuid.UUID, Path(description="The request_id intake answered")]
+
+    @router.post(
+        "/requests/{request_id}/amendments",
+        status_code=202,
+        response_model=ChangeAccepted,
+        summary="Amend a request (non-disclosure order, withdrawal, note)",
+        responses=problem_docs(401, 403, 404, 409, 413, 415, 422, 503),
+    )
+    async def amend_request(
+        request_id: RequestId,
+        body: Annotated[AmendmentBody, Body()],
+        credential: Annotated[Credential, require(Scope.AMEND)],
+    ) -> Response:
+        rid = str(request_id)
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        amendment = Amendment.model_validate(body.model_dump())
+        event_id = derived_event_id("amended", rid, fingerprint(amendment))
+        event = RequestAmended(
+            request_id=rid, submitted_by=credential.client_id, **amendment.model_dump()
+        )
+        change = Change(
+            request_id=rid,
+            event_id=event_id,
+            kind="amendment",
+            submitted_by=credential.client_id,
+            accepted_at=datetime.now(UTC),
+            conflict=lambda state: amendment_conflict(state, amendment),
+            apply=lambda state: after_amendment(state, amendment),
+        )
+        return _change_answer(
+            await repository.accept_change(change, publishing(event, event_id)),
+            ChangeAccepted(request_id=rid, event_id=event_id, status_url=status_url(rid)),
+        )
+
+    @router.post(
+        "/requests/{request_id}/decision",
+        status_code=202,
+        response_model=ChangeAccepted,
+        summary="Record the outcome of a request",
+        responses=problem_docs(401, 403, 404, 409, 413, 415, 422, 503),
+    )
+    async def decide_request(
+        request_id: RequestId,
+        body: Annotated[DecisionBody, Body()],
+        credential: Annotated[Credential, require(Scope.DECIDE)],
+    ) -> Response:
+        rid = str(request_id)
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        event_id = derived_event_id("decided", rid, fingerprint(body))
+        event = DecisionRecorded(
+            request_id=rid,
+            outcome=body.outcome,
+            data_disclosed=tuple(body.data_disclosed),
+            decided_by=body.decided_by,
+            note=body.note,
+            submitted_by=credential.client_id,
+        )
+        change = Change(
+            request_id=rid,
+            event_id=event_id,
+            kind="decision",
+            submitted_by=credential.client_id,
+            accepted_at=datetime.now(UTC),
+            conflict=lambda state: decision_conflict(state, body.outcome, body.data_disclosed),
+            apply=lambda state: after_decision(state, body.outcome),
+        )
+        return _change_answer(
+            await repository.accept_change(change, publishing(event, event_id)),
+            ChangeAccepted(request_id=rid, event_id=event_id, status_url=status_url(rid)),
+        )
+
     app.include_router(router)
+
+
+def _change_answer(result: ChangeResult, accepted: ChangeAccepted) -> Response:
+    if isinstance(result, NotFound):
+        return problem_response(404, "Not Found", f"no request {accepted.request_id}")
+    if isinstance(result, Refused):
+        return problem_response(409, "Conflict", result.reason)
+    log.info("change_accepted", event_id=accepted.event_id)
+    return JSONResponse(accepted.model_dump(), status_code=202)
+
+
+def problem_schema() -> dict[str, Any]:
+    """``Problem`` and ``FieldError`` as OpenAPI components."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components["Problem"] = schema
+    return components

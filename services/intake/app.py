@@ -1,24 +1,87 @@
-"""Composition root of intake: settings -> broker, publisher, HTTP app."""
+"""Composition root of intake: settings -> database, broker, publisher, HTTP app."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from opentelemetry.sdk.trace import TracerProvider
 
-from services.intake.api import install_routes
+from services.intake.api import install_routes, problem_schema
+from services.intake.domain.keys import parse_bootstrap_key
+from services.intake.ports import Repository
+from services.intake.store import IntakeStore
+from shared.db import create_pool, migrate
 from shared.kafka import EventPublisher
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import IntakeSettings
 
 SERVICE = "intake"
+SCHEMA = "intake"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: IntakeSettings, tracer_provider: TracerProvider | None = None) -> FastAPI:
+def create_app(
+    settings: IntakeSettings,
+    tracer_provider: TracerProvider | None = None,
+    repository: Repository | None = None,
+) -> FastAPI:
+    """The intake service. ``repository`` replaces PostgreSQL (unit tests only)."""
     runtime = create_runtime(SERVICE, settings, tracer_provider)
+    if repository is None:
+        repository = _database(settings, runtime.resources, runtime.readiness)
     app = create_http_app(runtime, "Docket intake")
     publisher = EventPublisher(runtime.broker, source="/docket/intake")
-    install_routes(app, publisher, settings.audit_base_url)
+    install_routes(app, repository, publisher, settings.audit_base_url, settings.publish_timeout_s)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, routes=app.routes, summary=None
+            )
+            schema["components"]["schemas"].update(problem_schema())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _database(
+    settings: IntakeSettings, resources: list[Any], readiness: dict[str, Any]
+) -> IntakeStore:
+    if not settings.database_url:
+        raise ValueError("DOCKET_DATABASE_URL is required for the intake service")
+    database_url = settings.database_url
+    bootstrap = parse_bootstrap_key(settings.bootstrap_key) if settings.bootstrap_key else None
+    store = IntakeStore()
+
+    @asynccontextmanager
+    async def database() -> AsyncIterator[None]:
+        pool = await create_pool(
+            database_url,
+            schema=SCHEMA,
+            max_size=settings.database_pool_size,
+            application_name="docket-intake",
+        )
+        try:
+            await migrate(pool, SCHEMA, MIGRATIONS)
+            store.bind(pool)
+            if bootstrap is not None:
+                await store.put_key(
+                    bootstrap.key_id, bootstrap.client_id, bootstrap.scopes, bootstrap.secret
+                )
+            yield
+        finally:
+            await pool.close()
+
+    resources.append(database)
+    readiness["postgres"] = store.ping
+    return store
 
 
 def main() -> None:

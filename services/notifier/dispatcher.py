@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
+from opentelemetry import trace
+from opentelemetry.propagate import extract
 from opentelemetry.trace import Tracer
 
 from services.notifier.channels.base import DeliveryFailed, NoticeChannel, OutgoingNotice
@@ -142,13 +144,14 @@ class NoticeDispatcher:
             Target(handle=row.target.handle, platform_user_id=row.target.platform_user_id)
         )
         channel = self._channels.get(row.channel)
-        with self._tracer.start_as_current_span("send") as span:
+        parent = extract({"traceparent": row.traceparent}) if row.traceparent else None
+        with self._tracer.start_as_current_span("send", context=parent) as span:
             span.set_attribute("docket.notice.channel", row.channel)
             span.set_attribute("docket.notice.id", row.notice_id)
             try:
                 if channel is None:
                     raise DeliveryFailed(f"channel {row.channel!r} is not configured", True)
-                content = render_notice(request.verdict, row.target)
+                content = render_notice(request.verdict, row.target, reason=row.reason)
                 notice = OutgoingNotice(
                     notice_id=row.notice_id,
                     request_id=row.request_id,
@@ -168,9 +171,8 @@ class NoticeDispatcher:
             except DeliveryFailed as failure:
                 await self._failed(row, failure.reason)
                 return
-        await self._store.mark_sent(row.notice_id, receipt.sent_at)
-        sent = NoticeRow(**{**row.__dict__, "state": "sent", "sent_at": receipt.sent_at})
-        await self._publish_sent(sent)
+            await self._store.mark_sent(row.notice_id, receipt.sent_at)
+            await self._publish_sent(replace(row, state="sent", sent_at=receipt.sent_at))
 
     async def _failed(self, row: NoticeRow, reason: str) -> None:
         attempts = row.attempts + 1
@@ -195,7 +197,14 @@ class NoticeDispatcher:
         )
 
     async def _publish_sent(self, row: NoticeRow) -> None:
+        """Publish the confirmation within the request's trace."""
         assert row.sent_at is not None
+        if row.traceparent and not trace.get_current_span().get_span_context().is_valid:
+            with self._tracer.start_as_current_span(
+                "publish-confirmation", context=extract({"traceparent": row.traceparent})
+            ):
+                await self._publish_sent(replace(row, traceparent=None))
+            return
         await self._publisher.publish(
             UserNotified(
                 request_id=row.request_id,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
+from opentelemetry.propagate import inject
 from opentelemetry.trace import Tracer
 
 from services.notifier.planning import TargetPlan, plan_request
@@ -86,6 +87,8 @@ class DecisionHandler:
             if record.verdict is None:
                 return []  # amended before classified: decided when the verdict arrives
             plans = plan_request(record.verdict, record.amendments, self._accounts, now)
+            carrier: dict[str, str] = {}
+            inject(carrier)
             for plan in plans:
-                await self._store.apply_plan(conn, plan.notice)
+                await self._store.apply_plan(conn, plan.notice, carrier.get("traceparent"))
             return plans

@@ -94,9 +94,10 @@ def _plan_target(
         "reason": ruling.reason,
         "not_before": ruling.not_before,
     }
+    event: NoticeEvent | None
+    not_before: datetime | None
     if ruling.decision is NoticeDecision.NOW:
-        state, event = "scheduled", None
-        not_before: datetime | None = as_of
+        state, event, not_before = "scheduled", None, as_of
     elif ruling.decision is NoticeDecision.DELAYED:
         not_before = ruling.not_before
         state = "scheduled" if not_before is not None else "held"

@@ -37,6 +37,7 @@ class NoticeRow:
     not_before: datetime | None
     attempts: int
     sent_at: datetime | None
+    traceparent: str | None
 
 
 @dataclass(frozen=True)
@@ -132,16 +133,20 @@ class NotifierStore:
         return [_notice(row) for row in rows]
 
     @staticmethod
-    async def apply_plan(conn: Connection, plan: NoticePlan) -> bool:
+    async def apply_plan(
+        conn: Connection, plan: NoticePlan, traceparent: str | None = None
+    ) -> bool:
         """Create or update a notice that has not gone out; never touches a notice that
         is being sent or was sent. True when the row changed."""
         changed = await conn.fetchval(
             "INSERT INTO notices (notice_id, request_id, account_key, channel, target, state,"
-            " reason, not_before, next_attempt_at)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, coalesce($8, now()))"
+            " reason, not_before, next_attempt_at, traceparent)"
+            " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, coalesce($8, now()), $9)"
             " ON CONFLICT (notice_id) DO UPDATE SET state = excluded.state,"
             " reason = excluded.reason, not_before = excluded.not_before,"
-            " next_attempt_at = excluded.next_attempt_at, updated_at = now()"
+            " next_attempt_at = excluded.next_attempt_at,"
+            " traceparent = coalesce(excluded.traceparent, notices.traceparent),"
+            " updated_at = now()"
             " WHERE notices.state NOT IN ('sending', 'sent')"
             " AND (notices.state, notices.reason, notices.not_before)"
             " IS DISTINCT FROM (excluded.state, excluded.reason, excluded.not_before)"
@@ -154,6 +159,7 @@ class NotifierStore:
             plan.state,
             plan.reason,
             plan.not_before,
+            traceparent,
         )
         return bool(changed)
 
@@ -258,4 +264,5 @@ def _notice(row: asyncpg.Record) -> NoticeRow:
         not_before=row["not_before"],
         attempts=row["attempts"],
         sent_at=row["sent_at"],
+        traceparent=row["traceparent"],
     )

@@ -29,7 +29,9 @@ def _has_types(*types: str) -> Any:
 async def test_customs_summons_travels_the_whole_pipeline(docket_system: DocketSystem) -> None:
     body = json.loads(CUSTOMS_SUMMONS.read_text())
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(f"{docket_system.intake_url}/v1/requests", json=body)
+        response = await client.post(
+            f"{docket_system.intake_url}/v1/requests", json=body, headers=docket_system.auth
+        )
     assert response.status_code == 202, response.text
     accepted = response.json()
     request_id = accepted["request_id"]
@@ -57,9 +59,11 @@ async def test_customs_summons_travels_the_whole_pipeline(docket_system: DocketS
     assert leaf_indexes == sorted(set(leaf_indexes))
 
     [message] = [
-        m for m in docket_system.mailbox.messages if request_id in m.get("X-Docket-Request", "")
-    ] or docket_system.mailbox.messages
-    assert message["To"] == "owner-tw-2017-0001@example.org"
+        m for m in docket_system.mailbox.messages if m["To"] == "owner-tw-2017-0001@example.org"
+    ]
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "1509" in text.get_content()
 
 
 async def test_resubmitting_the_same_document_names_the_same_request(
@@ -67,7 +71,14 @@ async def test_resubmitting_the_same_document_names_the_same_request(
 ) -> None:
     body = json.loads(CUSTOMS_SUMMONS.read_text())
     async with httpx.AsyncClient(timeout=30) as client:
-        first = await client.post(f"{docket_system.intake_url}/v1/requests", json=body)
-        second = await client.post(f"{docket_system.intake_url}/v1/requests", json=body)
+        url = f"{docket_system.intake_url}/v1/requests"
+        first = await client.post(url, json=body, headers=docket_system.auth)
+        second = await client.post(url, json=body, headers=docket_system.auth)
     assert first.status_code == second.status_code == 202
-    assert first.json()["request_id"] == second.json()["request_id"]
+    request_id = first.json()["request_id"]
+    assert second.json()["request_id"] == request_id
+    history = await docket_system.wait_for_history(
+        request_id, _has_types("RequestReceived", "UserNotified")
+    )
+    assert [e["type"] for e in history["events"]].count("RequestReceived") == 1
+    assert [e["type"] for e in history["events"]].count("UserNotified") == 1

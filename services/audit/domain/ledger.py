@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from services.audit.domain.canonical import canonical_json
-from shared.events import Envelope, EventData, EventRejected, parse_data
+from shared.events import DeadLettered, Envelope, EventData, EventRejected, parse_data
 
 
 class UnreadableRecord(BaseModel):
@@ -80,3 +80,53 @@ class LedgerEntry(BaseModel):
 
     def to_record(self) -> bytes:
         return json.dumps(self.model_dump(mode="json", exclude_none=True)).encode("utf-8")
+
+
+class DeadLetterView(BaseModel):
+    """A record some consumer (or audit itself) could not process, without its value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    reason: str
+    consumer: str
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None
+    size: int
+    sha256: str
+    failed_at: datetime | None
+
+
+def dead_letter_of(entry: LedgerEntry) -> DeadLetterView | None:
+    """The dead-letter facts of an entry; None when it is neither kind."""
+    if entry.unreadable is not None:
+        record = entry.unreadable
+        return DeadLetterView(
+            kind="UnreadableRecord",
+            reason=record.reason,
+            consumer="audit",
+            source_topic=entry.source_topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            size=record.size,
+            sha256=record.sha256,
+            failed_at=None,
+        )
+    typed = entry.typed_event()
+    if not isinstance(typed, DeadLettered):
+        return None
+    return DeadLetterView(
+        kind="DeadLettered",
+        reason=typed.reason,
+        consumer=typed.consumer,
+        source_topic=typed.original_topic,
+        partition=typed.original_partition,
+        offset=typed.original_offset,
+        key=typed.original_key,
+        size=typed.original_size,
+        sha256=typed.original_sha256,
+        failed_at=typed.failed_at,
+    )

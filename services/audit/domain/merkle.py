@@ -96,6 +96,12 @@ class MerkleLog:
             raise ValueError(f"start must not be negative, got {start}")
         return tuple(self._levels[height][start:])
 
+    def leaf_at(self, index: int) -> bytes:
+        """The leaf hash at ``index`` (O(1); ``level`` copies the rest of the level)."""
+        if not 0 <= index < self.size:
+            raise ValueError(f"leaf index {index} is not in 0..{self.size - 1}")
+        return self._levels[0][index]
+
     def append(self, leaf: bytes) -> int:
         """Append one leaf hash (``leaf_hash(data)``); return its leaf index."""
         if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:

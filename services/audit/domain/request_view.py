@@ -6,6 +6,7 @@ live writer produce the same view from the same log.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -144,3 +145,11 @@ def apply_event(view: RequestView | None, data: EventData) -> RequestView:
 def _already_sent(notification: NotificationView) -> bool:
     """A sent notice stays the answer for that target: later events cannot unsend it."""
     return notification.last_event == "UserNotified"
+
+
+def fold_views(events: Iterable[EventData]) -> dict[str, RequestView]:
+    """Every request's view after the events, in log order (what rebuild stores)."""
+    views: dict[str, RequestView] = {}
+    for event in events:
+        views[event.request_id] = apply_event(views.get(event.request_id), event)
+    return views

@@ -25,6 +25,8 @@ CREATE TABLE notices (
     last_error      text,
     sent_at         timestamptz,
     sent_published  boolean NOT NULL DEFAULT false,
+    -- W3C traceparent of the decision, so the send continues the request's trace.
+    traceparent     text,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (request_id, account_key, channel)

@@ -14,7 +14,6 @@ from services.notifier.channels.retry import send_with_retries
 from tests.fixtures.servers import free_port
 from tests.integration.notifier.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer
 
-
 HTML = "<p>A request for your account data arrived under <b>19 U.S.C. § 1509</b>.</p>"
 #: aiosmtpd warns whenever AUTH is offered without TLS, which these tests do on purpose.
 PLAIN_AUTH = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -164,6 +163,31 @@ async def test_a_refused_recipient_is_retryable_only_when_temporary(
 
     assert failed.value.retryable is retryable
     assert "owner@example.org" not in failed.value.reason
+
+
+@pytest.mark.integration
+async def test_starttls_against_a_server_without_it_is_not_retryable(
+    smtp_server: SmtpServer,
+) -> None:
+    with pytest.raises(DeliveryFailed) as failed:
+        await EmailChannel(smtp_config(smtp_server.port, starttls=True)).send(a_notice())
+
+    assert failed.value.retryable is False
+    assert smtp_server.mailbox.deliveries == []
+
+
+@pytest.mark.integration
+async def test_starttls_verifies_the_server_certificate(
+    smtp_untrusted_tls_server: SmtpServer,
+) -> None:
+    channel = EmailChannel(smtp_config(smtp_untrusted_tls_server.port, starttls=True))
+
+    with pytest.raises(DeliveryFailed) as failed:
+        await channel.send(a_notice())
+
+    assert failed.value.reason == "smtp starttls: certificate not trusted"
+    assert failed.value.retryable is False
+    assert smtp_untrusted_tls_server.mailbox.deliveries == []
 
 
 @pytest.mark.integration

@@ -1,0 +1,182 @@
+"""``docket audit export|verify|rebuild`` and ``docket report``.
+
+They read the audit database of ``DOCKET_DATABASE_URL`` (or ``--database-url``);
+``verify`` also reads an export file instead, and takes the public key from a PEM file
+or from the audit service's ``/v1/audit/public-key``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from services.audit.app import MIGRATIONS, SCHEMA
+from services.audit.chart import requests_chart_svg
+from services.audit.domain.request_view import RequestView
+from services.audit.domain.transparency import (
+    report_csv,
+    requests_by_month,
+    transparency_report,
+)
+from services.audit.domain.verification import Leaf, LogVerifier, VerificationReport
+from services.audit.export import (
+    ExportError,
+    head_line,
+    header_line,
+    leaf_line,
+    read_heads,
+    read_leaves,
+)
+from services.audit.store import AuditStore
+from shared.db import create_pool, migrate
+from shared.settings import AuditSettings
+
+
+def export_command(argv: list[str]) -> int:
+    parser = _parser("docket audit export", "Write the audit log and its tree heads.")
+    parser.add_argument("file", type=Path, help="the JSON Lines file to write")
+    args = parser.parse_args(argv)
+    count = asyncio.run(_export(args.database_url, args.file))
+    print(f"exported {count} leaves to {args.file}")
+    return 0
+
+
+def verify_command(argv: list[str]) -> int:
+    parser = _parser("docket audit verify", "Verify the audit log offline.")
+    parser.add_argument("file", type=Path, nargs="?", help="an export (default: the database)")
+    parser.add_argument("--public-key", type=Path, help="the signing key's public PEM")
+    parser.add_argument("--audit-url", help="fetch the public key from this audit service")
+    args = parser.parse_args(argv)
+    try:
+        key = _public_key(args.public_key, args.audit_url)
+        if args.file is not None:
+            verifier = LogVerifier()
+            for leaf in read_leaves(args.file):
+                verifier.add(leaf)
+            report = verifier.finish(read_heads(args.file), key)
+        else:
+            report = asyncio.run(_verify_database(args.database_url, key))
+    except (ExportError, ValueError, OSError, httpx.HTTPError) as error:
+        print(f"cannot verify: {error}", file=sys.stderr)
+        return 2
+    print(_report_text(report))
+    return 0 if report.ok else 1
+
+
+def rebuild_command(argv: list[str]) -> int:
+    parser = _parser("docket audit rebuild", "Rebuild the request views from the log.")
+    args = parser.parse_args(argv)
+    count = asyncio.run(_rebuild(args.database_url))
+    print(f"rebuilt {count} request views")
+    return 0
+
+
+def report_command(argv: list[str]) -> int:
+    parser = _parser("docket report", "The transparency report for [from, to).")
+    parser.add_argument("--from", dest="start", required=True, type=_moment)
+    parser.add_argument("--to", dest="end", required=True, type=_moment)
+    parser.add_argument("--format", choices=("json", "csv"), default="json")
+    parser.add_argument("--chart", type=Path, help="also write the SVG chart here")
+    args = parser.parse_args(argv)
+    views = asyncio.run(_views(args.database_url, args.start, args.end))
+    band = AuditSettings().national_security_band
+    report = transparency_report(views, args.start, args.end, band)
+    print(report_csv(report) if args.format == "csv" else report.model_dump_json(indent=2))
+    if args.chart:
+        series = requests_by_month(views, args.start, args.end)
+        args.chart.write_text(requests_chart_svg(series, "Requests by authority family"))
+    return 0
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--database-url", default=AuditSettings().database_url)
+    return parser
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _public_key(path: Path | None, audit_url: str | None) -> Ed25519PublicKey:
+    if path is not None:
+        pem = path.read_bytes()
+    elif audit_url:
+        response = httpx.get(f"{audit_url}/v1/audit/public-key", timeout=30)
+        response.raise_for_status()
+        pem = response.json()["public_key_pem"].encode()
+    else:
+        raise ValueError("give --public-key FILE.pem or --audit-url URL")
+    key = load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("the public key is not an Ed25519 key")
+    return key
+
+
+def _report_text(report: VerificationReport) -> str:
+    lines = [f"{report.leaves} leaves, {report.heads} signed tree heads"]
+    lines += [f"  FAIL {problem}" for problem in report.problems]
+    if report.first_bad_leaf is not None:
+        lines.append(f"first bad leaf: {report.first_bad_leaf}")
+    elif report.bad_leaf_range is not None:
+        start, end = report.bad_leaf_range
+        lines.append(f"a leaf in [{start}, {end}) was altered (hashes rewritten to match)")
+    lines.append("OK: the log matches every signed tree head" if report.ok else "FAILED")
+    return "\n".join(lines)
+
+
+@asynccontextmanager
+async def _store(database_url: str | None, migrated: bool = False) -> AsyncIterator[AuditStore]:
+    if not database_url:
+        raise SystemExit("DOCKET_DATABASE_URL (or --database-url) is required")
+    pool = await create_pool(database_url, schema=SCHEMA)
+    try:
+        if migrated:
+            await migrate(pool, SCHEMA, MIGRATIONS)
+        store = AuditStore()
+        store.bind(pool)
+        yield store
+    finally:
+        await pool.close()
+
+
+async def _export(database_url: str | None, path: Path) -> int:
+    count = 0
+    async with _store(database_url) as store:
+        heads = await store.tree_heads()  # before the leaves: every head fits in them
+        with path.open("w", encoding="utf-8") as file:
+            file.write(header_line())
+            file.writelines(head_line(head) for head in heads)
+            async for index, data, stored in store.leaves():
+                file.write(leaf_line(index, data, stored))
+                count += 1
+    return count
+
+
+async def _verify_database(database_url: str | None, key: Ed25519PublicKey) -> VerificationReport:
+    async with _store(database_url) as store:
+        heads = await store.tree_heads()
+        verifier = LogVerifier()
+        async for index, data, stored in store.leaves():
+            verifier.add(Leaf(index, data, stored))
+        return verifier.finish(heads, key)
+
+
+async def _rebuild(database_url: str | None) -> int:
+    async with _store(database_url, migrated=True) as store:
+        return await store.rebuild_views()
+
+
+async def _views(database_url: str | None, start: datetime, end: datetime) -> list[RequestView]:
+    async with _store(database_url) as store:
+        return await store.views_received_between(start, end)

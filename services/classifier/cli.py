@@ -1,0 +1,314 @@
+"""``docket classify`` and ``docket policy test`` (contract section 2a).
+
+Both run the pure functions only: no broker, no database. Output never contains an
+account's e-mail address (evidence is built without it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from services.classifier.domain import Explanation, Policy, PolicyError, explain, load_policy
+from services.notifier.domain.decision import decide_notice
+from shared.accounts import Account, AccountDirectory
+from shared.amendments import Amendment
+from shared.submission import Submission, to_utc
+from shared.verdict import TargetMatch, Verdict
+
+ACCOUNTS_ENV = "DOCKET_ACCOUNTS_FILE"
+FIELDS = (
+    "authority_code",
+    "authority_family",
+    "risk_level",
+    "risk_factors_must_include",
+    "risk_factors_must_not_include",
+    "recommended_action",
+    "notify_user",
+    "notify_reason",
+    "notify_not_before",
+)
+
+
+def _policy(directory: Path | None, out: TextIO) -> Policy | None:
+    try:
+        return load_policy(directory)
+    except PolicyError as error:
+        print(f"policy refused: {error}", file=out)
+        return None
+
+
+# --- docket classify ----------------------------------------------------------------
+
+
+def _why(explanation: Explanation) -> str:
+    verdict = explanation.verdict
+    authority = verdict.authority
+    scope = verdict.data_scope
+    lines = [
+        f"Authority: {authority.code} ({authority.family}, {authority.jurisdiction}), "
+        f"confidence {authority.confidence:.2f}",
+        f"  identified because: {explanation.authority_reason}",
+        f"  the law: {explanation.authority.basis}",
+        "Data scope:",
+        f"  requested:        {', '.join(scope.requested) or 'nothing'}",
+        f"  compellable:      {', '.join(scope.compellable) or 'nothing'}",
+        f"  beyond authority: {', '.join(scope.beyond_authority) or 'nothing'}",
+        f"Risk: {verdict.risk.level.value} (score {verdict.risk.score})",
+    ]
+    if explanation.floor is not None:
+        lines.append(
+            f"  at least {explanation.floor.at_least.value} by rule "
+            f'"{explanation.floor.rule}": {explanation.floor.reason}'
+        )
+    for factor in verdict.risk.factors:
+        lines.append(f"  - {factor.code} (+{factor.weight}): {factor.evidence}")
+    rule = explanation.action_rule
+    reason = f'rule "{rule.rule}": {rule.reason}' if rule else "no rule applies: default"
+    lines.append(f"Recommended action: {verdict.recommended_action.value} ({reason})")
+    for target in verdict.targets:
+        name = target.handle or target.platform_user_id
+        lines.append(
+            f"Target {name}: {'found' if target.found else 'NOT FOUND in the account directory'}"
+        )
+    return "\n".join(lines)
+
+
+def _read_accounts(path: Path) -> AccountDirectory:
+    return AccountDirectory.from_jsonl(path)
+
+
+def classify_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="docket classify",
+        description="Classify one request and explain the verdict.",
+    )
+    parser.add_argument(
+        "file", type=Path, help='a submission, or a case with "request" and "accounts"'
+    )
+    parser.add_argument(
+        "--accounts", type=Path, help=f"account directory (JSON Lines); default ${ACCOUNTS_ENV}"
+    )
+    parser.add_argument(
+        "--policy", type=Path, help="policy directory (default: the shipped policy)"
+    )
+    parser.add_argument(
+        "--as-of", type=datetime.fromisoformat, help="processing clock (default: received_at)"
+    )
+    args = parser.parse_args(argv)
+
+    policy = _policy(args.policy, sys.stderr)
+    if policy is None:
+        return 2
+    try:
+        document: Any = json.loads(args.file.read_text(encoding="utf-8"))
+        is_case = isinstance(document, dict) and "request" in document
+        submission = Submission.model_validate(document["request"] if is_case else document)
+        accounts_file = args.accounts or (
+            Path(os.environ[ACCOUNTS_ENV]) if os.environ.get(ACCOUNTS_ENV) else None
+        )
+        if accounts_file is not None:
+            accounts = _read_accounts(accounts_file)
+        else:
+            accounts = AccountDirectory(
+                Account.model_validate(a) for a in (document.get("accounts", []) if is_case else [])
+            )
+    except (OSError, ValueError) as error:
+        print(f"{args.file}: cannot classify: {error}", file=sys.stderr)
+        return 2
+    as_of = to_utc(args.as_of) if args.as_of else submission.received_at
+    explanation = explain(submission, accounts, policy, as_of)
+    print(explanation.verdict.model_dump_json(indent=2))
+    print()
+    print(_why(explanation))
+    return 0
+
+
+# --- docket policy test -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case_id: str
+    actual: dict[str, Any] | None
+    checks: dict[str, bool]
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(self.checks.values())
+
+
+def _iso(value: datetime | None) -> str | None:
+    return to_utc(value).isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    return to_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+
+def _actual(case: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    submission = Submission.model_validate(case["request"])
+    accounts = AccountDirectory(Account.model_validate(a) for a in case.get("accounts", []))
+    amendments = tuple(Amendment.model_validate(a) for a in case.get("amendments", []))
+    as_of = submission.received_at
+    verdict: Verdict = explain(submission, accounts, policy, as_of, amendments).verdict
+    target: TargetMatch | None = verdict.targets[0] if verdict.targets else None
+    account = accounts.find(submission.targets[0]) if submission.targets else None
+    ruling = decide_notice(
+        submission=submission,
+        verdict=verdict,
+        amendments=amendments,
+        target=target,
+        account=account,
+        as_of=as_of,
+    )
+    return {
+        "authority_code": verdict.authority.code,
+        "authority_family": verdict.authority.family,
+        "risk_level": verdict.risk.level.value,
+        "risk_factors": [f.code for f in verdict.risk.factors],
+        "recommended_action": verdict.recommended_action.value,
+        "notify_user": str(ruling.decision),
+        "notify_reason": ruling.reason,
+        "notify_not_before": _iso(ruling.not_before),
+    }
+
+
+def _checks(expected: dict[str, Any], actual: dict[str, Any]) -> dict[str, bool]:
+    checks: dict[str, bool] = {}
+    for name in FIELDS:
+        if name not in expected:
+            continue
+        wanted = expected[name]
+        if name == "risk_factors_must_include":
+            checks[name] = all(code in actual["risk_factors"] for code in wanted)
+        elif name == "risk_factors_must_not_include":
+            checks[name] = not any(code in actual["risk_factors"] for code in wanted)
+        elif name == "notify_not_before":
+            checks[name] = _parse_time(wanted) == _parse_time(actual[name])
+        else:
+            checks[name] = wanted == actual[name]
+    return checks
+
+
+def run_cases(paths: Sequence[Path], policy: Policy) -> list[CaseResult]:
+    """Every case of every file; a case that cannot be read or parsed is a failed result."""
+    results: list[CaseResult] = []
+    for path in paths:
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                case_id = f"{path.name}:{number}"
+                try:
+                    case = json.loads(line)
+                    case_id = str(case.get("id", case_id))
+                    actual = _actual(case, policy)
+                except (ValueError, KeyError, TypeError, AttributeError) as error:
+                    reason = _error_text(error)
+                    results.append(CaseResult(case_id, None, {}, f"{path}:{number}: {reason}"))
+                    continue
+                results.append(
+                    CaseResult(case_id, actual, _checks(case.get("expected", {}), actual))
+                )
+    return results
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in error.errors()
+        )
+        return f"request is not a valid submission: {problems}"
+    if isinstance(error, KeyError):
+        return f"case lacks field {error}"
+    return f"{type(error).__name__}: {error}"
+
+
+_SHORT = {
+    "authority_code": "code",
+    "authority_family": "family",
+    "risk_level": "level",
+    "risk_factors_must_include": "must_inc",
+    "risk_factors_must_not_include": "must_not",
+    "recommended_action": "action",
+    "notify_user": "notify",
+    "notify_reason": "reason",
+    "notify_not_before": "not_before",
+}
+
+
+def _table(results: Sequence[CaseResult], out: TextIO) -> None:
+    width = max([len(r.case_id) for r in results] + [4])
+    print("case".ljust(width) + "  " + "  ".join(_SHORT[f].ljust(10) for f in FIELDS), file=out)
+    for result in results:
+        if result.error is not None:
+            print(f"{result.case_id.ljust(width)}  ERROR {result.error}", file=out)
+            continue
+        cells = []
+        for name in FIELDS:
+            outcome = result.checks.get(name)
+            cells.append(("-" if outcome is None else "PASS" if outcome else "FAIL").ljust(10))
+        print(result.case_id.ljust(width) + "  " + "  ".join(cells), file=out)
+    for result in results:
+        if result.actual is None or result.passed:
+            continue
+        failed = [name for name, ok in result.checks.items() if not ok]
+        print(f"\n{result.case_id}: failed {', '.join(failed)}", file=out)
+        print(f"  actual: {json.dumps(result.actual)}", file=out)
+    print("\nper field (passed/checked):", file=out)
+    for name in FIELDS:
+        checked = [r.checks[name] for r in results if name in r.checks]
+        print(f"  {name.ljust(31)} {sum(checked)}/{len(checked)}", file=out)
+    passed = sum(r.passed for r in results)
+    print(f"\n{passed}/{len(results)} cases pass every field", file=out)
+
+
+def policy_test_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="docket policy test",
+        description="Run classification and the notice decision over case files and compare "
+        "with each case's expected fields.",
+    )
+    parser.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="case files (JSON Lines)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON line per case with the actual fields"
+    )
+    parser.add_argument(
+        "--policy", type=Path, help="policy directory (default: the shipped policy)"
+    )
+    args = parser.parse_args(argv)
+
+    policy = _policy(args.policy, sys.stderr)
+    if policy is None:
+        return 2
+    try:
+        results = run_cases(args.paths, policy)
+    except OSError as error:
+        print(f"cannot read case file: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        for result in results:
+            line: dict[str, Any] = {"id": result.case_id}
+            if result.error is not None:
+                line["error"] = result.error
+            else:
+                line["actual"] = result.actual
+            print(json.dumps(line, ensure_ascii=False))
+    else:
+        print(f"policy {policy.version}")
+        _table(results, sys.stdout)
+    return 0 if all(r.passed for r in results) else 1

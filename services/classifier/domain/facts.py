@@ -1,0 +1,137 @@
+"""Everything the rules may look at for one request, gathered once: the submission's
+fields (normalised for citation matching), the targets as the account directory knows
+them, the gag in force, and — once identified — the legal authority and its reach."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from services.classifier.domain.text import NormalisedText, normalise, redact
+from shared.accounts import Account, AccountDirectory
+from shared.submission import DataCategory, Nondisclosure, Submission, Target
+
+
+class TextField(StrEnum):
+    """The parts of a submission a text condition can read."""
+
+    CITED_AUTHORITY = "cited_authority"
+    DOCUMENT_TEXT = "document_text"
+    ISSUED_BY = "issued_by"
+    STATED_PURPOSE = "stated_purpose"
+    EMERGENCY_JUSTIFICATION = "emergency_justification"
+    NONDISCLOSURE_AUTHORITY = "nondisclosure_authority"
+    REQUESTER_AGENCY = "requester_agency"
+
+
+class GagState(StrEnum):
+    NONE = "none"  # no non-disclosure ordered
+    BINDING = "binding"  # ordered under a recognised US legal authority (may have expired)
+    NONBINDING = "nonbinding"  # "ordered" by a US requester with no legal authority for it
+    FOREIGN = "foreign"  # secrecy claimed under foreign law; its force over us is unsettled
+
+
+class AuthorityBasis(StrEnum):
+    MATCHED = "matched"  # a recognised authority was identified
+    CONTRADICTORY = "contradictory"  # the document's own signals contradict each other
+    NONE = "none"  # no legal authority stated or recognisable
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    target: Target
+    account: Account | None
+    #: the target's platform_user_id and handle point at different accounts
+    identifiers_conflict: bool
+
+    @property
+    def label(self) -> str:
+        if self.target.handle is not None:
+            return redact(self.target.handle)
+        return f"user id {redact(self.target.platform_user_id or '')}"
+
+
+@dataclass(frozen=True)
+class Gag:
+    state: GagState
+    nondisclosure: Nondisclosure
+    #: binding and not yet expired at the as-of time
+    active: bool
+
+
+@dataclass
+class Facts:
+    submission: Submission
+    as_of: datetime
+    home_country: str
+    texts: dict[TextField, NormalisedText]
+    targets: tuple[TargetFacts, ...]
+    nondisclosure: Nondisclosure
+    withdrawn_by_amendment: bool
+    # Filled in once the authority is identified (see classify).
+    authority_code: str = ""
+    authority_basis: AuthorityBasis = AuthorityBasis.NONE
+    matched_text: str | None = None
+    authority_family: str = ""
+    authority_tags: frozenset[str] = frozenset()
+    in_force_from: date | None = None
+    compellable: tuple[DataCategory, ...] = ()
+    beyond_authority: tuple[DataCategory, ...] = ()
+    gag: Gag | None = None
+    #: factor code -> evidence, in the order the policy raised them
+    factors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def requester_foreign(self) -> bool:
+        return self.submission.requester.country != self.home_country
+
+    @property
+    def accounts(self) -> tuple[tuple[str, Account], ...]:
+        return tuple((t.label, t.account) for t in self.targets if t.account is not None)
+
+
+def _texts(submission: Submission) -> dict[TextField, NormalisedText]:
+    instrument = submission.instrument
+    raw = {
+        TextField.CITED_AUTHORITY: instrument.cited_authority,
+        TextField.DOCUMENT_TEXT: instrument.document_text,
+        TextField.ISSUED_BY: instrument.issued_by,
+        TextField.STATED_PURPOSE: submission.stated_purpose,
+        TextField.EMERGENCY_JUSTIFICATION: submission.emergency.justification,
+        TextField.NONDISCLOSURE_AUTHORITY: None,
+        TextField.REQUESTER_AGENCY: submission.requester.agency,
+    }
+    return {name: normalise(value or "") for name, value in raw.items()}
+
+
+def _target_facts(target: Target, accounts: AccountDirectory) -> TargetFacts:
+    account = accounts.find(target)
+    conflict = False
+    if target.platform_user_id is not None and target.handle is not None:
+        by_handle = accounts.find(Target(handle=target.handle))
+        conflict = by_handle is not None and (
+            account is None or by_handle.platform_user_id != account.platform_user_id
+        )
+    return TargetFacts(target, account, conflict)
+
+
+def gather(
+    submission: Submission,
+    accounts: AccountDirectory,
+    as_of: datetime,
+    home_country: str,
+    nondisclosure: Nondisclosure,
+    withdrawn_by_amendment: bool,
+) -> Facts:
+    texts = _texts(submission)
+    texts[TextField.NONDISCLOSURE_AUTHORITY] = normalise(nondisclosure.authority or "")
+    return Facts(
+        submission=submission,
+        as_of=as_of,
+        home_country=home_country,
+        texts=texts,
+        targets=tuple(_target_facts(t, accounts) for t in submission.targets),
+        nondisclosure=nondisclosure,
+        withdrawn_by_amendment=withdrawn_by_amendment,
+    )

@@ -1,0 +1,231 @@
+"""Reading legal text the way a lawyer does: normalise citation spellings, find statute
+citations however they are written, and find phrases — always able to quote back the
+original words that matched.
+
+Normalisation (domain.md section 2.3): lower-case; "§", "sec.", "section" become "s";
+"U.S.C.", "USC", "United States Code" become "usc"; dots that end abbreviations are
+dropped; whitespace collapses. "19 U.S.C. § 1509", "19 USC 1509", "19 U.S.C. sec. 1509",
+"Title 19, Section 1509" and "section 1509 of title 19" all read as title 19, section 1509.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+_EMAIL = re.compile(r"[^\s@<>()\"']+@[^\s@<>()\"']+\.[a-z]{2,}", re.IGNORECASE)
+_PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
+
+
+@dataclass(frozen=True)
+class NormalisedText:
+    """Normalised text plus, for each of its characters, the span of the original
+    text it came from, so a match can be quoted in the document's own words."""
+
+    text: str
+    original: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def quote(self, start: int, end: int) -> str:
+        """The original words behind ``text[start:end]``, with e-mail addresses and
+        phone numbers blanked out (a quote is evidence, never personal data)."""
+        if start >= end:
+            return ""
+        snippet = self.original[self.starts[start] : self.ends[end - 1]]
+        return redact(" ".join(snippet.split()))
+
+
+def _phone(match: re.Match[str]) -> str:
+    digits = sum(ch.isdigit() for ch in match.group())
+    return "[phone number]" if digits >= 9 else match.group()
+
+
+def redact(text: str) -> str:
+    return _PHONE.sub(_phone, _EMAIL.sub("[e-mail address]", text))
+
+
+Replacement = str | Callable[[re.Match[str]], str]
+
+
+def _substitute(
+    source: NormalisedText, pattern: re.Pattern[str], repl: Replacement
+) -> NormalisedText:
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    position = 0
+    for match in pattern.finditer(source.text):
+        out.append(source.text[position : match.start()])
+        starts.extend(source.starts[position : match.start()])
+        ends.extend(source.ends[position : match.start()])
+        replacement = repl if isinstance(repl, str) else repl(match)
+        if match.start() < match.end():
+            origin_start = source.starts[match.start()]
+            origin_end = source.ends[match.end() - 1]
+        else:
+            origin_start = origin_end = source.starts[match.start()] if source.starts else 0
+        out.append(replacement)
+        starts.extend([origin_start] * len(replacement))
+        ends.extend([origin_end] * len(replacement))
+        position = match.end()
+    out.append(source.text[position:])
+    starts.extend(source.starts[position:])
+    ends.extend(source.ends[position:])
+    return NormalisedText("".join(out), source.original, tuple(starts), tuple(ends))
+
+
+_STEPS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\u2010-\u2015\u2212]"), "-"),
+    (re.compile(r"[\u2018\u2019\u201b`]"), "'"),
+    (re.compile(r"[\u201c\u201d]"), '"'),
+    (re.compile(r"\bunited\s+states\s+code\b"), " usc "),
+    (re.compile(r"\bu\s?\.?\s?s\.?\s+code\b"), " usc "),
+    (re.compile(r"\bu\s?\.?\s?s\s?\.?\s?c\b\.?(?:\s?a\b\.?)?"), " usc "),
+    (re.compile(r"§+"), " s "),
+    (re.compile(r"\bsections?\b\.?"), " s "),
+    (re.compile(r"\bsecs?\b\.?"), " s "),
+    (re.compile(r"\bss?\.(?=\s*\d)"), " s "),
+    (re.compile(r"(?<=\b[a-z])\.(?=[a-z]\b)"), ""),
+    (re.compile(r"\.(?=\s|$|[),;:])"), ""),
+    (re.compile(r"\s+"), " "),
+    (re.compile(r" (?=[,;:)])"), ""),
+)
+
+
+def normalise(original: str) -> NormalisedText:
+    lowered = NormalisedText(
+        "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in original),
+        original,
+        tuple(range(len(original))),
+        tuple(range(1, len(original) + 1)),
+    )
+    result = lowered
+    for pattern, repl in _STEPS:
+        result = _substitute(result, pattern, repl)
+    return result
+
+
+@cache
+def normalise_phrase(phrase: str) -> str:
+    return normalise(phrase).text.strip()
+
+
+# --- statute citations --------------------------------------------------------------
+
+
+def _section_key(section: str) -> tuple[int, str]:
+    digits = re.match(r"\d+", section)
+    assert digits is not None
+    return int(digits.group()), section[digits.end() :]
+
+
+@dataclass(frozen=True)
+class Citation:
+    """``title`` USC ``first``[-``last``] with ``subsections`` like ("d",) or ("c", "2")."""
+
+    title: int
+    first: str
+    last: str
+    subsections: tuple[str, ...]
+
+    def covers(self, cited: Citation) -> bool:
+        """Does a citation on a document (``cited``) fall under this policy citation?
+        Same title, overlapping sections, and this citation's subsections are a prefix
+        of the document's (``2703`` covers ``2703(d)``; ``2703(d)`` does not cover ``2703``)."""
+        if self.title != cited.title:
+            return False
+        low, high = _section_key(self.first), _section_key(self.last)
+        cited_low, cited_high = _section_key(cited.first), _section_key(cited.last)
+        if cited_high < low or cited_low > high:
+            return False
+        return cited.subsections[: len(self.subsections)] == self.subsections
+
+    def __str__(self) -> str:
+        sections = self.first if self.first == self.last else f"{self.first}-{self.last}"
+        return f"{self.title} U.S.C. {sections}" + "".join(f"({s})" for s in self.subsections)
+
+
+_SECTION = r"(?P<first>\d+[a-z]?)(?:\s?-\s?(?P<last>\d+[a-z]?))?(?P<subs>(?:\s?\([a-z0-9]{1,4}\))*)"
+_CITATION_FORMS = (
+    # 19 usc s 1509(a) | 18 usc s s 3122-3123
+    re.compile(r"(?<![\d.])(?P<title>\d{1,2}) ?usc ?(?:s ?)*" + _SECTION),
+    # title 19, s 1509 | title 19 of the usc, s 1509 | title 19 usc s 1509
+    re.compile(r"\btitle (?P<title>\d{1,2}),? (?:of (?:the )?)?(?:usc,? )?(?:s ?)+" + _SECTION),
+    # s 1509 of title 19 | s 1509 of 19 usc
+    re.compile(r"\bs " + _SECTION + r",? of (?:the )?(?:title )?(?P<title>\d{1,2})\b(?: ?usc)?"),
+)
+_SUBSECTION = re.compile(r"\(([a-z0-9]{1,4})\)")
+
+
+@dataclass(frozen=True)
+class CitationMatch:
+    citation: Citation
+    start: int
+    end: int
+
+
+def find_citations(text: str) -> list[CitationMatch]:
+    """Every statute citation in normalised ``text``, in order of appearance."""
+    found: dict[int, CitationMatch] = {}
+    for form in _CITATION_FORMS:
+        for match in form.finditer(text):
+            first = match.group("first")
+            citation = Citation(
+                title=int(match.group("title")),
+                first=first,
+                last=match.group("last") or first,
+                subsections=tuple(_SUBSECTION.findall(match.group("subs") or "")),
+            )
+            found.setdefault(match.start(), CitationMatch(citation, match.start(), match.end()))
+    return [found[start] for start in sorted(found)]
+
+
+def parse_citation(pattern: str) -> Citation | None:
+    """A policy pattern that is exactly one statute citation ("18 USC 2703(d)"), else None."""
+    text = normalise_phrase(pattern)
+    matches = find_citations(text)
+    if len(matches) == 1 and matches[0].start == 0 and matches[0].end == len(text):
+        return matches[0].citation
+    return None
+
+
+# --- phrases ------------------------------------------------------------------------
+
+
+@cache
+def phrase_regex(phrase: str) -> re.Pattern[str]:
+    """A normalised phrase as a regex that does not match inside a longer word."""
+    return re.compile(r"(?<![a-z0-9])" + re.escape(normalise_phrase(phrase)) + r"(?![a-z0-9])")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """What a policy file means by one entry of a ``cited_as`` or ``phrases`` list: a
+    statute citation when the entry is one, else a phrase."""
+
+    source: str
+    citation: Citation | None
+
+    @classmethod
+    def of(cls, source: str) -> Pattern:
+        return cls(source, parse_citation(source))
+
+    @property
+    def specificity(self) -> float:
+        """Statute citations outrank phrases; deeper subsections and longer phrases
+        outrank shallower and shorter ones (used only to break ties)."""
+        if self.citation is not None:
+            return 2.0 + 0.25 * len(self.citation.subsections)
+        return 1.0 + min(len(self.source), 99) / 100
+
+    def search(self, text: NormalisedText) -> tuple[int, int] | None:
+        if self.citation is not None:
+            for found in find_citations(text.text):
+                if self.citation.covers(found.citation):
+                    return found.start, found.end
+            return None
+        match = phrase_regex(self.source).search(text.text)
+        return (match.start(), match.end()) if match else None

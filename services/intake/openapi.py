@@ -1,0 +1,26 @@
+"""Print intake's OpenAPI document, the one checked in as ``docs/openapi-intake.json``:
+
+python -m services.intake.openapi > docs/openapi-intake.json
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from services.intake.app import create_app
+from shared.settings import IntakeSettings
+
+
+def intake_openapi() -> dict[str, Any]:
+    """The document the service serves at ``/openapi.json`` (no broker or database used)."""
+    settings = IntakeSettings(database_url="postgresql://unused/unused")
+    return create_app(settings).openapi()
+
+
+def render() -> str:
+    return json.dumps(intake_openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")

@@ -1,0 +1,20 @@
+"""What intake's HTTP layer needs from storage (PostgreSQL in ``store``; a fake in the
+unit tests)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from services.intake.domain.idempotency import Resolution
+from services.intake.domain.keys import Credential
+from services.intake.store import Change, ChangeResult, NewRequest, Publish
+
+
+class Repository(Protocol):
+    async def credential(self, secret: str) -> Credential | None: ...
+
+    async def accept_submission(
+        self, request: NewRequest, idempotency_key: str | None, publish: Publish
+    ) -> Resolution: ...
+
+    async def accept_change(self, change: Change, publish: Publish) -> ChangeResult: ...

@@ -1,0 +1,91 @@
+"""Intake against the real broker and a fresh database: a running server, its API keys
+and a way to count the events it wrote."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.intake.app import create_app
+from shared.settings import IntakeSettings
+from tests.fixtures.servers import RunningService, free_port, start_service
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "requests"
+SECRET = "integration-" + "k" * 32
+BOOTSTRAP_KEY = f"legal-ops:submit,amend,decide:{SECRET}"
+AUTH = {"authorization": f"Bearer {SECRET}"}
+
+StartIntake = Callable[[], Awaitable[RunningService]]
+
+
+def submission(**changes: Any) -> dict[str, Any]:
+    """Example 01 under a fresh external_ref (a new request every call)."""
+    body: dict[str, Any] = json.loads(
+        (EXAMPLES / "01-customs-summons-anonymous-critic.json").read_text()
+    )
+    body["external_ref"] = f"IT-{uuid.uuid4()}"
+    body.update(changes)
+    return body
+
+
+@pytest.fixture
+async def start_intake(kafka_bootstrap: str, database_url: str) -> AsyncIterator[StartIntake]:
+    """Starts intake (again, after a stop) on one port and database; stops it at the end."""
+    port = free_port()
+    running: list[RunningService] = []
+
+    async def start() -> RunningService:
+        settings = IntakeSettings(
+            kafka_bootstrap_servers=kafka_bootstrap,
+            database_url=database_url,
+            bootstrap_key=BOOTSTRAP_KEY,
+            publish_timeout_s=3.0,
+            port=port,
+        )
+        service = await start_service("intake", create_app(settings), port)
+        running.append(service)
+        return service
+
+    yield start
+    for service in running:
+        if not service.task.done():
+            await service.stop()
+
+
+@pytest.fixture
+async def intake(start_intake: StartIntake) -> RunningService:
+    return await start_intake()
+
+
+async def events_for(bootstrap: str, topic: str, request_id: str) -> list[dict[str, Any]]:
+    """Every record on ``topic`` keyed by ``request_id`` (its CloudEvents envelope)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            await consumer.topics()
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[dict[str, Any]] = []
+        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+            batch = await consumer.getmany(*partitions, timeout_ms=1_000)
+            for records in batch.values():
+                for record in records:
+                    if record.key == request_id.encode():
+                        found.append(json.loads(record.value))
+        return found
+    finally:
+        await consumer.stop()

@@ -1,0 +1,77 @@
+"""Duplicates, concurrent or after a restart, name one request and write one event."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from shared import topics
+from tests.fixtures.servers import RunningService
+from tests.integration.intake.conftest import AUTH, StartIntake, events_for, submission
+
+pytestmark = pytest.mark.integration
+
+
+async def test_twenty_concurrent_duplicates_make_one_request_and_one_event(
+    intake: RunningService, kafka_bootstrap: str
+) -> None:
+    body = submission()
+    headers = {**AUTH, "idempotency-key": "dup-1"}
+    async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
+        answers = await asyncio.gather(
+            *(client.post("/v1/requests", json=body, headers=headers) for _ in range(20))
+        )
+    assert {answer.status_code for answer in answers} == {202}
+    request_ids = {answer.json()["request_id"] for answer in answers}
+    assert len(request_ids) == 1
+    events = await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, request_ids.pop())
+    assert len(events) == 1
+    assert events[0]["data"]["submitted_by"] == "legal-ops"
+
+
+async def test_same_key_other_body_is_409_and_natural_key_replays(
+    intake: RunningService, kafka_bootstrap: str
+) -> None:
+    body = submission()
+    async with httpx.AsyncClient(base_url=intake.url, headers=AUTH, timeout=30) as client:
+        first = await client.post("/v1/requests", json=body, headers={"idempotency-key": "k-1"})
+        other = submission()
+        reused = await client.post("/v1/requests", json=other, headers={"idempotency-key": "k-1"})
+        again = await client.post("/v1/requests", json=body)  # no header: natural key
+        changed = await client.post(
+            "/v1/requests", json={**body, "stated_purpose": "something else"}
+        )
+    assert first.status_code == 202
+    assert reused.status_code == 409
+    assert reused.headers["content-type"] == "application/problem+json"
+    assert again.status_code == 202
+    assert again.json()["request_id"] == first.json()["request_id"]
+    assert changed.status_code == 409
+    assert "amendments" in changed.json()["detail"]
+    assert (
+        len(await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, first.json()["request_id"]))
+        == 1
+    )
+
+
+async def test_idempotency_survives_a_restart(
+    start_intake: StartIntake, kafka_bootstrap: str
+) -> None:
+    body = submission()
+    headers = {**AUTH, "idempotency-key": "restart-1"}
+    service = await start_intake()
+    async with httpx.AsyncClient(timeout=30) as client:
+        first = await client.post(f"{service.url}/v1/requests", json=body, headers=headers)
+        await service.stop()
+        service = await start_intake()
+        second = await client.post(f"{service.url}/v1/requests", json=body, headers=headers)
+        conflict = await client.post(
+            f"{service.url}/v1/requests", json=submission(), headers=headers
+        )
+    assert first.status_code == second.status_code == 202
+    assert first.json() == second.json()
+    assert conflict.status_code == 409
+    request_id = first.json()["request_id"]
+    assert len(await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, request_id)) == 1
