@@ -226,7 +226,7 @@ def subscribe_events(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         max_poll_interval_ms=300_000,
-        session_timeout_ms=30_000,
+        session_timeout_ms=10_000,
         heartbeat_interval_ms=3_000,
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )

@@ -29,7 +29,7 @@ def redact_text(value: str) -> str:
     value = EMAIL.sub("[email]", value)
     value = IPV6.sub("[ip]", value)
     value = IPV4.sub(lambda m: m.group(0) if m.group(0) in LOOPBACK else "[ip]", value)
-    return PHONE.sub("[phone]", value)
+    return PHONE.sub(lambda m: m.group(0) if IPV4.fullmatch(m.group(0)) else "[phone]", value)
 
 
 def redact_personal_data(

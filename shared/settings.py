@@ -47,11 +47,15 @@ class IntakeSettings(CommonSettings):
 
 class ClassifierSettings(CommonSettings):
     port: int = Field(default=8081, validation_alias=AliasChoices("DOCKET_CLASSIFIER_PORT"))
+    #: Every classifier instance joins this group and they share the partitions.
+    consumer_group: str = "docket-classifier"
     policy_dir: Path | None = None
 
 
 class NotifierSettings(CommonSettings):
     port: int = Field(default=8082, validation_alias=AliasChoices("DOCKET_NOTIFIER_PORT"))
+    #: Every notifier instance joins this group and they share the partitions.
+    consumer_group: str = "docket-notifier"
     #: E-mail notices: an SMTP server (none configured: e-mail notices fail and stay
     #: pending until one is).
     smtp_host: str | None = None

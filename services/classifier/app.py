@@ -33,7 +33,7 @@ def create_app(
     subscribe_events(
         runtime.broker,
         topic_names=(topics.REQUEST_RECEIVED,),
-        group_id="docket-classifier",
+        group_id=settings.consumer_group,
         consumer=SERVICE,
         handler=handler,
         publisher=publisher,

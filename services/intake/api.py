@@ -32,7 +32,13 @@ from services.intake.models import (
     request_id_for,
 )
 from services.intake.ports import Repository
-from services.intake.problems import PROBLEM_MEDIA_TYPE, Problem, field_errors, problem_response
+from services.intake.problems import (
+    PROBLEM_MEDIA_TYPE,
+    FieldError,
+    Problem,
+    field_errors,
+    problem_response,
+)
 from services.intake.store import Change, ChangeResult, NewRequest, NotFound, Refused
 from shared.amendments import Amendment
 from shared.events import DecisionRecorded, EventData, RequestAmended, RequestReceived
@@ -116,6 +122,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:  # a body FastAPI could not even decode
+            return problem_response(
+                422,
+                "Invalid Request",
+                "the body is not valid JSON",
+                errors=[FieldError(path="(body)", message="the body is not UTF-8 encoded JSON")],
+            )
         title = {404: "Not Found", 405: "Method Not Allowed"}.get(error.status_code, "Error")
         return problem_response(
             error.status_code, title, str(error.detail), headers=dict(error.headers or {})

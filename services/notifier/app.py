@@ -106,7 +106,7 @@ def create_app(
     subscribe_events(
         runtime.broker,
         topic_names=(topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED),
-        group_id="docket-notifier",
+        group_id=settings.consumer_group,
         consumer=SERVICE,
         handler=DecisionHandler(store, accounts, publisher, tracer, on_planned=dispatcher.wake),
         publisher=publisher,

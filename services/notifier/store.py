@@ -107,7 +107,7 @@ class NotifierStore:
             " WHERE request_id = $1 AND NOT ($2 = ANY (amendment_ids)) RETURNING true",
             amendment.request_id,
             event_id,
-            json.dumps([Amendment.model_validate(amendment.model_dump()).model_dump(mode="json")]),
+            json.dumps([amendment.model_dump(mode="json", include=set(Amendment.model_fields))]),
         )
         return bool(added)
 

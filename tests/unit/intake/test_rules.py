@@ -89,7 +89,7 @@ def test_bootstrap_key() -> None:
     assert digest_matches(key.secret, secret_digest("s" * 32))
     assert not digest_matches("t" * 32, secret_digest("s" * 32))
     for bad in ("legal-ops:submit", "legal-ops:read:" + "s" * 32, "Legal Ops:submit:" + "s" * 32):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"bootstrap key|scopes|client id"):
             parse_bootstrap_key(bad)
     with pytest.raises(ValueError, match="32"):
         parse_bootstrap_key("legal-ops:submit:short")
