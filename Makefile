@@ -34,7 +34,7 @@ run: install
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services deploy tests
+	$(VENV)/bin/mypy shared services deploy tests bench
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

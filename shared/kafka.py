@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaClient
+from aiokafka import AIOKafkaClient, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -32,7 +33,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shared.events import (
     CONTENT_TYPE,
@@ -187,6 +188,47 @@ def dead_letter_for(body: bytes, info: RecordInfo, consumer: str, reason: str) -
 EventHandler = Callable[[Envelope, EventData, RecordInfo], Awaitable[None]]
 
 
+class ConsumerMetrics:
+    """Prometheus metrics every consumer reports: processing time, end-to-end latency
+    (event time to processed) by event type, and lag per partition."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._processing = Histogram(
+            "docket_processing_seconds",
+            "Time a handler took for one event",
+            ["consumer", "event_type"],
+            registry=registry,
+        )
+        self._end_to_end = Histogram(
+            "docket_end_to_end_seconds",
+            "From the event's time to the moment this consumer finished with it",
+            ["consumer", "event_type"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=registry,
+        )
+        self._lag = Gauge(
+            "docket_consumer_lag",
+            "Records behind the end of the partition when a record was read",
+            ["group", "topic", "partition"],
+            registry=registry,
+        )
+
+    def processed(self, envelope: Envelope, consumer: str, seconds: float) -> None:
+        self._processing.labels(consumer, envelope.type).observe(seconds)
+        age = (datetime.now(UTC) - envelope.time).total_seconds()
+        self._end_to_end.labels(consumer, envelope.type).observe(max(age, 0.0))
+
+    def observe_lag(self, kafka_consumer: object, info: RecordInfo, group: str) -> None:
+        highwater = getattr(kafka_consumer, "highwater", None)
+        if highwater is None:
+            return
+        end = highwater(TopicPartition(info.topic, info.partition))
+        if end is not None:
+            self._lag.labels(group, info.topic, str(info.partition)).set(
+                max(end - info.offset - 1, 0)
+            )
+
+
 def subscribe_events(
     broker: KafkaBroker,
     *,
@@ -196,6 +238,7 @@ def subscribe_events(
     handler: EventHandler,
     publisher: EventPublisher,
     dead_letters: Counter,
+    metrics: ConsumerMetrics | None = None,
     instance_id: str | None = None,
     attempts: int = 3,
 ) -> None:
@@ -219,7 +262,7 @@ def subscribe_events(
             reason=reason[:300],
         )
 
-    @broker.subscriber(
+    subscriber = broker.subscriber(
         *topic_names,
         group_id=group_id,
         group_instance_id=instance_id,
@@ -230,9 +273,13 @@ def subscribe_events(
         heartbeat_interval_ms=3_000,
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
+
+    @subscriber
     async def on_record(message: KafkaMessage) -> None:
         body: bytes = message.body
         info = record_info(message)
+        if metrics is not None:
+            metrics.observe_lag(subscriber.consumer, info, group_id)
         try:
             envelope, data = parse_event(body)
         except EventRejected as rejected:
@@ -243,7 +290,10 @@ def subscribe_events(
         ):
             for attempt in range(1, attempts + 1):
                 try:
+                    started = time.perf_counter()
                     await handler(envelope, data, info)
+                    if metrics is not None:
+                        metrics.processed(envelope, consumer, time.perf_counter() - started)
                     return
                 except TRANSIENT_ERRORS as error:
                     log.warning(

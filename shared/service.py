@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
-from shared.kafka import create_broker, wait_for_kafka
+from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
 from shared.logs import configure_logging
 from shared.settings import CommonSettings
 from shared.telemetry import create_tracer_provider
@@ -42,6 +42,7 @@ class ServiceRuntime:
     tracer_provider: TracerProvider
     registry: CollectorRegistry
     dead_letters: Counter
+    consumer_metrics: ConsumerMetrics
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     #: Entered before the broker starts consuming (database pools), left after it stopped.
     resources: list[Resource] = field(default_factory=list)
@@ -61,7 +62,9 @@ def create_runtime(
         ["topic"],
         registry=registry,
     )
-    runtime = ServiceRuntime(name, broker, provider, registry, dead_letters)
+    runtime = ServiceRuntime(
+        name, broker, provider, registry, dead_letters, ConsumerMetrics(registry)
+    )
 
     async def broker_reachable() -> bool:
         return await broker.ping(timeout=2.0)
@@ -146,7 +149,8 @@ def serve(
     app_factory: Callable[[], FastAPI],
 ) -> None:
     """Run one service until SIGINT/SIGTERM. Exits 2 with one clear log line when the
-    broker cannot be reached within ``kafka_connect_timeout_s``."""
+    broker cannot be reached within ``kafka_connect_timeout_s`` or ``app_factory``
+    refuses the configuration (raises ``ValueError``, e.g. a malformed policy)."""
     configure_logging(name, settings.log_level)
     try:
         asyncio.run(
@@ -155,7 +159,11 @@ def serve(
     except ConnectionError as error:
         log.error("startup_failed", service=name, reason=str(error))
         sys.exit(2)
-    app = app_factory()
+    try:
+        app = app_factory()
+    except ValueError as error:  # a refused configuration, e.g. a malformed policy
+        log.error("startup_failed", service=name, reason=str(error))
+        sys.exit(2)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -50,6 +50,9 @@ class ClassifierSettings(CommonSettings):
     #: Every classifier instance joins this group and they share the partitions.
     consumer_group: str = "docket-classifier"
     policy_dir: Path | None = None
+    #: A candidate policy run beside the active one (``DOCKET_SHADOW_POLICY_DIR``): its
+    #: verdicts go to ``docket.request.classified.shadow`` and are never acted on.
+    shadow_policy_dir: Path | None = None
 
 
 class NotifierSettings(CommonSettings):

@@ -99,6 +99,7 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
         settings.instance_id,
         group_prefix=settings.consumer_group_prefix,
         ingest=settings.ingest,
+        tracer=runtime.tracer_provider.get_tracer("docket.audit"),
     )
     app = create_http_app(runtime, "Docket audit")
     install_routes(

@@ -15,6 +15,8 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 
 from services.audit.domain.ledger import LedgerEntry, UnreadableRecord
 from services.audit.store import AuditStore, PendingEntry
@@ -60,6 +62,7 @@ def register_handlers(
     instance_id: str | None = None,
     group_prefix: str = "docket-audit",
     ingest: bool = True,
+    tracer: Tracer | None = None,
 ) -> None:
     """``ingest=False`` registers the log writer only: replaying the ledger into an
     empty database must not copy the Docket topics into the ledger a second time."""
@@ -82,9 +85,11 @@ def register_handlers(
         with structlog.contextvars.bound_contextvars(
             request_id=entry.request_id, event_id=entry.event_id
         ):
-            added = await store.append(
-                [PendingEntry(entry, info.topic, info.partition, info.offset)]
-            )
+            with (tracer or trace.get_tracer(__name__)).start_as_current_span("append") as span:
+                added = await store.append(
+                    [PendingEntry(entry, info.topic, info.partition, info.offset)]
+                )
+                span.set_attribute("docket.audit.leaves_added", added)
             log.debug("ledger_entry_stored", added=added, event_type=entry.event_type)
 
 

@@ -1,25 +1,42 @@
-"""Composition root of the classifier: policy, account directory, broker, handler."""
+"""Composition root of the classifier: policies, account directory, database, broker,
+handler."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.classifier.domain import load_policy
-from services.classifier.handlers import ClassifyHandler
+from services.classifier.handlers import ClassifyHandler, Policies
+from services.classifier.store import ClassifierStore
 from shared import topics
 from shared.accounts import AccountDirectory
+from shared.db import create_pool, migrate
 from shared.kafka import EventPublisher, subscribe_events
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import ClassifierSettings
 
 SERVICE = "classifier"
+SCHEMA = "classifier"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(
     settings: ClassifierSettings, tracer_provider: TracerProvider | None = None
 ) -> FastAPI:
-    policy = load_policy(settings.policy_dir)
+    """Raises ``PolicyError`` for a malformed active or candidate policy and
+    ``ValueError`` without a database: the service refuses to start."""
+    if not settings.database_url:
+        raise ValueError("DOCKET_DATABASE_URL is required for the classifier")
+    database_url = settings.database_url
+    policies = Policies(
+        active=load_policy(settings.policy_dir),
+        shadow=load_policy(settings.shadow_policy_dir) if settings.shadow_policy_dir else None,
+    )
     accounts = (
         AccountDirectory.from_jsonl(settings.accounts_file)
         if settings.accounts_file
@@ -27,17 +44,36 @@ def create_app(
     )
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     publisher = EventPublisher(runtime.broker, source="/docket/classifier")
+    store = ClassifierStore()
+
+    @asynccontextmanager
+    async def database() -> AsyncIterator[None]:
+        pool = await create_pool(database_url, schema=SCHEMA, application_name="docket-classifier")
+        try:
+            await migrate(pool, SCHEMA, MIGRATIONS)
+            store.bind(pool)
+            yield
+        finally:
+            await pool.close()
+
+    runtime.resources.append(database)
+    runtime.readiness["postgres"] = store.ping
     handler = ClassifyHandler(
-        policy, accounts, publisher, runtime.tracer_provider.get_tracer("docket.classifier")
+        policies,
+        accounts,
+        store,
+        publisher,
+        runtime.tracer_provider.get_tracer("docket.classifier"),
     )
     subscribe_events(
         runtime.broker,
-        topic_names=(topics.REQUEST_RECEIVED,),
+        topic_names=(topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED),
         group_id=settings.consumer_group,
         consumer=SERVICE,
         handler=handler,
         publisher=publisher,
         dead_letters=runtime.dead_letters,
+        metrics=runtime.consumer_metrics,
         instance_id=settings.instance_id,
     )
     return create_http_app(runtime, "Docket classifier")

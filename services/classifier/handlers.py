@@ -1,55 +1,140 @@
-"""Classifier entry point: a received request in, a verdict out."""
+"""Classifier entry point: a received request or an amendment in, a verdict out.
+
+Every submission and amendment is stored first (``ClassifierStore``); the verdict then
+answers the inputs that had arrived with its cause (``services.classifier.history``), so
+a redelivered cause publishes the same event id with the same verdict. An amendment that
+overtakes its request is kept and taken in when the request arrives. With a candidate
+policy configured, each verdict also gets a shadow verdict that nobody acts on."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 from opentelemetry.trace import Tracer
 
 from services.classifier.domain import Policy, classify
+from services.classifier.history import VerdictInputs, inputs_on_amended, inputs_on_received
+from services.classifier.shadow import differences
+from services.classifier.store import ClassifierStore
 from shared.accounts import AccountDirectory
-from shared.events import Envelope, EventData, RequestClassified, RequestReceived
+from shared.amendments import Amendment
+from shared.events import (
+    Envelope,
+    EventData,
+    RequestAmended,
+    RequestClassified,
+    RequestReceived,
+    ShadowClassified,
+)
 from shared.kafka import EventPublisher, RecordInfo, derived_event_id
+from shared.verdict import Verdict
 
 log = structlog.get_logger("docket.classifier")
+
+
+def verdict_event(
+    request_id: str,
+    verdict: Verdict,
+    inputs: VerdictInputs,
+    classified_at: datetime,
+    caused_by: str,
+) -> RequestClassified:
+    """The published verdict: everything but ``classified_at`` follows from the inputs."""
+    return RequestClassified(
+        request_id=request_id,
+        **dict(verdict),
+        submission=inputs.submission,
+        amendments=inputs.amendments,
+        classified_at=classified_at,
+        caused_by=caused_by,
+    )
+
+
+def amendment_of(event: RequestAmended) -> Amendment:
+    return Amendment.model_validate(event.model_dump(include=set(Amendment.model_fields)))
+
+
+@dataclass(frozen=True)
+class Policies:
+    active: Policy
+    #: A candidate run beside the active policy; its verdicts are only published.
+    shadow: Policy | None = None
 
 
 class ClassifyHandler:
     def __init__(
         self,
-        policy: Policy,
+        policies: Policies,
         accounts: AccountDirectory,
+        store: ClassifierStore,
         publisher: EventPublisher,
         tracer: Tracer,
     ) -> None:
-        self._policy = policy
+        self._policies = policies
         self._accounts = accounts
+        self._store = store
         self._publisher = publisher
         self._tracer = tracer
 
     async def __call__(self, envelope: Envelope, data: EventData, _info: RecordInfo) -> None:
-        if not isinstance(data, RequestReceived):
-            return
-        with self._tracer.start_as_current_span("classify") as span:
-            verdict = classify(
-                data.submission, self._accounts, self._policy, data.submission.received_at
+        if isinstance(data, RequestReceived):
+            history = await self._store.keep_submission(
+                data.request_id, envelope.id, data.submission
             )
+            inputs = inputs_on_received(history)
+        elif isinstance(data, RequestAmended):
+            history = await self._store.keep_amendment(
+                data.request_id, envelope.id, amendment_of(data)
+            )
+            inputs = inputs_on_amended(history, envelope.id)
+        else:
+            return
+        if inputs is None:
+            log.info("amendment_kept", reclassified=False)
+            return
+        await self._publish(data.request_id, envelope.id, inputs)
+
+    def _classify(self, policy: Policy, inputs: VerdictInputs) -> Verdict:
+        submission = inputs.submission
+        return classify(
+            submission, self._accounts, policy, submission.received_at, inputs.amendments
+        )
+
+    async def _publish(self, request_id: str, cause: str, inputs: VerdictInputs) -> None:
+        with self._tracer.start_as_current_span("classify") as span:
+            verdict = self._classify(self._policies.active, inputs)
             span.set_attribute("docket.authority.code", verdict.authority.code)
             span.set_attribute("docket.risk.level", verdict.risk.level.value)
-        event = RequestClassified(
-            request_id=data.request_id,
-            **verdict.model_dump(),
-            submission=data.submission,
-            classified_at=datetime.now(UTC),
-            caused_by=envelope.id,
-        )
+            span.set_attribute("docket.amendments", len(inputs.amendments))
+        classified_at = datetime.now(UTC)
         await self._publisher.publish(
-            event, event_id=derived_event_id("classified", envelope.id, verdict.policy_version)
+            verdict_event(request_id, verdict, inputs, classified_at, cause),
+            event_id=derived_event_id("classified", cause, verdict.policy_version),
         )
         log.info(
             "request_classified",
             authority=verdict.authority.code,
             risk_level=verdict.risk.level.value,
             policy_version=verdict.policy_version,
+            amendments=len(inputs.amendments),
+        )
+        if self._policies.shadow is None:
+            return
+        candidate = self._classify(self._policies.shadow, inputs)
+        changes = differences(verdict, candidate)
+        await self._publisher.publish(
+            ShadowClassified(
+                request_id=request_id,
+                active_policy_version=verdict.policy_version,
+                verdict=verdict_event(request_id, candidate, inputs, classified_at, cause),
+                differences=changes,
+            ),
+            event_id=derived_event_id(
+                "shadow", cause, verdict.policy_version, candidate.policy_version
+            ),
+        )
+        log.info(
+            "shadow_classified", policy_version=candidate.policy_version, differences=len(changes)
         )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry.trace import Tracer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
@@ -171,6 +172,7 @@ def install_routes(
     publisher: EventPublisher,
     audit_base_url: str,
     publish_timeout_s: float,
+    tracer: Tracer,
 ) -> None:
     router = APIRouter(prefix="/v1")
     app.add_middleware(BodyLimits)
@@ -229,15 +231,18 @@ def install_routes(
         accepted_at = datetime.now(UTC)
         request_id = request_id_for(submission)
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        document = Submission.model_validate(submission.model_dump(by_alias=True))
-        event_id = derived_event_id("received", request_id)
-        event = RequestReceived(
-            request_id=request_id,
-            submission=document,
-            submitted_by=credential.client_id,
-            accepted_at=accepted_at,
-            findings=document_findings(document, accepted_at),
-        )
+        with tracer.start_as_current_span("validate") as span:
+            span.set_attribute("docket.request_id", request_id)
+            document = Submission.model_validate(submission.model_dump(by_alias=True))
+            event_id = derived_event_id("received", request_id)
+            event = RequestReceived(
+                request_id=request_id,
+                submission=document,
+                submitted_by=credential.client_id,
+                accepted_at=accepted_at,
+                findings=document_findings(document, accepted_at),
+            )
+            span.set_attribute("docket.findings", len(event.findings))
         resolution = await repository.accept_submission(
             NewRequest(
                 request_id=request_id,

@@ -36,7 +36,14 @@ def create_app(
         repository = _database(settings, runtime.resources, runtime.readiness)
     app = create_http_app(runtime, "Docket intake")
     publisher = EventPublisher(runtime.broker, source="/docket/intake")
-    install_routes(app, repository, publisher, settings.audit_base_url, settings.publish_timeout_s)
+    install_routes(
+        app,
+        repository,
+        publisher,
+        settings.audit_base_url,
+        settings.publish_timeout_s,
+        runtime.tracer_provider.get_tracer("docket.intake"),
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

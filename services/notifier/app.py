@@ -17,7 +17,7 @@ from services.notifier.channels.base import NoticeChannel
 from services.notifier.channels.config import SmtpConfig, WebhookConfig
 from services.notifier.channels.email import EmailChannel
 from services.notifier.channels.webhook import WebhookChannel
-from services.notifier.dispatcher import DispatchSettings, NoticeDispatcher
+from services.notifier.dispatcher import DispatchSettings, NoticeDispatcher, NoticeMetrics
 from services.notifier.handlers import DecisionHandler
 from services.notifier.planning import EMAIL, WEBHOOK
 from services.notifier.store import NotifierStore
@@ -75,6 +75,7 @@ def create_app(
         channels,
         publisher,
         tracer,
+        NoticeMetrics(runtime.registry),
         DispatchSettings(poll_interval_s=settings.dispatch_poll_interval_s),
     )
 
@@ -111,6 +112,7 @@ def create_app(
         handler=DecisionHandler(store, accounts, publisher, tracer, on_planned=dispatcher.wake),
         publisher=publisher,
         dead_letters=runtime.dead_letters,
+        metrics=runtime.consumer_metrics,
         instance_id=settings.instance_id,
     )
     return create_http_app(runtime, "Docket notifier")

@@ -18,6 +18,7 @@ import structlog
 from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import Tracer
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.notifier.channels.base import DeliveryFailed, NoticeChannel, OutgoingNotice
 from services.notifier.channels.retry import send_with_retries
@@ -45,6 +46,28 @@ class DispatchSettings:
     retry_max_s: float = 3600.0
 
 
+class NoticeMetrics:
+    """Notices by state, sends and failed deliveries per channel. An alert on
+    ``docket_notice_delivery_failures_total`` catches a channel that keeps failing."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.by_state = Gauge(
+            "docket_notices",
+            "Notices by state (scheduled, held, failed, sent, ...)",
+            ["state"],
+            registry=registry,
+        )
+        self.sent = Counter(
+            "docket_notices_sent", "Notices delivered", ["channel"], registry=registry
+        )
+        self.failures = Counter(
+            "docket_notice_delivery_failures",
+            "Deliveries that failed after the channel's retries (the notice stays pending)",
+            ["channel"],
+            registry=registry,
+        )
+
+
 @dataclass(frozen=True)
 class Claimed:
     row: NoticeRow
@@ -59,9 +82,11 @@ class NoticeDispatcher:
         channels: Mapping[str, NoticeChannel],
         publisher: EventPublisher,
         tracer: Tracer,
+        metrics: NoticeMetrics,
         settings: DispatchSettings = DispatchSettings(),
         clock: Clock = utc_now,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._accounts = accounts
         self._channels = channels
@@ -94,6 +119,8 @@ class NoticeDispatcher:
         claimed = await self._claim_due()
         for item in claimed:
             await self._deliver(item)
+        for state, count in (await self._store.count_by_state()).items():
+            self._metrics.by_state.labels(state).set(count)
         return len(claimed)
 
     async def _claim_due(self) -> list[Claimed]:
@@ -172,10 +199,12 @@ class NoticeDispatcher:
                 await self._failed(row, failure.reason)
                 return
             await self._store.mark_sent(row.notice_id, receipt.sent_at)
+            self._metrics.sent.labels(row.channel).inc()
             await self._publish_sent(replace(row, state="sent", sent_at=receipt.sent_at))
 
     async def _failed(self, row: NoticeRow, reason: str) -> None:
         attempts = row.attempts + 1
+        self._metrics.failures.labels(row.channel).inc()
         delay = min(self._settings.retry_base_s * 2 ** (attempts - 1), self._settings.retry_max_s)
         await self._store.mark_failed(
             row.notice_id, reason, self._clock() + timedelta(seconds=delay)

@@ -157,7 +157,10 @@ def explain(
     as_of: datetime,
     amendments: Sequence[Amendment] = (),
 ) -> Explanation:
-    state = effective_state(submission, amendments, as_of)
+    # Every amendment passed in was accepted and applies, even one dated after the clock
+    # (a gag added after receipt); the clock itself stays the legal one (normally receipt).
+    amended_as_of = max([as_of, *(a.effective_at for a in amendments)])
+    state = effective_state(submission, amendments, amended_as_of)
     facts = gather(
         submission, accounts, as_of, policy.home_country, state.nondisclosure, state.withdrawn
     )

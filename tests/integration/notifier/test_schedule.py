@@ -206,6 +206,8 @@ async def notices_of(kafka_bootstrap: str, request_id: str) -> list[tuple[str, d
         while batches:
             for records in batches.values():
                 for record in records:
+                    if record.key != request_id.encode():
+                        continue  # other tests' records, poison ones included
                     envelope, data = parse_event(record.value)
                     if envelope.subject == request_id:
                         found.append((envelope.type, json.loads(data.model_dump_json())))
