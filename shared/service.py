@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,13 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.propagate import extract
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
 from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
 from shared.logs import configure_logging
@@ -91,6 +98,25 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
 
     app = FastAPI(title=title, lifespan=lifespan)
     tracer = runtime.tracer_provider.get_tracer(f"docket.{runtime.name}.http")
+    http_requests = Counter(
+        "docket_http_requests",
+        "API calls by route and status code",
+        ["method", "route", "status"],
+        registry=runtime.registry,
+    )
+    http_seconds = Histogram(
+        "docket_http_request_seconds",
+        "API call duration",
+        ["method", "route"],
+        registry=runtime.registry,
+    )
+
+    async def consumers_running() -> bool:
+        """Every Kafka subscriber of this service has a running consumer."""
+        subscribers = list(runtime.broker.subscribers)
+        return all(getattr(s, "consumer", None) is not None for s in subscribers)
+
+    runtime.readiness["consumers"] = consumers_running
 
     @app.middleware("http")
     async def server_span(
@@ -101,12 +127,16 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
             return await call_next(request)
         parent = extract(dict(request.headers))
         name = f"{request.method} {request.url.path}"
+        started = time.perf_counter()
         with tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER) as span:
             span.set_attribute("http.request.method", request.method)
             span.set_attribute("url.path", request.url.path)
             response = await call_next(request)
             span.set_attribute("http.response.status_code", response.status_code)
-            return response
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        http_requests.labels(request.method, route, str(response.status_code)).inc()
+        http_seconds.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -4,10 +4,16 @@ The broker's jars come from Maven Central through ``deploy/kafka/pom.xml`` (the 
 the Kafka version is written) into ``.cache/kafka/<version>/libs``. One ``KafkaBroker`` is
 one combined broker+controller node; it runs as a ``java`` subprocess on 127.0.0.1.
 
+``KafkaCluster`` is three such nodes on loopback (distinct ports and data directories, a
+static three-voter KRaft quorum), with the project topics at replication factor 3 and
+``min.insync.replicas=2``: any one node can be stopped or killed without losing an
+acknowledged write.
+
 CLI::
 
     python -m deploy.kafka.launcher fetch
     python -m deploy.kafka.launcher start --data-dir DIR [--port 9092]
+    python -m deploy.kafka.launcher cluster --data-dir DIR   # three nodes, free ports
 
 With ``KAFKA_BOOTSTRAP_SERVERS`` set, nothing is started: the project topics are only
 ensured on that cluster.
@@ -48,6 +54,10 @@ CACHE_DIR: Final = HERE.parents[1] / ".cache" / "kafka"
 BOOTSTRAP_ENV: Final = "KAFKA_BOOTSTRAP_SERVERS"
 HOST: Final = "127.0.0.1"
 HEAP: Final = "512m"
+#: Heap of each node of a ``KafkaCluster`` (three JVMs share the machine).
+CLUSTER_HEAP: Final = "384m"
+CLUSTER_SIZE: Final = 3
+CLUSTER_MIN_INSYNC_REPLICAS: Final = 2
 #: Single-partition topic the readiness probe writes to and reads back from.
 PROBE_TOPIC: Final = "docket.broker-probe"
 PROBE_GROUP: Final = "docket.broker-probe"
@@ -154,16 +164,24 @@ def server_properties(
     log_dir: Path,
     quorum_bootstrap_servers: str,
     replication_factor: int,
+    quorum_voters: str | None = None,
 ) -> str:
     """``server.properties`` of one combined broker+controller node on 127.0.0.1.
 
-    A cluster of several nodes gives every node the same ``quorum_bootstrap_servers`` (all
-    controller endpoints) and a ``replication_factor`` up to the node count.
+    A cluster of several nodes gives every node the same ``quorum_voters`` (a static
+    quorum, ``id@host:port,...``; then ``quorum_bootstrap_servers`` is not written) and a
+    ``replication_factor`` up to the node count; from 2 on, new topics default to it and
+    to ``min.insync.replicas=2``.
     """
+    quorum = (
+        {"controller.quorum.voters": quorum_voters}
+        if quorum_voters
+        else {"controller.quorum.bootstrap.servers": quorum_bootstrap_servers}
+    )
     properties = {
         "process.roles": "broker,controller",
         "node.id": str(node_id),
-        "controller.quorum.bootstrap.servers": quorum_bootstrap_servers,
+        **quorum,
         "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -178,6 +196,9 @@ def server_properties(
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
     }
+    if replication_factor > 1:
+        properties["default.replication.factor"] = str(replication_factor)
+        properties["min.insync.replicas"] = str(min(replication_factor, 2))
     return "".join(f"{key}={value}\n" for key, value in properties.items())
 
 
@@ -196,7 +217,13 @@ class KafkaBroker:
         port: int = 0,
         controller_port: int = 0,
         node_id: int = 1,
+        quorum_voters: str | None = None,
+        cluster_id: str | None = None,
+        replication_factor: int = 1,
+        heap: str = HEAP,
     ) -> None:
+        """A single node by default; a cluster member when ``quorum_voters`` (the static
+        voters of all nodes) and the shared ``cluster_id`` are given."""
         chosen = iter(free_ports(2))
         self.data_dir = data_dir.resolve()
         self.node_id = node_id
@@ -205,6 +232,10 @@ class KafkaBroker:
         self.properties_file = self.data_dir / "server.properties"
         self.log_file = self.data_dir / "broker.log"
         self.log_dir = self.data_dir / "data"
+        self.quorum_voters = quorum_voters
+        self.cluster_id = cluster_id
+        self.replication_factor = replication_factor
+        self.heap = heap
         self._process: asyncio.subprocess.Process | None = None
 
     @property
@@ -221,17 +252,32 @@ class KafkaBroker:
         """Format storage if new, start the broker and wait until it serves produce and fetch."""
         if self.running:
             return
+        await self.launch()
+        started = time.monotonic()
+        try:
+            await self.wait_ready(within=ready_within)
+        except BaseException:
+            await self.stop()
+            raise
+        status(f"broker ready on {self.bootstrap_servers} in {time.monotonic() - started:.1f}s")
+
+    async def launch(self) -> None:
+        """Format storage if new and start the broker process without waiting for it.
+
+        A cluster launches all its nodes first: none is ready before a quorum runs.
+        """
+        if self.running:
+            return
         libs = await asyncio.to_thread(fetch_jars)
         classpath = f"{libs}/*"
         await asyncio.to_thread(self._write_properties)
         if not (self.log_dir / "meta.properties").is_file():
             await self._format(classpath)
         status(f"starting broker on {self.bootstrap_servers} (data in {self.data_dir})")
-        started = time.monotonic()
         command = [
             java_executable(),
-            f"-Xms{HEAP}",
-            f"-Xmx{HEAP}",
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
             "-cp",
             classpath,
@@ -250,12 +296,6 @@ class KafkaBroker:
             )
         finally:
             os.close(log_fd)
-        try:
-            await self.wait_ready(within=ready_within)
-        except BaseException:
-            await self.stop()
-            raise
-        status(f"broker ready on {self.bootstrap_servers} in {time.monotonic() - started:.1f}s")
 
     def _write_properties(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -266,12 +306,15 @@ class KafkaBroker:
                 controller_port=self.controller_port,
                 log_dir=self.log_dir,
                 quorum_bootstrap_servers=f"{HOST}:{self.controller_port}",
-                replication_factor=1,
+                replication_factor=self.replication_factor,
+                quorum_voters=self.quorum_voters,
             )
         )
 
     async def _format(self, classpath: str) -> None:
-        """Format the log directory as a new single-controller cluster."""
+        """Format the log directory: a new single-controller cluster, or (static voters)
+        this node's share of the cluster ``cluster_id``."""
+        quorum = [] if self.quorum_voters else ["--standalone"]
         process = await asyncio.create_subprocess_exec(
             java_executable(),
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
@@ -279,9 +322,9 @@ class KafkaBroker:
             classpath,
             "kafka.tools.StorageTool",
             "format",
-            "--standalone",
+            *quorum,
             "-t",
-            new_cluster_id(),
+            self.cluster_id or new_cluster_id(),
             "-c",
             str(self.properties_file),
             stdin=subprocess.DEVNULL,
@@ -310,7 +353,9 @@ class KafkaBroker:
         attempt: asyncio.Task[None] | None = None
         try:
             while True:
-                attempt = asyncio.create_task(probe(self.bootstrap_servers))
+                attempt = asyncio.create_task(
+                    probe(self.bootstrap_servers, replication_factor=self.replication_factor)
+                )
                 done, _ = await asyncio.wait(
                     {attempt, exited},
                     timeout=max(deadline - time.monotonic(), 0.0),
@@ -364,6 +409,15 @@ class KafkaBroker:
             await process.wait()
         status(f"broker on {self.bootstrap_servers} stopped in {time.monotonic() - started:.1f}s")
 
+    async def kill(self) -> None:
+        """SIGKILL the broker (no clean shutdown) and wait until it is gone."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.kill()
+        await process.wait()
+        status(f"broker on {self.bootstrap_servers} killed (SIGKILL)")
+
     async def wait_exited(self) -> int:
         """Wait until the broker process exits; return its exit code."""
         if self._process is None:
@@ -371,8 +425,11 @@ class KafkaBroker:
         return await self._process.wait()
 
 
-async def probe(bootstrap_servers: str) -> None:
+async def probe(bootstrap_servers: str, *, replication_factor: int = 1) -> None:
     """Produce a record with acks=all, fetch it back and look up the group coordinator.
+
+    On a cluster the probe topic is replicated ``replication_factor`` times, so that the
+    probe of a restarting node does not depend on another node being up.
 
     Raises ``OSError`` or ``KafkaError`` while the broker is not fully serving, and
     ``BrokerError`` if the record read back differs.
@@ -382,7 +439,7 @@ async def probe(bootstrap_servers: str) -> None:
     _, writer = await asyncio.open_connection(host, int(port))
     writer.close()
     await writer.wait_closed()
-    await ensure_topics(bootstrap_servers, {PROBE_TOPIC: 1})
+    await ensure_topics(bootstrap_servers, {PROBE_TOPIC: 1}, replication_factor=replication_factor)
     token = uuid.uuid4().bytes
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True
@@ -418,16 +475,25 @@ async def ensure_topics(
     *,
     replication_factor: int = 1,
     leaders_within: float = 30.0,
+    topic_configs: Mapping[str, str] | None = None,
 ) -> None:
     """Create the topics that do not exist yet and wait until all of them have leaders.
 
+    With ``replication_factor`` above 1, new topics also get
+    ``min.insync.replicas=2`` unless ``topic_configs`` says otherwise.
     Raises ``BrokerError`` if a topic exists with another partition count.
     """
+    configs = dict(topic_configs or {})
+    if replication_factor > 1:
+        configs.setdefault("min.insync.replicas", str(min(replication_factor, 2)))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         response = await admin.create_topics(
-            [NewTopic(name, count, replication_factor) for name, count in partitions.items()]
+            [
+                NewTopic(name, count, replication_factor, topic_configs=configs)
+                for name, count in partitions.items()
+            ]
         )
         for topic, code, *_ in response.topic_errors:
             if code not in (0, TopicAlreadyExistsError.errno):
@@ -481,6 +547,125 @@ async def ensure_kafka(
     return broker.bootstrap_servers, broker
 
 
+class KafkaCluster:
+    """Three combined broker+controller nodes on 127.0.0.1 with a static 3-voter quorum.
+
+    Node ``i`` (1..3) lives in ``data_dir/node-i`` on free ports chosen once, so a node
+    that is stopped or killed comes back on the same address with its data. The project
+    topics are created at replication factor 3 with ``min.insync.replicas=2``.
+    """
+
+    def __init__(self, data_dir: Path, *, size: int = CLUSTER_SIZE, heap: str = CLUSTER_HEAP):
+        ports = free_ports(2 * size)
+        self.cluster_id = new_cluster_id()
+        self.replication_factor = min(size, 3)
+        voters = ",".join(
+            f"{node_id}@{HOST}:{ports[2 * index + 1]}"
+            for index, node_id in enumerate(range(1, size + 1))
+        )
+        self.nodes: dict[int, KafkaBroker] = {
+            node_id: KafkaBroker(
+                data_dir / f"node-{node_id}",
+                port=ports[2 * index],
+                controller_port=ports[2 * index + 1],
+                node_id=node_id,
+                quorum_voters=voters,
+                cluster_id=self.cluster_id,
+                replication_factor=self.replication_factor,
+                heap=heap,
+            )
+            for index, node_id in enumerate(range(1, size + 1))
+        }
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Every node's PLAINTEXT listener, comma-separated."""
+        return ",".join(node.bootstrap_servers for node in self.nodes.values())
+
+    def running_bootstrap_servers(self) -> str:
+        """The listeners of the nodes that are running now."""
+        return ",".join(node.bootstrap_servers for node in self.nodes.values() if node.running)
+
+    def node_on_port(self, port: int) -> KafkaBroker:
+        """The node whose PLAINTEXT listener is ``port``."""
+        for node in self.nodes.values():
+            if node.port == port:
+                return node
+        raise KeyError(port)
+
+    async def start(self, *, ready_within: float = 180.0) -> None:
+        """Launch every node, wait until each serves, then create the project topics."""
+        started = time.monotonic()
+        try:
+            for node in self.nodes.values():
+                await node.launch()
+            await asyncio.gather(
+                *(node.wait_ready(within=ready_within) for node in self.nodes.values())
+            )
+            await ensure_topics(self.bootstrap_servers, replication_factor=self.replication_factor)
+            await self.wait_in_sync()
+        except BaseException:
+            await self.stop()
+            raise
+        status(
+            f"cluster of {len(self.nodes)} ready on {self.bootstrap_servers}"
+            f" in {time.monotonic() - started:.1f}s"
+        )
+
+    async def start_node(self, node_id: int, *, ready_within: float = 120.0) -> None:
+        """(Re)start one node and wait until it serves; it keeps its ports and data."""
+        await self.nodes[node_id].start(ready_within=ready_within)
+
+    async def stop_node(self, node_id: int) -> None:
+        """Stop one node cleanly (SIGTERM)."""
+        await self.nodes[node_id].stop()
+
+    async def kill_node(self, node_id: int) -> None:
+        """SIGKILL one node."""
+        await self.nodes[node_id].kill()
+
+    async def stop(self) -> None:
+        """Stop every running node."""
+        await asyncio.gather(*(node.stop() for node in self.nodes.values()))
+
+    async def wait_in_sync(
+        self, topics: Mapping[str, int] = PARTITIONS, *, within: float = 120.0
+    ) -> None:
+        """Wait until every partition of ``topics`` has all its replicas in sync."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.running_bootstrap_servers())
+        await admin.start()
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    described = await admin.describe_topics(list(topics))
+                    if all(
+                        topic["error_code"] == 0
+                        and all(
+                            partition["leader"] >= 0
+                            and len(partition["isr"]) == len(partition["replicas"])
+                            for partition in topic["partitions"]
+                        )
+                        for topic in described
+                    ):
+                        return
+                    await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+    async def leaders(self, topic: str) -> dict[int, int]:
+        """Partition -> node id of its leader (-1: none) for ``topic``."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.running_bootstrap_servers())
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        return {
+            int(partition["partition"]): int(partition["leader"])
+            for partition in described["partitions"]
+        }
+
+
 async def _serve(data_dir: Path, port: int, ready_within: float) -> int:
     """Run a broker until SIGINT/SIGTERM (or until it dies); return the exit code."""
     stop_requested = asyncio.Event()
@@ -513,6 +698,23 @@ async def _serve(data_dir: Path, port: int, ready_within: float) -> int:
         stop_waiter.cancel()
 
 
+async def _serve_cluster(data_dir: Path) -> int:
+    """Run a ``KafkaCluster`` until SIGINT/SIGTERM; print its bootstrap servers."""
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_requested.set)
+    cluster = KafkaCluster(data_dir)
+    try:
+        await cluster.start()
+        print(cluster.bootstrap_servers, flush=True)
+        status("running; Ctrl-C or SIGTERM stops it")
+        await stop_requested.wait()
+        return 0
+    finally:
+        await cluster.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m deploy.kafka.launcher``."""
     parser = argparse.ArgumentParser(
@@ -526,6 +728,10 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--data-dir", type=Path, required=True, help="kept across restarts")
     start.add_argument("--port", type=int, default=9092, help="PLAINTEXT port (0: a free one)")
     start.add_argument("--ready-within", type=float, default=120.0, help="seconds to become ready")
+    cluster = commands.add_parser(
+        "cluster", help="start a 3-node cluster on free ports, run until interrupted"
+    )
+    cluster.add_argument("--data-dir", type=Path, required=True, help="one folder per node")
     commands.add_parser(
         "topics", help=f"create the project topics on the cluster named by {BOOTSTRAP_ENV}"
     )
@@ -542,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(ensure_topics(servers))
             status(f"topics ready on {servers}")
             return 0
+        if args.command == "cluster":
+            return asyncio.run(_serve_cluster(args.data_dir))
         return asyncio.run(_serve(args.data_dir, args.port, args.ready_within))
     except (BrokerError, KafkaError, TimeoutError) as error:
         status(f"error: {error}")
