@@ -20,6 +20,8 @@ from shared.submission import Submission
 from tests.fixtures.servers import RunningService, free_port, start_service
 
 StartClassifier = Callable[..., Awaitable[RunningService]]
+#: The events of one request read from a topic, one per event id, in topic order.
+Found = list[tuple[Envelope, EventData]]
 
 
 @pytest.fixture
@@ -78,9 +80,9 @@ async def read_events(
     bootstrap: str,
     topic: str,
     request_id: str,
-    until: Callable[[list[tuple[Envelope, EventData]]], bool],
+    until: Callable[[Found], bool],
     timeout_s: float = 60.0,
-) -> list[tuple[Envelope, EventData]]:
+) -> Found:
     """The events of ``request_id`` on ``topic`` (one per event id, in topic order), read
     from the start until ``until`` holds; ``TimeoutError`` if it never does."""
     consumer = AIOKafkaConsumer(

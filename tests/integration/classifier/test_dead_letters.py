@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from shared import topics
-from shared.events import DeadLettered, EventData, RequestClassified, envelope_for
+from shared.events import DeadLettered, RequestClassified, envelope_for
 from tests.integration.classifier.conftest import (
     Feed,
+    Found,
     StartClassifier,
     new_request_id,
     read_events,
@@ -44,7 +45,7 @@ async def test_unreadable_records_are_dead_lettered_and_the_consumer_moves_on(
     verdict = await verdict_for(kafka_bootstrap, request_id, cause.id)
     assert isinstance(verdict, RequestClassified)
 
-    def three(events: list[tuple[object, EventData]]) -> bool:
+    def three(events: Found) -> bool:
         return len(events) >= 3
 
     events = await read_events(kafka_bootstrap, topics.DEADLETTER, request_id, three)

@@ -13,12 +13,13 @@ import pytest
 
 from services.classifier.domain import load_policy
 from shared import topics
-from shared.events import EventData, RequestAmended, RequestClassified, RequestReceived
+from shared.events import RequestAmended, RequestClassified, RequestReceived
 from shared.kafka import derived_event_id
 from shared.submission import Nondisclosure
 from tests.integration.classifier.conftest import (
     RECEIVED_AT,
     Feed,
+    Found,
     StartClassifier,
     new_request_id,
     read_events,
@@ -50,7 +51,7 @@ def amended(request_id: str, nondisclosure: Nondisclosure, days: int) -> Request
 
 
 async def verdict_for(bootstrap: str, request_id: str, cause: str) -> RequestClassified:
-    def answered(events: list[tuple[object, EventData]]) -> bool:
+    def answered(events: Found) -> bool:
         return any(isinstance(d, RequestClassified) and d.caused_by == cause for _, d in events)
 
     events = await read_events(bootstrap, topics.REQUEST_CLASSIFIED, request_id, answered)

@@ -14,13 +14,14 @@ import pytest
 from services.classifier.app import create_app
 from services.classifier.domain import PolicyError, load_policy
 from shared import topics
-from shared.events import EventData, RequestClassified, ShadowClassified
+from shared.events import RequestClassified, ShadowClassified
 from shared.kafka import derived_event_id
 from shared.settings import ClassifierSettings
 from tests.fixtures.servers import free_port
 from tests.integration.classifier.conftest import (
     POLICY_DIR,
     Feed,
+    Found,
     StartClassifier,
     new_request_id,
     read_events,
@@ -50,7 +51,7 @@ def candidate_policy(directory: Path, weight: str) -> Path:
 
 
 async def shadow_for(bootstrap: str, request_id: str, cause: str) -> ShadowClassified:
-    def answered(events: list[tuple[object, EventData]]) -> bool:
+    def answered(events: Found) -> bool:
         return any(
             isinstance(d, ShadowClassified) and d.verdict.caused_by == cause for _, d in events
         )
