@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 ONCE ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format unit integration e2e bench chaos clean help
+.PHONY: install run test lint format unit integration e2e bench chaos clean help contract
 
 help:
 	@echo "make run        start Kafka, PostgreSQL and the four services; submit examples/ (ONCE=1 exits after the summary)"
@@ -45,6 +45,9 @@ test: install lint
 
 unit: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider tests/unit tests/contract $(PYTEST_ARGS)
+
+contract: $(STAMP)
+	$(PY) -m shared.contract write
 
 clean:
 	rm -rf .run

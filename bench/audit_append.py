@@ -26,7 +26,7 @@ from services.audit.domain.ledger import LedgerEntry
 from services.audit.domain.merkle import MerkleLog, leaf_hash, verify_consistency, verify_inclusion
 from services.audit.store import AuditStore, PendingEntry
 from shared import topics
-from shared.db import create_pool, migrate
+from shared.db import Database, create_pool, migrate
 from shared.events import envelope_for
 from tests.unit.audit import factories as f
 
@@ -47,8 +47,7 @@ async def append_rate(admin_url: str, count: int, batch: int) -> float:
     pool = await create_pool(with_database(admin_url, name), schema=SCHEMA, max_size=2)
     try:
         await migrate(pool, SCHEMA, MIGRATIONS)
-        store = AuditStore()
-        store.bind(pool)
+        store = AuditStore(Database.of(pool))
         pending = [
             PendingEntry(entry, topics.AUDIT_LEDGER, 0, offset)
             for offset, entry in enumerate(entries(count))

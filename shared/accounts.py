@@ -55,6 +55,12 @@ class AccountDirectory:
         return len(self._by_handle)
 
     @classmethod
+    def from_setting(cls, path: Path | None) -> AccountDirectory:
+        """The directory ``DOCKET_ACCOUNTS_FILE`` names; empty when none is set (every
+        target is then "not found", a finding rather than a crash)."""
+        return cls.from_jsonl(path) if path is not None else cls(())
+
+    @classmethod
     def from_jsonl(cls, path: Path) -> AccountDirectory:
         """Read a JSON Lines file; a bad line is an error naming the file and line."""
         accounts: list[Account] = []

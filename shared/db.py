@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -203,3 +204,79 @@ def _pending(
             f"{pending[0].name} is not applied to schema {schema!r} but later versions are"
         )
     return pending
+
+
+class Database:
+    """One service's schema in PostgreSQL. A service opens it in its lifespan
+    (:meth:`opened`: a pool, then the pending migrations); a command-line tool that
+    already holds a pool wraps it with :meth:`of`. Stores reach the pool through here."""
+
+    def __init__(
+        self,
+        url: str,
+        schema: str,
+        migrations_dir: Path,
+        *,
+        application_name: str | None = None,
+        max_size: int = 5,
+    ) -> None:
+        self.url = url
+        self.schema = schema
+        self.migrations_dir = migrations_dir
+        self.application_name = application_name
+        self.max_size = max_size
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+
+    @classmethod
+    def for_service(
+        cls, url: str | None, service: str, migrations_dir: Path, **options: Any
+    ) -> Database:
+        """The schema named after ``service``; refuses to go on without a URL."""
+        if not url:
+            raise ValueError(f"DOCKET_DATABASE_URL is required for the {service} service")
+        return cls(url, service, migrations_dir, application_name=f"docket-{service}", **options)
+
+    @classmethod
+    def of(cls, pool: asyncpg.Pool[asyncpg.Record]) -> Database:
+        database = cls("", "", Path())
+        database._pool = pool
+        return database
+
+    @property
+    def pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        if self._pool is None:
+            raise RuntimeError(f"the {self.schema or 'service'} database is not open yet")
+        return self._pool
+
+    async def ping(self) -> bool:
+        return bool(await self.pool.fetchval("SELECT true"))
+
+    @asynccontextmanager
+    async def opened(self) -> AsyncIterator[None]:
+        pool = await create_pool(
+            self.url,
+            schema=self.schema,
+            max_size=self.max_size,
+            application_name=self.application_name,
+        )
+        try:
+            await migrate(pool, self.schema, self.migrations_dir)
+            self._pool = pool
+            yield
+        finally:
+            self._pool = None
+            await pool.close()
+
+
+class DatabaseStore:
+    """Base of the services' PostgreSQL adapters."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    @property
+    def pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        return self._database.pool
+
+    async def ping(self) -> bool:
+        return await self._database.ping()

@@ -43,7 +43,13 @@ from typing import Final
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import CoordinationType
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    BrokerNotAvailableError,
+    InvalidReplicationFactorError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 
 from shared.topics import PARTITIONS
 
@@ -439,6 +445,17 @@ async def probe(bootstrap_servers: str, *, replication_factor: int = 1) -> None:
     _, writer = await asyncio.open_connection(host, int(port))
     writer.close()
     await writer.wait_closed()
+    if replication_factor > 1:
+        # The probe topic can only be created once enough brokers have registered.
+        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers)
+        await client.bootstrap()
+        try:
+            await client.force_metadata_update()
+            registered = len(client.cluster.brokers())
+        finally:
+            await client.close()
+        if registered < replication_factor:
+            raise BrokerNotAvailableError(f"{registered} of {replication_factor} brokers up")
     await ensure_topics(bootstrap_servers, {PROBE_TOPIC: 1}, replication_factor=replication_factor)
     token = uuid.uuid4().bytes
     producer = AIOKafkaProducer(
@@ -496,6 +513,9 @@ async def ensure_topics(
             ]
         )
         for topic, code, *_ in response.topic_errors:
+            if code == InvalidReplicationFactorError.errno:
+                # Too few unfenced brokers yet (a cluster still starting): retriable.
+                raise InvalidReplicationFactorError(f"cannot create topic {topic} yet")
             if code not in (0, TopicAlreadyExistsError.errno):
                 raise BrokerError(f"cannot create topic {topic}: {for_code(code).__name__}")
         async with asyncio.timeout(leaders_within):

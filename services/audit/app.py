@@ -23,7 +23,7 @@ from services.audit.signing_key import (
 )
 from services.audit.store import AuditStore
 from services.audit.tree import LogTree
-from shared.db import create_pool, migrate
+from shared.db import Database
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import AuditSettings
 
@@ -35,11 +35,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None = None) -> FastAPI:
-    if not settings.database_url:
-        raise ValueError("DOCKET_DATABASE_URL is required for the audit service")
-    database_url = settings.database_url
+    database = Database.for_service(settings.database_url, SCHEMA, MIGRATIONS)
     runtime = create_runtime(SERVICE, settings, tracer_provider)
-    store = AuditStore()
+    store = AuditStore(database)
     signing_key = load_or_create_signing_key(
         settings.signing_key_file or Path(".run/audit-signing-key.pem"), settings.signing_key
     )
@@ -47,18 +45,13 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
     tree = LogTree(store, signing_key)
 
     @asynccontextmanager
-    async def database() -> AsyncIterator[None]:
-        pool = await create_pool(database_url, schema=SCHEMA)
-        try:
-            await migrate(pool, SCHEMA, MIGRATIONS)
-            store.bind(pool)
+    async def log_opened() -> AsyncIterator[None]:
+        async with database.opened():
             await tree.catch_up()
             yield
-        finally:
-            await pool.close()
 
-    runtime.resources.append(database)
-    runtime.readiness["postgres"] = store.ping
+    runtime.resources.append(log_opened)
+    runtime.readiness["postgres"] = database.ping
 
     log_size = Gauge("docket_audit_log_size", "Leaves in the audit log", registry=runtime.registry)
     signed_size = Gauge(

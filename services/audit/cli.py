@@ -37,7 +37,7 @@ from services.audit.export import (
     read_leaves,
 )
 from services.audit.store import AuditStore
-from shared.db import create_pool, migrate
+from shared.db import Database, create_pool, migrate
 from shared.settings import AuditSettings
 
 
@@ -143,8 +143,7 @@ async def _store(database_url: str | None, migrated: bool = False) -> AsyncItera
     try:
         if migrated:
             await migrate(pool, SCHEMA, MIGRATIONS)
-        store = AuditStore()
-        store.bind(pool)
+        store = AuditStore(Database.of(pool))
         yield store
     finally:
         await pool.close()

@@ -18,6 +18,7 @@ from services.audit.domain.ledger import DeadLetterView, LedgerEntry, dead_lette
 from services.audit.domain.merkle import leaf_hash
 from services.audit.domain.request_view import RequestView, apply_event, fold_views
 from services.audit.domain.tree_head import SignedTreeHead
+from shared.db import DatabaseStore
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 
@@ -81,23 +82,8 @@ class StoredEvent:
     trace_id: str | None
 
 
-class AuditStore:
-    """Bound to a pool once the service's lifespan has opened one."""
-
-    def __init__(self) -> None:
-        self._bound: asyncpg.Pool | None = None
-
-    def bind(self, pool: asyncpg.Pool) -> None:
-        self._bound = pool
-
-    @property
-    def _pool(self) -> asyncpg.Pool:
-        if self._bound is None:
-            raise RuntimeError("the audit store is not connected to a database yet")
-        return self._bound
-
-    async def ping(self) -> bool:
-        return bool(await self._pool.fetchval("SELECT true"))
+class AuditStore(DatabaseStore):
+    """The append-only log, its read side and the signed tree heads."""
 
     async def append(self, pending: Sequence[PendingEntry]) -> int:
         """Append entries not stored yet; returns how many leaves were added.
@@ -107,7 +93,7 @@ class AuditStore:
         transaction, so a crash between the two is impossible and a redelivered
         record is recognised by its offset as well as by its event id."""
         added = 0
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE event_log IN EXCLUSIVE MODE")
             next_index: int = await conn.fetchval(
                 "SELECT coalesce(max(leaf_index) + 1, 0) FROM event_log"
@@ -201,13 +187,13 @@ class AuditStore:
         )
 
     async def request_view(self, request_id: str) -> RequestView | None:
-        row = await self._pool.fetchrow(
+        row = await self.pool.fetchrow(
             "SELECT view FROM request_views WHERE request_id = $1", request_id
         )
         return RequestView.model_validate(json.loads(row["view"])) if row else None
 
     async def events_of(self, request_id: str) -> list[StoredEvent]:
-        rows = await self._pool.fetch(
+        rows = await self.pool.fetch(
             "SELECT event_id, event_type, occurred_at, leaf_index, trace_id FROM event_log"
             " WHERE request_id = $1 ORDER BY leaf_index",
             request_id,
@@ -215,13 +201,13 @@ class AuditStore:
         return [StoredEvent(**dict(row)) for row in rows]
 
     async def leaf_hashes_from(self, start: int) -> list[bytes]:
-        rows = await self._pool.fetch(
+        rows = await self.pool.fetch(
             "SELECT leaf_hash FROM event_log WHERE leaf_index >= $1 ORDER BY leaf_index", start
         )
         return [bytes(row["leaf_hash"]) for row in rows]
 
     async def tree_head(self, size: int) -> SignedTreeHead | None:
-        row = await self._pool.fetchrow(
+        row = await self.pool.fetchrow(
             "SELECT tree_size, root_hash, signed_at, signature, key_id FROM tree_heads"
             " WHERE tree_size = $1",
             size,
@@ -229,7 +215,7 @@ class AuditStore:
         return _tree_head(row) if row else None
 
     async def tree_heads(self) -> list[SignedTreeHead]:
-        rows = await self._pool.fetch(
+        rows = await self.pool.fetch(
             "SELECT tree_size, root_hash, signed_at, signature, key_id FROM tree_heads"
             " ORDER BY tree_size"
         )
@@ -237,7 +223,7 @@ class AuditStore:
 
     async def save_tree_head(self, head: SignedTreeHead) -> SignedTreeHead:
         """Keep the first head signed for a size; return the one kept."""
-        await self._pool.execute(
+        await self.pool.execute(
             "INSERT INTO tree_heads (tree_size, root_hash, signed_at, signature, key_id)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tree_size) DO NOTHING",
             head.tree_size,
@@ -251,17 +237,17 @@ class AuditStore:
         return kept
 
     async def size(self) -> int:
-        value: int = await self._pool.fetchval("SELECT count(*) FROM event_log")
+        value: int = await self.pool.fetchval("SELECT count(*) FROM event_log")
         return value
 
     async def latest_tree_head_size(self) -> int | None:
-        value: int | None = await self._pool.fetchval("SELECT max(tree_size) FROM tree_heads")
+        value: int | None = await self.pool.fetchval("SELECT max(tree_size) FROM tree_heads")
         return value
 
     @asynccontextmanager
     async def signer_lock(self) -> AsyncIterator[bool]:
         """Yield whether this instance holds the signer's advisory lock meanwhile."""
-        async with self._pool.acquire() as conn:
+        async with self.pool.acquire() as conn:
             held: bool = await conn.fetchval("SELECT pg_try_advisory_lock($1)", SIGNER_LOCK_KEY)
             try:
                 yield held
@@ -271,7 +257,7 @@ class AuditStore:
 
     async def leaves(self, prefetch: int = 10_000) -> AsyncIterator[tuple[int, bytes, bytes]]:
         """Every stored leaf as (index, data, stored hash), in index order."""
-        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
             async for row in conn.cursor(
                 "SELECT leaf_index, leaf_data, leaf_hash FROM event_log ORDER BY leaf_index",
                 prefetch=prefetch,
@@ -304,7 +290,7 @@ class AuditStore:
             params.append(after[0])
             add(f"({sort_key}, request_id) > (${len(params)}, ?)", after[1])
         params.append(limit)
-        rows = await self._pool.fetch(
+        rows = await self.pool.fetch(
             "SELECT request_id, state, received_at, deadline, authority_code,"
             " authority_family, risk_level, country FROM request_views"
             f" WHERE {' AND '.join(clauses) or 'true'}"
@@ -314,7 +300,7 @@ class AuditStore:
         return [ViewSummary(**dict(row)) for row in rows]
 
     async def views_received_between(self, start: datetime, end: datetime) -> list[RequestView]:
-        rows = await self._pool.fetch(
+        rows = await self.pool.fetch(
             "SELECT view FROM request_views WHERE received_at >= $1 AND received_at < $2"
             " ORDER BY received_at, request_id",
             start,
@@ -326,7 +312,7 @@ class AuditStore:
         self, start: datetime | None, end: datetime | None, after: int, limit: int
     ) -> list[StoredDeadLetter]:
         """Dead-lettered and unreadable records stored in ``[start, end)``, by leaf index."""
-        rows = await self._pool.fetch(
+        rows = await self.pool.fetch(
             "SELECT leaf_index, stored_at, leaf_data FROM event_log"
             " WHERE event_type = ANY($1::text[]) AND leaf_index > $2"
             " AND ($3::timestamptz IS NULL OR stored_at >= $3)"
@@ -349,7 +335,7 @@ class AuditStore:
         """Replace every request view by folding the log; returns how many were written.
 
         Appends wait meanwhile (the writer's table lock), so no event is missed."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE event_log IN EXCLUSIVE MODE")
             await conn.execute("DELETE FROM request_views")
             events = []

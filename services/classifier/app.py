@@ -3,8 +3,6 @@ handler."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,7 +13,7 @@ from services.classifier.handlers import ClassifyHandler, Policies
 from services.classifier.store import ClassifierStore
 from shared import topics
 from shared.accounts import AccountDirectory
-from shared.db import create_pool, migrate
+from shared.db import Database
 from shared.kafka import EventPublisher, subscribe_events
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import ClassifierSettings
@@ -30,34 +28,17 @@ def create_app(
 ) -> FastAPI:
     """Raises ``PolicyError`` for a malformed active or candidate policy and
     ``ValueError`` without a database: the service refuses to start."""
-    if not settings.database_url:
-        raise ValueError("DOCKET_DATABASE_URL is required for the classifier")
-    database_url = settings.database_url
+    database = Database.for_service(settings.database_url, SCHEMA, MIGRATIONS)
     policies = Policies(
         active=load_policy(settings.policy_dir),
         shadow=load_policy(settings.shadow_policy_dir) if settings.shadow_policy_dir else None,
     )
-    accounts = (
-        AccountDirectory.from_jsonl(settings.accounts_file)
-        if settings.accounts_file
-        else AccountDirectory(())
-    )
+    accounts = AccountDirectory.from_setting(settings.accounts_file)
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     publisher = EventPublisher(runtime.broker, source="/docket/classifier")
-    store = ClassifierStore()
-
-    @asynccontextmanager
-    async def database() -> AsyncIterator[None]:
-        pool = await create_pool(database_url, schema=SCHEMA, application_name="docket-classifier")
-        try:
-            await migrate(pool, SCHEMA, MIGRATIONS)
-            store.bind(pool)
-            yield
-        finally:
-            await pool.close()
-
-    runtime.resources.append(database)
-    runtime.readiness["postgres"] = store.ping
+    store = ClassifierStore(database)
+    runtime.resources.append(database.opened)
+    runtime.readiness["postgres"] = database.ping
     handler = ClassifyHandler(
         policies,
         accounts,

@@ -10,27 +10,13 @@ from asyncpg.pool import PoolConnectionProxy
 
 from services.classifier.history import RequestHistory, StoredAmendment
 from shared.amendments import Amendment
+from shared.db import DatabaseStore
 from shared.submission import Submission
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 
 
-class ClassifierStore:
-    def __init__(self) -> None:
-        self._bound: asyncpg.Pool | None = None
-
-    def bind(self, pool: asyncpg.Pool) -> None:
-        self._bound = pool
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        if self._bound is None:
-            raise RuntimeError("the classifier store is not connected to a database yet")
-        return self._bound
-
-    async def ping(self) -> bool:
-        return bool(await self.pool.fetchval("SELECT true"))
-
+class ClassifierStore(DatabaseStore):
     async def keep_submission(
         self, request_id: str, event_id: str, submission: Submission
     ) -> RequestHistory:

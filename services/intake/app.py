@@ -15,7 +15,7 @@ from services.intake.api import install_routes, problem_schema
 from services.intake.domain.keys import parse_bootstrap_key
 from services.intake.ports import Repository
 from services.intake.store import IntakeStore
-from shared.db import create_pool, migrate
+from shared.db import Database
 from shared.kafka import EventPublisher
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import IntakeSettings
@@ -61,33 +61,23 @@ def create_app(
 def _database(
     settings: IntakeSettings, resources: list[Any], readiness: dict[str, Any]
 ) -> IntakeStore:
-    if not settings.database_url:
-        raise ValueError("DOCKET_DATABASE_URL is required for the intake service")
-    database_url = settings.database_url
+    database = Database.for_service(
+        settings.database_url, SCHEMA, MIGRATIONS, max_size=settings.database_pool_size
+    )
     bootstrap = parse_bootstrap_key(settings.bootstrap_key) if settings.bootstrap_key else None
-    store = IntakeStore()
+    store = IntakeStore(database)
 
     @asynccontextmanager
-    async def database() -> AsyncIterator[None]:
-        pool = await create_pool(
-            database_url,
-            schema=SCHEMA,
-            max_size=settings.database_pool_size,
-            application_name="docket-intake",
-        )
-        try:
-            await migrate(pool, SCHEMA, MIGRATIONS)
-            store.bind(pool)
+    async def opened() -> AsyncIterator[None]:
+        async with database.opened():
             if bootstrap is not None:
                 await store.put_key(
                     bootstrap.key_id, bootstrap.client_id, bootstrap.scopes, bootstrap.secret
                 )
             yield
-        finally:
-            await pool.close()
 
-    resources.append(database)
-    readiness["postgres"] = store.ping
+    resources.append(opened)
+    readiness["postgres"] = database.ping
     return store
 
 

@@ -20,7 +20,7 @@ import httpx
 
 from services.intake.domain.keys import check_client_id, new_key_id, new_secret, parse_scopes
 from services.intake.store import IntakeStore
-from shared.db import create_pool, migrate
+from shared.db import Database, create_pool, migrate
 from shared.events import Outcome
 from shared.submission import DataCategory
 
@@ -135,8 +135,7 @@ async def _keys(args: argparse.Namespace) -> int:
     pool = await create_pool(args.database_url, schema="intake")
     try:
         await migrate(pool, "intake", Path(__file__).parent / "migrations")
-        store = IntakeStore()
-        store.bind(pool)
+        store = IntakeStore(Database.of(pool))
         if args.action == "create":
             key_id, secret = new_key_id(), new_secret()
             scopes = parse_scopes(args.scopes)

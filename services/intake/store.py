@@ -27,6 +27,7 @@ from services.intake.domain.idempotency import (
 )
 from services.intake.domain.keys import Credential, Scope, digest_matches, secret_digest
 from services.intake.domain.lifecycle import RequestState
+from shared.db import DatabaseStore
 from shared.events import Outcome
 from shared.submission import DataCategory
 
@@ -92,22 +93,7 @@ def _lock_key(*parts: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-class IntakeStore:
-    def __init__(self) -> None:
-        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
-
-    def bind(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
-        self._pool = pool
-
-    @property
-    def pool(self) -> asyncpg.Pool[asyncpg.Record]:
-        if self._pool is None:
-            raise RuntimeError("the intake store is not connected yet")
-        return self._pool
-
-    async def ping(self) -> bool:
-        return bool(await self.pool.fetchval("SELECT true"))
-
+class IntakeStore(DatabaseStore):
     # --- API keys ---------------------------------------------------------------------
 
     async def credential(self, secret: str) -> Credential | None:

@@ -23,7 +23,7 @@ from services.notifier.planning import EMAIL, WEBHOOK
 from services.notifier.store import NotifierStore
 from shared import topics
 from shared.accounts import AccountDirectory
-from shared.db import create_pool, migrate
+from shared.db import Database
 from shared.kafka import EventPublisher, subscribe_events
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import NotifierSettings
@@ -56,18 +56,12 @@ def create_channels(settings: NotifierSettings) -> dict[str, NoticeChannel]:
 def create_app(
     settings: NotifierSettings, tracer_provider: TracerProvider | None = None
 ) -> FastAPI:
-    if not settings.database_url:
-        raise ValueError("DOCKET_DATABASE_URL is required for the notifier")
-    database_url = settings.database_url
-    accounts = (
-        AccountDirectory.from_jsonl(settings.accounts_file)
-        if settings.accounts_file
-        else AccountDirectory(())
-    )
+    database = Database.for_service(settings.database_url, SCHEMA, MIGRATIONS)
+    accounts = AccountDirectory.from_setting(settings.accounts_file)
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     tracer = runtime.tracer_provider.get_tracer("docket.notifier")
     publisher = EventPublisher(runtime.broker, source="/docket/notifier")
-    store = NotifierStore()
+    store = NotifierStore(database)
     channels = create_channels(settings)
     dispatcher = NoticeDispatcher(
         store,
@@ -78,16 +72,6 @@ def create_app(
         NoticeMetrics(runtime.registry),
         DispatchSettings(poll_interval_s=settings.dispatch_poll_interval_s),
     )
-
-    @asynccontextmanager
-    async def database() -> AsyncIterator[None]:
-        pool = await create_pool(database_url, schema=SCHEMA)
-        try:
-            await migrate(pool, SCHEMA, MIGRATIONS)
-            store.bind(pool)
-            yield
-        finally:
-            await pool.close()
 
     @asynccontextmanager
     async def dispatching() -> AsyncIterator[None]:
@@ -101,9 +85,9 @@ def create_app(
             for channel in channels.values():
                 await channel.aclose()
 
-    runtime.resources.append(database)
+    runtime.resources.append(database.opened)
     runtime.background.append(dispatching)
-    runtime.readiness["postgres"] = store.ping
+    runtime.readiness["postgres"] = database.ping
     subscribe_events(
         runtime.broker,
         topic_names=(topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED),

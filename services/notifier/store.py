@@ -13,6 +13,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from shared.amendments import Amendment
+from shared.db import DatabaseStore
 from shared.events import NoticeTarget, RequestAmended, RequestClassified
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -54,22 +55,7 @@ class NoticePlan:
     not_before: datetime | None
 
 
-class NotifierStore:
-    def __init__(self) -> None:
-        self._bound: asyncpg.Pool | None = None
-
-    def bind(self, pool: asyncpg.Pool) -> None:
-        self._bound = pool
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        if self._bound is None:
-            raise RuntimeError("the notifier store is not connected to a database yet")
-        return self._bound
-
-    async def ping(self) -> bool:
-        return bool(await self.pool.fetchval("SELECT true"))
-
+class NotifierStore(DatabaseStore):
     # --- requests -------------------------------------------------------------------
 
     @staticmethod

@@ -243,7 +243,7 @@ async def test_a_notice_due_while_the_notifier_is_down_goes_out_once_on_restart(
 ) -> None:
     now = datetime.now(UTC)
     request_id = f"sched-restart-{secrets.token_hex(4)}"
-    gag_until = now + timedelta(seconds=6)
+    gag_until = now + timedelta(seconds=10)  # room for the consumer group to form
     notifier = await notifiers.start()
     await publish(
         kafka_bootstrap, classified(gagged_subpoena(request_id, now, gag_until), request_id)
@@ -272,7 +272,7 @@ async def test_an_extended_order_moves_the_date(
 ) -> None:
     now = datetime.now(UTC)
     request_id = f"sched-extend-{secrets.token_hex(4)}"
-    first_end, new_end = now + timedelta(seconds=5), now + timedelta(days=30)
+    first_end, new_end = now + timedelta(seconds=12), now + timedelta(days=30)
     await notifiers.start()
     await publish(
         kafka_bootstrap, classified(gagged_subpoena(request_id, now, first_end), request_id)

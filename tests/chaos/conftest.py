@@ -1,0 +1,42 @@
+"""The chaos suite's system: all Docket services as processes on the session's broker
+and database, started once for the module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiosmtpd.controller import Controller
+
+from deploy.postgres.launcher import create_database
+from tests.chaos.harness import Mailbox, System
+from tests.fixtures.postgres import PostgresTestServer
+from tests.fixtures.servers import free_port
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Mailbox:
+    return Mailbox()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def chaos_system(
+    kafka_bootstrap: str,
+    postgres_server: PostgresTestServer,
+    mailbox: Mailbox,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[System]:
+    folder: Path = tmp_path_factory.mktemp("chaos")
+    name = f"chaos_{free_port()}"
+    await create_database(postgres_server.admin_url, name)
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    system = System(kafka_bootstrap, postgres_server.url(name), smtp.port, folder)
+    try:
+        await system.start()
+        yield system
+    finally:
+        await system.stop()
+        smtp.stop()

@@ -1,0 +1,424 @@
+"""The running system for the chaos suite: every Docket service as its own OS process
+(two instances of each consumer service in one consumer group), a local SMTP server
+counting messages per ``Message-ID``, a load generator, and the durable-state checks
+the suite ends with."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import email
+import email.policy
+import json
+import os
+import secrets
+import signal
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from shared.amendments import Amendment, effective_state
+from shared.submission import Submission
+from tests.fixtures.servers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+#: Handles of examples/accounts.jsonl that have an e-mail address.
+TARGETS = ("@ALT_USCIS", "@plugdetroit_313")
+NOTIFIER_EVENTS = frozenset(
+    {"UserNotified", "NotificationScheduled", "NotificationWithheld", "NotificationFailed"}
+)
+
+
+class Mailbox:
+    """aiosmtpd handler counting every message it receives by ``Message-ID``."""
+
+    def __init__(self) -> None:
+        self.by_message_id: collections.Counter[str] = collections.Counter()
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.by_message_id[str(message["Message-ID"])] += 1
+        return "250 OK"
+
+
+@dataclass
+class Instance:
+    """One service process; ``start`` again after a kill runs it with the same
+    instance id (static membership), port and log file."""
+
+    name: str
+    service: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def start(self) -> None:
+        env = {**self.env, f"DOCKET_{self.service.upper()}_PORT": str(self.port)}
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                f"services.{self.service}.app",
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        self.starts += 1
+
+    async def wait_ready(self, timeout_s: float = 90.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        async with httpx.AsyncClient(timeout=3) as client:
+            while loop.time() < deadline:
+                if not self.running:
+                    raise RuntimeError(f"{self.name} exited: {self.tail()}")
+                try:
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready in {timeout_s:.0f}s: {self.tail()}")
+
+    async def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, no last commit."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+
+    async def terminate(self, grace_s: float) -> int | None:
+        """SIGTERM, then the exit code, or None when it did not exit within ``grace_s``
+        (it is then killed)."""
+        if self.process is None or self.process.returncode is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(self.process.wait(), grace_s)
+        except TimeoutError:
+            await self.kill()
+            return None
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+@dataclass
+class Accepted:
+    """What intake answered 202 for."""
+
+    request_id: str
+    amendment_ids: list[str] = field(default_factory=list)
+    decision_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Counts:
+    sent: int = 0
+    accepted: int = 0
+    refused: collections.Counter[str] = field(default_factory=collections.Counter)
+    faults: collections.Counter[str] = field(default_factory=collections.Counter)
+
+
+class System:
+    """Intake, two classifiers, two notifiers and two audits on one database."""
+
+    def __init__(
+        self, kafka_bootstrap: str, database_url: str, smtp_port: int, folder: Path
+    ) -> None:
+        token = secrets.token_hex(4)
+        self.api_key = "chaos-" + secrets.token_hex(20)
+        self.database_url = database_url
+        self.folder = folder
+        self.groups = {
+            "classifier": f"chaos-classifier-{token}",
+            "notifier": f"chaos-notifier-{token}",
+            "audit": f"chaos-audit-{token}",
+        }
+        common = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "DOCKET_DATABASE_URL": database_url,
+            "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
+            "DOCKET_SMTP_HOST": "127.0.0.1",
+            "DOCKET_SMTP_PORT": str(smtp_port),
+            "DOCKET_SIGNING_KEY_FILE": str(folder / "audit-signing.pem"),
+            "DOCKET_TREE_HEAD_INTERVAL_S": "2",
+            "DOCKET_DISPATCH_POLL_INTERVAL_S": "0.3",
+            "DOCKET_KAFKA_CONNECT_TIMEOUT_S": "120",
+            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"chaos:submit,amend,decide:{self.api_key}",
+            "DOCKET_CONSUMER_GROUP_PREFIX": self.groups["audit"],
+        }
+        self.instances: dict[str, Instance] = {}
+        audit_port = free_port()
+        for service, copies in (("audit", 2), ("classifier", 2), ("notifier", 2), ("intake", 1)):
+            for copy in range(copies):
+                name = f"{service}-{'ab'[copy]}" if copies > 1 else service
+                env = {**common, "DOCKET_INSTANCE_ID": f"{name}-{token}"}
+                if service in ("classifier", "notifier"):
+                    env["DOCKET_CONSUMER_GROUP"] = self.groups[service]
+                if service == "intake":
+                    env["DOCKET_AUDIT_BASE_URL"] = f"http://127.0.0.1:{audit_port}"
+                port = audit_port if name == "audit-a" else free_port()
+                self.instances[name] = Instance(name, service, port, env, folder / f"{name}.log")
+        self.counts = Counts()
+        self.accepted: dict[str, Accepted] = {}
+
+    @property
+    def intake(self) -> Instance:
+        return self.instances["intake"]
+
+    @property
+    def audit_url(self) -> str:
+        return self.instances["audit-a"].url
+
+    def of(self, service: str) -> list[Instance]:
+        return [i for i in self.instances.values() if i.service == service]
+
+    async def start(self) -> None:
+        # audit-a first: it creates the signing key both audit instances share.
+        first = self.instances["audit-a"]
+        await first.start()
+        await first.wait_ready()
+        rest = [i for i in self.instances.values() if i is not first]
+        for instance in rest:
+            await instance.start()
+        await asyncio.gather(*(i.wait_ready() for i in rest))
+
+    async def restart(self, instance: Instance) -> None:
+        await instance.start()
+        await instance.wait_ready()
+
+    async def stop(self) -> None:
+        for instance in self.instances.values():
+            await instance.kill()
+
+    # --- load -------------------------------------------------------------------
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    async def post(self, client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
+        self.counts.sent += 1
+        try:
+            response = await client.post(f"{self.intake.url}{path}", json=body, headers=self.auth)
+        except httpx.HTTPError as error:
+            self.counts.refused[type(error).__name__] += 1
+            return None
+        if response.status_code != 202:
+            self.counts.refused[str(response.status_code)] += 1
+            return None
+        self.counts.accepted += 1
+        return response.json()
+
+    async def one_request(self, client: httpx.AsyncClient, number: int) -> None:
+        """A submission, then (by its number) a gag lifted or added, and a decision."""
+        now = datetime.now(UTC)
+        kind = number % 4
+        gagged = kind == 1
+        accepted = await self.post(client, "/v1/requests", submission(number, now, gagged))
+        if accepted is None:
+            return
+        record = Accepted(accepted["request_id"])
+        self.accepted[record.request_id] = record
+        await asyncio.sleep(0.2)
+        path = f"/v1/requests/{record.request_id}"
+        if kind == 1:  # the gag is lifted
+            change = {"nondisclosure": {"ordered": False}, "effective_at": _iso(now)}
+        elif kind == 2:  # a gag arrives after submission, racing the notice
+            change = {
+                "nondisclosure": {
+                    "ordered": True,
+                    "authority": "18 U.S.C. § 2705(b) order",
+                    "expires_at": _iso(now + timedelta(days=365)),
+                },
+                "effective_at": _iso(datetime.now(UTC)),
+            }
+        else:
+            change = {"note": f"chaos note {number}", "effective_at": _iso(datetime.now(UTC))}
+        amended = await self.post(client, f"{path}/amendments", change)
+        if amended is not None:
+            record.amendment_ids.append(amended["event_id"])
+        if kind == 3:
+            decided = await self.post(
+                client, f"{path}/decision", {"outcome": "rejected", "decided_by": "chaos suite"}
+            )
+            if decided is not None:
+                record.decision_ids.append(decided["event_id"])
+
+    async def stream(self, stop: asyncio.Event, interval_s: float) -> None:
+        """A steady stream of requests until ``stop`` is set."""
+        tasks: set[asyncio.Task[None]] = set()
+        async with httpx.AsyncClient(timeout=15) as client:
+            number = 0
+            while not stop.is_set():
+                number += 1
+                task = asyncio.create_task(self.one_request(client, number))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                await asyncio.sleep(interval_s)
+            if tasks:
+                await asyncio.gather(*tasks)
+
+    # --- durable state ------------------------------------------------------------
+
+    async def audit_rows(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(event_type, request_id, ledger entry) of every leaf, in leaf order."""
+        connection = await asyncpg.connect(self.database_url)
+        try:
+            rows = await connection.fetch(
+                "SELECT event_type, request_id, leaf_data FROM audit.event_log ORDER BY leaf_index"
+            )
+        finally:
+            await connection.close()
+        return [(r["event_type"], r["request_id"], json.loads(bytes(r["leaf_data"]))) for r in rows]
+
+    async def duplicate_event_ids(self) -> list[str]:
+        connection = await asyncpg.connect(self.database_url)
+        try:
+            rows = await connection.fetch(
+                "SELECT event_id, count(*) FROM audit.event_log GROUP BY 1 HAVING count(*) > 1"
+            )
+        finally:
+            await connection.close()
+        return [r["event_id"] for r in rows]
+
+    def missing(self, rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+        """Accepted requests whose chain is not complete in the audit log yet."""
+        types: dict[str, set[str]] = collections.defaultdict(set)
+        ids: set[str] = set()
+        for event_type, request_id, entry in rows:
+            types[request_id].add(event_type)
+            if "event" in entry:
+                ids.add(str(entry["event"]["id"]))
+        missing = []
+        for request_id, record in self.accepted.items():
+            seen = types[request_id]
+            complete = (
+                {"RequestReceived", "RequestClassified"} <= seen
+                and bool(seen & NOTIFIER_EVENTS)
+                and set(record.amendment_ids + record.decision_ids) <= ids
+            )
+            if not complete:
+                missing.append(request_id)
+        return missing
+
+    async def drain(self, timeout_s: float) -> list[tuple[str, str, dict[str, Any]]]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            rows = await self.audit_rows()
+            missing = self.missing(rows)
+            if not missing:
+                return rows
+            if loop.time() > deadline:
+                raise AssertionError(
+                    f"{len(missing)} accepted requests incomplete in the audit log, "
+                    f"e.g. {missing[:3]}: {[t for t, r, _ in rows if r == missing[0]]}"
+                )
+            await asyncio.sleep(1.0)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def submission(number: int, now: datetime, gagged: bool) -> dict[str, Any]:
+    """Example 01 (no gag) or 02 (a gag for a year), received now, unique reference."""
+    name = "02-grand-jury-subpoena-with-gag" if gagged else "01-customs-summons-anonymous-critic"
+    body: dict[str, Any] = json.loads((EXAMPLES / "requests" / f"{name}.json").read_text())
+    body["external_ref"] = f"CHAOS-{secrets.token_hex(6)}-{number}"
+    body["received_at"] = _iso(now - timedelta(minutes=5))
+    instrument = body["instrument"]
+    instrument["response_deadline"] = _iso(now + timedelta(days=20))
+    instrument.pop("issued_at", None)
+    instrument["nondisclosure"] = (
+        {
+            "ordered": True,
+            "authority": "18 U.S.C. § 2705(b) order",
+            "expires_at": _iso(now + timedelta(days=365)),
+        }
+        if gagged
+        else {"ordered": False}
+    )
+    body["targets"] = [{"handle": TARGETS[number % len(TARGETS)]}]
+    return body
+
+
+def notices_under_gag(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """UserNotified events sent while the request's non-disclosure order (its
+    submission as amended, per the audit log) was in force."""
+    submissions: dict[str, Submission] = {}
+    amendments: dict[str, list[Amendment]] = collections.defaultdict(list)
+    notices: list[tuple[str, datetime, str]] = []
+    for event_type, request_id, entry in rows:
+        data = entry.get("event", {}).get("data", {})
+        if event_type == "RequestReceived":
+            submissions[request_id] = Submission.model_validate(data["submission"])
+        elif event_type == "RequestAmended":
+            fields = {k: data.get(k) for k in ("nondisclosure", "withdrawn", "note")}
+            amendments[request_id].append(
+                Amendment.model_validate({**fields, "effective_at": data["effective_at"]})
+            )
+        elif event_type == "UserNotified":
+            sent_at = datetime.fromisoformat(data["sent_at"].replace("Z", "+00:00"))
+            notices.append((request_id, sent_at, str(entry["event"]["id"])))
+    violations = []
+    for request_id, sent_at, event_id in notices:
+        state = effective_state(submissions[request_id], amendments[request_id], sent_at)
+        gag = state.nondisclosure
+        if gag.ordered and (gag.expires_at is None or gag.expires_at > sent_at):
+            violations.append(event_id)
+    return violations
+
+
+def duplicate_notices(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """(request, target, channel) notified more than once per the audit log."""
+    seen: collections.Counter[str] = collections.Counter()
+    for event_type, request_id, entry in rows:
+        if event_type == "UserNotified":
+            data = entry["event"]["data"]
+            target = json.dumps(data["target"], sort_keys=True)
+            seen[f"{request_id}|{target}|{data['channel']}"] += 1
+    return [key for key, count in seen.items() if count > 1]
+
+
+def poison_records(topic: str, token: str) -> list[tuple[str, str, bytes]]:  # (kind, key, value)
+    """Records no Docket consumer can process, keyed so they can be found again."""
+    wrong_version: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": f"poison-version-{token}-{topic}",
+        "source": "/chaos",
+        "type": "RequestReceived",
+        "subject": f"poison-version-{topic}-{token}",
+        "time": _iso(datetime.now(UTC)),
+        "datacontenttype": "application/json",
+        "dataschema": "urn:docket:event:RequestReceived:v99",
+        "data": {"request_id": f"poison-version-{topic}-{token}"},
+    }
+    # Valid JSON of the right overall shape for the ledger topic, yet no event.
+    wrong_schema = {"source_topic": topic, "note": "not a Docket event", "n": 1}
+    return [
+        ("not_json", f"poison-notjson-{topic}-{token}", b"\xff\xfe not json {"),
+        ("wrong_schema", f"poison-schema-{topic}-{token}", json.dumps(wrong_schema).encode()),
+        ("unknown_version", str(wrong_version["subject"]), json.dumps(wrong_version).encode()),
+        # Just under the broker's 1 MiB limit: read, dead-lettered with 64 KiB kept.
+        ("large", f"poison-large-{topic}-{token}", b"x" * (900 * 1024)),
+    ]

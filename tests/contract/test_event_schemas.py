@@ -1,0 +1,144 @@
+"""The event contract (engineering item 11): the checked-in JSON Schemas, examples and
+AsyncAPI document match the code, changes to a version stay compatible, and every
+example (the fixtures of every version ever published) still validates and parses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from shared import contract
+from shared.contract import breaking_changes
+from shared.events import EVENT_CLASSES, parse_event
+
+SCHEMAS = contract.schemas()
+EXAMPLES = list(contract.example_files())
+
+
+def _checked_in(name: str) -> dict[str, Any]:
+    path = contract.EVENTS_DIR / f"{name}.schema.json"
+    assert path.exists(), f"{path.name} is missing: run `make contract`"
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_checked_in_schema_is_what_the_code_generates(name: str) -> None:
+    checked_in = _checked_in(name)
+    if checked_in == SCHEMAS[name]:
+        return
+    breaking = breaking_changes(checked_in, SCHEMAS[name])
+    assert not breaking, (
+        f"{name} changed incompatibly: {'; '.join(breaking)}. Do not regenerate: keep "
+        f"{name} and add a new version of the event (bump VERSION)."
+    )
+    pytest.fail(f"{name}.schema.json is out of date (a compatible change): run `make contract`")
+
+
+def test_checked_in_files_are_rendered_stably() -> None:
+    for path, content in contract.generated_files().items():
+        assert path.read_text(encoding="utf-8") == content, f"run `make contract` ({path.name})"
+
+
+def test_checked_in_versions_of_the_code_are_compatible() -> None:
+    """Every checked-in version the code still has: no breaking change against it."""
+    for name, schema in SCHEMAS.items():
+        assert breaking_changes(_checked_in(name), schema) == [], name
+
+
+def test_the_checker_reports_nothing() -> None:
+    assert contract.check() == []
+
+
+def test_every_event_version_has_an_example() -> None:
+    names = {name for name, _path in EXAMPLES}
+    assert {contract.schema_name(cls) for cls in EVENT_CLASSES} <= names
+
+
+@pytest.mark.parametrize(("name", "path"), EXAMPLES, ids=[name for name, _ in EXAMPLES])
+def test_example_validates_against_its_schema_and_parses(name: str, path: Path) -> None:
+    """The examples are fixtures of every version ever published: each must still
+    validate against its version's schema and be read by today's consumers."""
+    raw = path.read_text(encoding="utf-8")
+    document = json.loads(raw)
+    schema = _checked_in(name)
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+    assert errors == [], errors
+    envelope_validator = Draft202012Validator(_checked_in("Envelope.v1"))
+    assert envelope_validator.is_valid(document)
+    envelope, data = parse_event(raw)
+    assert f"{envelope.type}.v{data.VERSION}" == name
+    assert data.request_id == envelope.subject
+
+
+def test_a_schema_refuses_an_event_of_another_type() -> None:
+    validator = Draft202012Validator(_checked_in("RequestReceived.v1"))
+    other = json.loads((contract.EXAMPLES_DIR / "RequestClassified.v1.json").read_text())
+    assert not validator.is_valid(other)
+
+
+def test_asyncapi_is_what_the_code_generates() -> None:
+    checked_in = json.loads(contract.ASYNCAPI_FILE.read_text(encoding="utf-8"))
+    assert checked_in == contract.asyncapi_document(), "run `make contract`"
+
+
+def test_asyncapi_documents_every_topic_and_event() -> None:
+    document = contract.asyncapi_document()
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert addresses == {cls.TOPIC for cls in EVENT_CLASSES}
+    schemas = document["components"]["schemas"]
+    assert {f"{cls.EVENT_TYPE}Event" for cls in EVENT_CLASSES} <= set(schemas)
+
+
+def _contract_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    events = tmp_path / "docs" / "events"
+    monkeypatch.setattr(contract, "ROOT", tmp_path)
+    monkeypatch.setattr(contract, "EVENTS_DIR", events)
+    monkeypatch.setattr(contract, "EXAMPLES_DIR", events / "examples")
+    monkeypatch.setattr(contract, "ASYNCAPI_FILE", tmp_path / "docs" / "asyncapi.json")
+    (tmp_path / "docs").mkdir()
+    contract.write()
+    return events
+
+
+def test_check_asks_for_a_new_version_after_a_breaking_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _contract_copy(tmp_path, monkeypatch)
+    path = events / "DecisionRecorded.v1.schema.json"
+    schema = json.loads(path.read_text())
+    schema["$defs"]["DecisionRecorded"]["properties"]["legacy"] = {"type": "string"}
+    path.write_text(contract.dumps(schema))
+    [problem] = contract.check()
+    assert "DecisionRecorded.v1 changed incompatibly (data.legacy: field removed)" in problem
+    assert "add a new event version" in problem
+
+
+def test_check_asks_to_regenerate_after_a_compatible_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _contract_copy(tmp_path, monkeypatch)
+    path = events / "DecisionRecorded.v1.schema.json"
+    schema = json.loads(path.read_text())
+    del schema["$defs"]["DecisionRecorded"]["properties"]["note"]
+    path.write_text(contract.dumps(schema))
+    (events / "examples" / "UserNotified.v1.json").unlink()
+    assert contract.check() == [
+        "docs/events/DecisionRecorded.v1.schema.json is out of date (compatible): "
+        "run `make contract`",
+        "docs/events/examples/UserNotified.v1.json is missing: run `make contract`",
+    ]
+
+
+def test_write_keeps_existing_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = _contract_copy(tmp_path, monkeypatch)
+    fixture = events / "examples" / "UserNotified.v1.json"
+    fixture.write_text("{}\n")
+    assert contract.write() == []
+    assert fixture.read_text() == "{}\n"

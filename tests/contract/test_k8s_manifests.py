@@ -1,0 +1,271 @@
+"""The Kubernetes manifests in deploy/k8s, rendered as kustomize would and validated.
+
+kustomize is not installed, so ``render`` implements the part of it the manifests use:
+``resources`` (files and directories with a kustomization.yaml), ``namespace``,
+``labels``, ``images`` (``newTag``) and strategic-merge ``patches`` (maps merged
+recursively, lists of named items merged by ``name``). Core kinds are checked with
+kubernetes-validate (strict schemas: unknown fields fail), Strimzi and KEDA resources
+against the ``openAPIV3Schema`` of their CRDs from ../shared/testdata/k8s-crds (read in
+place), with unknown fields refused as the API server's strict field validation does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from shared.topics import PARTITIONS
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+CRDS = REPO.parent / "shared" / "testdata" / "k8s-crds"
+KUBERNETES_VERSION = "1.33"
+OVERLAYS = [K8S / "base", K8S / "overlays" / "production"]
+PORTS = {"intake": 8080, "classifier": 8081, "notifier": 8082, "audit": 8083}
+CONSUMER_GROUPS = {
+    "docket-classifier": "docket-classifier",
+    "docket-notifier": "docket-notifier",
+    "docket-audit": "docket-audit-ingest",
+}
+
+Manifest = dict[str, Any]
+
+
+def _key(manifest: Manifest) -> tuple[str, str]:
+    return manifest["kind"], manifest["metadata"]["name"]
+
+
+def merge(base: Any, patch: Any) -> Any:
+    """Strategic merge, as far as the manifests need it."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            merged[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    if (
+        isinstance(base, list)
+        and isinstance(patch, list)
+        and all(isinstance(item, dict) and "name" in item for item in base + patch)
+    ):
+        by_name = {item["name"]: item for item in base}
+        result = [merge(by_name[i["name"]], i) if i["name"] in by_name else i for i in patch]
+        patched = {item["name"] for item in patch}
+        return [item for item in base if item["name"] not in patched] + result
+    return copy.deepcopy(patch)
+
+
+def _documents(path: Path) -> list[Manifest]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def render(directory: Path) -> list[Manifest]:
+    """The manifests ``kustomize build directory`` would print (for the features used)."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    known = {"apiVersion", "kind", "namespace", "labels", "resources", "images", "patches"}
+    unsupported = set(kustomization) - known
+    assert not unsupported, f"render() does not implement {unsupported}"
+    manifests: list[Manifest] = []
+    for entry in kustomization.get("resources", []):
+        path = directory / entry
+        manifests += render(path) if path.is_dir() else _documents(path)
+    for patch_entry in kustomization.get("patches", []):
+        for patch in _documents(directory / patch_entry["path"]):
+            targets = [i for i, m in enumerate(manifests) if _key(m) == _key(patch)]
+            assert len(targets) == 1, f"patch {_key(patch)} matches {len(targets)} resources"
+            manifests[targets[0]] = merge(manifests[targets[0]], patch)
+    for image in kustomization.get("images", []):
+        for container in _containers(manifests):
+            name, _, _ = container["image"].partition(":")
+            if name == image["name"]:
+                container["image"] = f"{image.get('newName', name)}:{image['newTag']}"
+    for manifest in manifests:
+        if "namespace" in kustomization:
+            manifest["metadata"]["namespace"] = kustomization["namespace"]
+        for label in kustomization.get("labels", []):
+            manifest["metadata"].setdefault("labels", {}).update(label["pairs"])
+    return manifests
+
+
+def _containers(manifests: list[Manifest]) -> Iterator[dict[str, Any]]:
+    for manifest in manifests:
+        if manifest["kind"] == "Deployment":
+            yield from manifest["spec"]["template"]["spec"]["containers"]
+
+
+def _closed(schema: Any) -> Any:
+    """``schema`` with ``additionalProperties: false`` on every object listing its
+    properties, unless it keeps unknown fields (as the API server's strict validation)."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        closed["additionalProperties"] = False
+    return closed
+
+
+@cache
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> the closed openAPIV3Schema of every CRD in ../shared."""
+    assert CRDS.is_dir(), f"CRDs expected in place at {CRDS}"
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(CRDS.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            if version.get("served"):
+                schema = _closed(version["schema"]["openAPIV3Schema"])
+                # metadata is ObjectMeta, checked by the API server itself.
+                schema["properties"]["metadata"] = {"type": "object"}
+                schemas[f"{group}/{version['name']}", kind] = schema
+    return schemas
+
+
+def validate(manifest: Manifest) -> None:
+    """Raise if ``manifest`` does not match its Kubernetes or CRD schema."""
+    crd = crd_schemas().get((manifest["apiVersion"], manifest["kind"]))
+    if crd is not None:
+        jsonschema.validate(manifest, crd)
+    elif manifest["apiVersion"].endswith((".strimzi.io/v1", "keda.sh/v1alpha1")):
+        raise AssertionError(f"no CRD for {manifest['apiVersion']} {manifest['kind']}")
+    else:
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.fixture(scope="module", params=OVERLAYS, ids=lambda path: path.name)
+def manifests(request: pytest.FixtureRequest) -> list[Manifest]:
+    rendered = render(request.param)
+    keys = [_key(manifest) for manifest in rendered]
+    assert len(keys) == len(set(keys)), "duplicate resources"
+    return rendered
+
+
+def of_kind(manifests: list[Manifest], kind: str) -> dict[str, Manifest]:
+    return {m["metadata"]["name"]: m for m in manifests if m["kind"] == kind}
+
+
+def test_every_manifest_is_valid(manifests: list[Manifest]) -> None:
+    kinds = {manifest["kind"] for manifest in manifests}
+    assert {"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "Secret"} <= kinds
+    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "ScaledObject"} <= kinds
+    for manifest in manifests:
+        validate(manifest)
+
+
+def test_deployments_have_probes_resources_and_run_as_non_root(
+    manifests: list[Manifest],
+) -> None:
+    deployments = of_kind(manifests, "Deployment")
+    assert set(deployments) == {f"docket-{name}" for name in PORTS}
+    for name, port in PORTS.items():
+        pod = deployments[f"docket-{name}"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["command"] == ["python", "-m", f"services.{name}.app"]
+        assert container["image"].startswith("docket:")
+        assert [p["containerPort"] for p in container["ports"]] == [port]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
+        for kind in ("requests", "limits"):
+            assert set(container["resources"][kind]) == {"cpu", "memory"}
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        env = {item["name"]: item for item in container["env"]}
+        assert env["DOCKET_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == ("metadata.name")
+        assert env["DOCKET_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == ("docket-secrets")
+        assert container["envFrom"] == [{"configMapRef": {"name": "docket-config"}}]
+    config = of_kind(manifests, "ConfigMap")["docket-config"]["data"]
+    assert config["KAFKA_BOOTSTRAP_SERVERS"] == "docket-kafka-bootstrap:9092"
+    assert config["DOCKET_HOST"] == "0.0.0.0"
+    services = of_kind(manifests, "Service")
+    budgets = of_kind(manifests, "PodDisruptionBudget")
+    assert set(services) == set(budgets) == set(deployments)
+
+
+def test_scaled_consumers_never_outnumber_partitions(manifests: list[Manifest]) -> None:
+    scaled = of_kind(manifests, "ScaledObject")
+    assert set(scaled) == set(CONSUMER_GROUPS)
+    for name, scaled_object in scaled.items():
+        spec = scaled_object["spec"]
+        assert spec["scaleTargetRef"]["name"] == name
+        assert spec["minReplicaCount"] >= 1
+        triggers = spec["triggers"]
+        assert triggers
+        assert all(t["type"] == "kafka" for t in triggers)
+        assert {t["metadata"]["consumerGroup"] for t in triggers} == {CONSUMER_GROUPS[name]}
+        partitions = max(PARTITIONS[t["metadata"]["topic"]] for t in triggers)
+        assert spec["maxReplicaCount"] <= partitions, name
+
+
+def test_topics_match_shared_topics(manifests: list[Manifest]) -> None:
+    topics = {t["spec"]["topicName"]: t for t in of_kind(manifests, "KafkaTopic").values()}
+    assert set(topics) == set(PARTITIONS)
+    for name, topic in topics.items():
+        assert topic["spec"]["partitions"] == PARTITIONS[name], name
+        assert topic["spec"]["replicas"] == 3
+        assert topic["spec"]["config"]["retention.ms"] == -1
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "docket"
+    (kafka,) = of_kind(manifests, "Kafka").values()
+    assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
+    assert kafka["spec"]["kafka"]["config"]["default.replication.factor"] == 3
+    (pool,) = of_kind(manifests, "KafkaNodePool").values()
+    assert pool["spec"]["replicas"] == 3
+    assert sorted(pool["spec"]["roles"]) == ["broker", "controller"]
+
+
+def test_production_overlay_scales_up_and_pins_the_image() -> None:
+    base = {_key(m): m for m in render(K8S / "base")}
+    production = {_key(m): m for m in render(K8S / "overlays" / "production")}
+    assert base.keys() == production.keys()
+    for name in PORTS:
+        key = ("Deployment", f"docket-{name}")
+        assert production[key]["spec"]["replicas"] >= base[key]["spec"]["replicas"]
+        (container,) = production[key]["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == "docket:0.1.0"
+        assert container["livenessProbe"]  # the patch merged, it did not replace
+        assert container["resources"]["limits"]["memory"] == "1Gi"
+
+
+def _typo(manifest: Manifest, path: tuple[str | int, ...], wrong: str) -> Manifest:
+    broken = copy.deepcopy(manifest)
+    node: Any = broken
+    for step in path[:-1]:
+        node = node[step]
+    node[wrong] = node.pop(path[-1])
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "path", "wrong"),
+    [
+        (
+            "Deployment",
+            "docket-intake",
+            ("spec", "template", "spec", "containers", 0, "readinessProbe"),
+            "readynessProbe",
+        ),
+        ("Service", "docket-audit", ("spec", "selector"), "selectr"),
+        ("ScaledObject", "docket-notifier", ("spec", "maxReplicaCount"), "maxReplicasCount"),
+        ("KafkaTopic", "docket-audit-ledger", ("spec", "partitions"), "partition"),
+        ("Kafka", "docket", ("spec", "kafka", "listeners"), "listener"),
+    ],
+)
+def test_a_typo_fails_validation(
+    kind: str, name: str, path: tuple[str | int, ...], wrong: str
+) -> None:
+    manifest = of_kind(render(K8S / "overlays" / "production"), kind)[name]
+    validate(manifest)
+    with pytest.raises((jsonschema.ValidationError, kubernetes_validate.ValidationError)):
+        validate(_typo(manifest, path, wrong))
