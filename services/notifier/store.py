@@ -166,10 +166,13 @@ class NotifierStore(DatabaseStore):
         conn: Connection, request_ids: Sequence[str], now: datetime
     ) -> list[NoticeRow]:
         rows = await conn.fetch(
-            "SELECT * FROM notices WHERE request_id = ANY($1)"
-            " AND state IN ('scheduled', 'failed', 'sending') AND next_attempt_at <= $2"
-            " AND (not_before IS NULL OR not_before <= $2)"
-            " ORDER BY notice_id FOR UPDATE SKIP LOCKED",
+            "SELECT * FROM notices n WHERE n.request_id = ANY($1)"
+            " AND n.state IN ('scheduled', 'failed', 'sending') AND n.next_attempt_at <= $2"
+            " AND (n.not_before IS NULL OR n.not_before <= $2)"
+            " AND NOT EXISTS (SELECT 1 FROM notices other WHERE"
+            " other.request_id = n.request_id AND other.account_key = n.account_key"
+            " AND other.notice_id <> n.notice_id AND other.state IN ('sending', 'sent'))"
+            " ORDER BY n.notice_id FOR UPDATE OF n SKIP LOCKED",
             list(request_ids),
             now,
         )

@@ -31,6 +31,10 @@ CREATE TABLE notices (
     updated_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (request_id, account_key, channel)
 );
+-- Whatever the channel, one account hears about one request once: the database refuses
+-- a second notice to the same account being sent.
+CREATE UNIQUE INDEX notices_one_per_account ON notices (request_id, account_key)
+    WHERE state IN ('sending', 'sent');
 CREATE INDEX notices_due ON notices (next_attempt_at) WHERE state IN ('scheduled', 'failed', 'sending');
 CREATE INDEX notices_unpublished ON notices (sent_at) WHERE state = 'sent' AND NOT sent_published;
 
