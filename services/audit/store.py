@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from pydantic import BaseModel
 
 from services.audit.domain.ledger import DeadLetterView, LedgerEntry, dead_letter_of
 from services.audit.domain.merkle import leaf_hash
@@ -54,8 +55,9 @@ class ViewFilter:
     received_to: datetime | None = None
 
 
-@dataclass(frozen=True)
-class ViewSummary:
+class RequestSummary(BaseModel):
+    """One row of ``GET /v1/requests``."""
+
     request_id: str
     state: str
     received_at: datetime | None
@@ -266,7 +268,7 @@ class AuditStore(DatabaseStore):
 
     async def list_views(
         self, where: ViewFilter, limit: int, after: tuple[datetime, str] | None
-    ) -> list[ViewSummary]:
+    ) -> list[RequestSummary]:
         """Views matching ``where`` in (received_at, request_id) order, after the cursor
         (views not received yet sort as received at the epoch)."""
         sort_key = "coalesce(received_at, 'epoch'::timestamptz)"
@@ -297,7 +299,7 @@ class AuditStore(DatabaseStore):
             f" ORDER BY {sort_key}, request_id LIMIT ${len(params)}",
             *params,
         )
-        return [ViewSummary(**dict(row)) for row in rows]
+        return [RequestSummary(**dict(row)) for row in rows]
 
     async def views_received_between(self, start: datetime, end: datetime) -> list[RequestView]:
         rows = await self.pool.fetch(
