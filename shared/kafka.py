@@ -75,7 +75,7 @@ def create_broker(
     """Producer: acks from all in-sync replicas and idempotence (no duplicates from
     producer retries). Every subscriber commits only after its handler finished."""
     return KafkaBroker(
-        bootstrap_servers,
+        [server.strip() for server in bootstrap_servers.split(",") if server.strip()],
         client_id=f"docket-{service}",
         acks="all",
         enable_idempotence=True,

@@ -3,6 +3,7 @@ and database, started once for the module."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,9 +27,9 @@ async def chaos_system(
     kafka_bootstrap: str,
     postgres_server: PostgresTestServer,
     mailbox: Mailbox,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[System]:
-    folder: Path = tmp_path_factory.mktemp("chaos")
+    # Not tmp_path_factory: pytest prunes old basetemps, also those of other sessions.
+    folder = Path(tempfile.mkdtemp(prefix="docket-chaos-"))
     name = f"chaos_{free_port()}"
     await create_database(postgres_server.admin_url, name)
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
@@ -40,3 +41,4 @@ async def chaos_system(
     finally:
         await system.stop()
         smtp.stop()
+        print(f"\nchaos service logs: {folder}", flush=True)

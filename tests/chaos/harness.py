@@ -366,26 +366,38 @@ def notices_under_gag(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
     """UserNotified events sent while the request's non-disclosure order (its
     submission as amended, per the audit log) was in force."""
     submissions: dict[str, Submission] = {}
-    amendments: dict[str, list[Amendment]] = collections.defaultdict(list)
+    amendments: dict[str, list[tuple[datetime, Amendment]]] = collections.defaultdict(list)
     notices: list[tuple[str, datetime, str]] = []
     for event_type, request_id, entry in rows:
         data = entry.get("event", {}).get("data", {})
+        if request_id.startswith("poison-"):
+            continue
         if event_type == "RequestReceived":
             submissions[request_id] = Submission.model_validate(data["submission"])
         elif event_type == "RequestAmended":
             fields = {k: data.get(k) for k in ("nondisclosure", "withdrawn", "note")}
+            known_at = datetime.fromisoformat(entry["event"]["time"].replace("Z", "+00:00"))
             amendments[request_id].append(
-                Amendment.model_validate({**fields, "effective_at": data["effective_at"]})
+                (
+                    known_at,
+                    Amendment.model_validate({**fields, "effective_at": data["effective_at"]}),
+                )
             )
         elif event_type == "UserNotified":
             sent_at = datetime.fromisoformat(data["sent_at"].replace("Z", "+00:00"))
             notices.append((request_id, sent_at, str(entry["event"]["id"])))
     violations = []
     for request_id, sent_at, event_id in notices:
-        state = effective_state(submissions[request_id], amendments[request_id], sent_at)
+        # An order Docket had not yet been given (intake accepted the amendment after
+        # the notice was sent) could not have been obeyed: only known orders count.
+        known = [a for known_at, a in amendments[request_id] if known_at <= sent_at]
+        state = effective_state(submissions[request_id], known, sent_at)
         gag = state.nondisclosure
         if gag.ordered and (gag.expires_at is None or gag.expires_at > sent_at):
-            violations.append(event_id)
+            violations.append(
+                f"{event_id} sent {sent_at.isoformat()} under {gag.model_dump_json()}; "
+                f"amendments {[(k.isoformat(), a.effective_at.isoformat()) for k, a in amendments[request_id]]}"
+            )
     return violations
 
 

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from services.audit.domain.canonical import canonical_json
 from shared.events import DeadLettered, Envelope, EventData, EventRejected, parse_data
@@ -38,6 +38,17 @@ class LedgerEntry(BaseModel):
     trace_id: str | None = None
     event: dict[str, Any] | None = None
     unreadable: UnreadableRecord | None = None
+
+    @model_validator(mode="after")
+    def _one_record(self) -> LedgerEntry:
+        """Exactly one of ``event`` (a CloudEvents envelope) and ``unreadable``: a
+        record on the ledger topic that is JSON of another shape is not an entry (the
+        log writer keeps it as an unreadable record instead of failing on it forever)."""
+        if (self.event is None) == (self.unreadable is None):
+            raise ValueError("a ledger entry holds either an event or an unreadable record")
+        if self.event is not None:
+            Envelope.model_validate(self.event)
+        return self
 
     @property
     def event_id(self) -> str:

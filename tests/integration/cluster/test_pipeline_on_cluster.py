@@ -5,7 +5,9 @@ consumer groups, one intake takes a stream of requests; the broker leading most 
 busiest topic's partitions is killed while requests flow and restarted later. Then the
 durable state must show: every accepted request fully processed (received, classified,
 a notifier decision), no event stored twice, no (request, account, channel) notified
-twice, and each request's events in the log in causal order.
+twice, and each request's events in causal order by their timestamps. How often the
+audit leaf order differs from the causal order is reported, not asserted (see
+``docs/partitioning.md``: the ledger orders by arrival across topics).
 """
 
 from __future__ import annotations
@@ -80,10 +82,8 @@ async def pipeline(
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     common: dict[str, Any] = {
-        # One address only: FastStream's KafkaBroker takes a str as ONE host, so the
-        # comma-separated list of all three nodes fails (shared/kafka.py create_broker
-        # would have to split it). After bootstrap, clients learn every node anyway.
-        "kafka_bootstrap_servers": kafka_cluster.nodes[1].bootstrap_servers,
+        # All three nodes, comma-separated, as an operator would configure it.
+        "kafka_bootstrap_servers": kafka_cluster.bootstrap_servers,
         "database_url": database_url,
         "accounts_file": EXAMPLES / "accounts.jsonl",
     }
@@ -224,8 +224,17 @@ async def test_pipeline_survives_a_broker_kill(
     histories = await wait_until_processed(pipeline.url("audit"), list(accepted.values()))
     lost = [rid for rid, events in histories.items() if not complete(events)]
     figures["lost"] = len(lost)
-    ordering = [rid for rid, events in histories.items() if not in_causal_order(events)]
+    # Causal order as the events record it (occurred_at: each stage stamps its event
+    # after reading the one before) must hold. The audit leaf order need not: audit's
+    # ingest group copies each topic's partitions independently into the ledger, so
+    # across topics the ledger is arrival order (docs/partitioning.md); counted only.
+    ordering = [
+        rid for rid, events in histories.items() if not in_causal_order(events, "occurred_at")
+    ]
     figures["ordering_violations"] = len(ordering)
+    figures["leaf_order_differs_from_causal"] = sum(
+        not in_causal_order(events, "leaf_index") for events in histories.values()
+    )
 
     conn = await asyncpg.connect(pipeline.database_url)
     try:
@@ -265,12 +274,12 @@ async def test_pipeline_survives_a_broker_kill(
     assert not duplicate_facts, duplicate_facts
     assert not twice, twice
     assert len(pipeline.mailbox.messages) <= email_sends, figures
-    assert not ordering, {rid: kinds(histories[rid]) for rid in ordering[:5]}
+    assert not ordering, {rid: kinds(histories[rid], "occurred_at") for rid in ordering[:5]}
 
 
-def kinds(events: list[dict[str, Any]]) -> list[str]:
-    """Event types in leaf order, notifier decisions folded into ``notification``."""
-    ordered = sorted(events, key=lambda e: e["leaf_index"])
+def kinds(events: list[dict[str, Any]], order_by: str = "leaf_index") -> list[str]:
+    """Event types ordered by ``order_by``, notifier decisions folded into ``notification``."""
+    ordered = sorted(events, key=lambda e: (e[order_by], e["leaf_index"]))
     return ["notification" if e["type"] in NOTICE_TYPES else e["type"] for e in ordered]
 
 
@@ -278,8 +287,8 @@ def complete(events: list[dict[str, Any]]) -> bool:
     return set(CAUSAL_ORDER) <= set(kinds(events))
 
 
-def in_causal_order(events: list[dict[str, Any]]) -> bool:
-    seen = kinds(events)
+def in_causal_order(events: list[dict[str, Any]], order_by: str) -> bool:
+    seen = kinds(events, order_by)
     firsts = [seen.index(kind) for kind in CAUSAL_ORDER if kind in seen]
     return firsts == sorted(firsts)
 
