@@ -195,9 +195,11 @@ class AuditStore(DatabaseStore):
         return RequestView.model_validate(json.loads(row["view"])) if row else None
 
     async def events_of(self, request_id: str) -> list[StoredEvent]:
+        """A request's events in the order they happened. Their leaf indexes follow the
+        order audit stored them in, which across topics need not be the same."""
         rows = await self.pool.fetch(
             "SELECT event_id, event_type, occurred_at, leaf_index, trace_id FROM event_log"
-            " WHERE request_id = $1 ORDER BY leaf_index",
+            " WHERE request_id = $1 ORDER BY occurred_at, leaf_index",
             request_id,
         )
         return [StoredEvent(**dict(row)) for row in rows]
