@@ -18,6 +18,7 @@ help:
 	@echo "make test       install everything, lint, and run every test (unit, contract, integration, e2e)"
 	@echo "make lint       ruff and mypy"
 	@echo "make unit       only the tests that need no broker or database"
+	@echo "make bench      throughput/latency/memory on the real stack (COMPARE=old.json, BENCH_ARGS=...)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,22 @@ unit: $(STAMP)
 
 contract: $(STAMP)
 	$(PY) -m shared.contract write
+
+chaos: install
+	$(PY) -m pytest -p no:cacheprovider -s tests/chaos -m "chaos or chaos_full" $(PYTEST_ARGS)
+
+BENCH_STAMP := $(VENV)/.bench-installed
+COMPARE ?=
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# The real stack under load; not part of make test. BENCH_ARGS=--help lists the options
+# (rates, durations, --profile); COMPARE=old.json prints new/old per metric.
+bench: install $(BENCH_STAMP)
+	$(PY) -m bench $(if $(COMPARE),--compare $(COMPARE),) $(BENCH_ARGS)
 
 clean:
 	rm -rf .run

@@ -1,15 +1,19 @@
-"""Accepted requests per second at intake, with acks=all and the idempotency record.
+"""Load generator for intake: accepted requests per second at saturation (closed loop)
+or a fixed offered rate (open loop), with per-request latency.
 
-Against a running intake (``make run``), with a key that may submit::
+``make bench`` runs it as a separate process (so its CPU is not the measured
+services'); it can also be pointed at a running intake (``make run``)::
 
     DOCKET_API_KEY=... python -m bench.intake_rate --url http://127.0.0.1:8080
+    DOCKET_API_KEY=... python -m bench.intake_rate --rate 200 --duration 10 --out run.json
 
-Or self-contained: a Kafka broker, a PostgreSQL and intake are started for the run::
+or be self-contained (a broker, a PostgreSQL and intake are started for the run)::
 
     python -m bench.intake_rate --self-contained
 
-Each request is example 01 under a fresh ``external_ref``, so every one is a new request
-(one Kafka write acknowledged by all in-sync replicas, one committed database row).
+Bodies cycle through the requests of ``tests/policy_cases`` under fresh
+``external_ref`` values, so every POST is a new request: one Kafka write acknowledged by
+all in-sync replicas and one committed database row.
 """
 
 from __future__ import annotations
@@ -20,47 +24,140 @@ import json
 import os
 import secrets
 import shutil
+import statistics
 import tempfile
 import time
-import uuid
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "requests"
+from bench.cases import BodyMix, http_cases, load_cases
 
 
-def _body() -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(
-        (EXAMPLE / "01-customs-summons-anonymous-critic.json").read_text()
+@dataclass
+class Sample:
+    request_id: str | None
+    #: wall clock (time.time()) when the POST was sent: comparable to PostgreSQL's now()
+    sent_at: float
+    latency_s: float
+    status: int
+
+
+@dataclass
+class LoadResult:
+    mode: str
+    offered_rate: float | None
+    started_at: float
+    finished_at: float
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> list[Sample]:
+        return [s for s in self.samples if s.status == 202]
+
+    def accepted_per_s(self) -> float:
+        accepted = self.accepted
+        if not accepted:
+            return 0.0
+        span = max(s.sent_at + s.latency_s for s in accepted) - self.started_at
+        return len(accepted) / span if span > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "offered_rate": self.offered_rate,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "samples": [asdict(s) for s in self.samples],
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> LoadResult:
+        return cls(
+            mode=doc["mode"],
+            offered_rate=doc["offered_rate"],
+            started_at=doc["started_at"],
+            finished_at=doc["finished_at"],
+            samples=[Sample(**s) for s in doc["samples"]],
+        )
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), nearest-rank on sorted values; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+async def _post(client: httpx.AsyncClient, body: dict[str, Any]) -> Sample:
+    sent_at, began = time.time(), time.perf_counter()
+    try:
+        answer = await client.post("/v1/requests", json=body)
+    except httpx.HTTPError:
+        return Sample(None, sent_at, time.perf_counter() - began, 0)
+    latency = time.perf_counter() - began
+    request_id = answer.json().get("request_id") if answer.status_code == 202 else None
+    return Sample(request_id, sent_at, latency, answer.status_code)
+
+
+def _client(url: str, key: str, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(
+        base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=60, limits=limits
     )
-    body["external_ref"] = f"BENCH-{uuid.uuid4()}"
-    return body
+
+
+async def closed_loop(url: str, key: str, count: int, concurrency: int) -> LoadResult:
+    """Post ``count`` new requests, ``concurrency`` at a time (saturation)."""
+    bodies = BodyMix(http_cases(load_cases()))
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for _ in range(count):
+        queue.put_nowait(bodies())
+    async with _client(url, key, concurrency) as client:
+        await client.post("/v1/requests", json=bodies())  # warm-up: connections, metadata
+        result = LoadResult("closed", None, time.time(), 0.0)
+
+        async def worker() -> None:
+            while not queue.empty():
+                result.samples.append(await _post(client, queue.get_nowait()))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result.finished_at = time.time()
+    return result
+
+
+async def open_loop(
+    url: str, key: str, rate: float, duration_s: float, max_in_flight: int = 512
+) -> LoadResult:
+    """Send at ``rate`` requests/s for ``duration_s`` whatever the answers' latency
+    (open loop: a slow server does not slow the arrivals down, up to ``max_in_flight``)."""
+    bodies = BodyMix(http_cases(load_cases()))
+    count = max(1, round(rate * duration_s))
+    prepared = [bodies() for _ in range(count)]
+    async with _client(url, key, max_in_flight) as client:
+        await client.post("/v1/requests", json=bodies())
+        loop = asyncio.get_running_loop()
+        result = LoadResult("open", rate, time.time(), 0.0)
+        began = loop.time()
+        tasks: list[asyncio.Task[Sample]] = []
+        for i, body in enumerate(prepared):
+            delay = began + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(_post(client, body)))
+        result.samples = list(await asyncio.gather(*tasks))
+        result.finished_at = time.time()
+    return result
 
 
 async def measure(url: str, key: str, count: int, concurrency: int) -> tuple[float, int]:
     """Post ``count`` new requests, ``concurrency`` at a time; (requests/s, non-202s)."""
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    for _ in range(count):
-        queue.put_nowait(_body())
-    failures = 0
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=60, limits=limits
-    ) as client:
-
-        async def worker() -> None:
-            nonlocal failures
-            while not queue.empty():
-                answer = await client.post("/v1/requests", json=queue.get_nowait())
-                failures += answer.status_code != 202
-
-        await client.post("/v1/requests", json=_body())  # warm-up: connections, metadata
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return (count - failures) / elapsed, failures
+    result = await closed_loop(url, key, count, concurrency)
+    return result.accepted_per_s(), len(result.samples) - len(result.accepted)
 
 
 async def self_contained(count: int, concurrency: int) -> tuple[float, int]:
@@ -98,26 +195,45 @@ async def self_contained(count: int, concurrency: int) -> tuple[float, int]:
         shutil.rmtree(pg_data, ignore_errors=True)
 
 
+def summary(result: LoadResult) -> str:
+    latencies = [s.latency_s * 1000 for s in result.accepted]
+    refused = len(result.samples) - len(result.accepted)
+    offered = f"offered {result.offered_rate:.0f}/s, " if result.offered_rate else ""
+    mean = statistics.fmean(latencies) if latencies else float("nan")
+    return (
+        f"{result.mode} loop: {offered}{result.accepted_per_s():.0f} accepted/s "
+        f"({len(result.samples)} requests, {refused} not accepted); latency ms "
+        f"p50 {percentile(latencies, 50):.1f} p99 {percentile(latencies, 99):.1f} "
+        f"mean {mean:.1f}"
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
         "--url", default=os.environ.get("DOCKET_INTAKE_URL", "http://127.0.0.1:8080")
     )
-    parser.add_argument("--count", type=int, default=2_000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--count", type=int, default=2_000, help="closed loop: requests")
+    parser.add_argument("--concurrency", type=int, default=32, help="closed loop: in flight")
+    parser.add_argument("--rate", type=float, help="open loop at this rate (requests/s)")
+    parser.add_argument("--duration", type=float, default=10.0, help="open loop: seconds")
+    parser.add_argument("--out", type=Path, help="write every sample here (JSON)")
     parser.add_argument("--self-contained", action="store_true")
     args = parser.parse_args()
     if args.self_contained:
         rate, failures = asyncio.run(self_contained(args.count, args.concurrency))
+        print(f"{rate:.0f} accepted requests/s ({args.count} requests, {failures} not accepted)")
+        return
+    key = os.environ.get("DOCKET_API_KEY")
+    if not key:
+        parser.error("set DOCKET_API_KEY to a key with the submit scope")
+    if args.rate:
+        result = asyncio.run(open_loop(args.url, key, args.rate, args.duration))
     else:
-        key = os.environ.get("DOCKET_API_KEY")
-        if not key:
-            parser.error("set DOCKET_API_KEY to a key with the submit scope")
-        rate, failures = asyncio.run(measure(args.url, key, args.count, args.concurrency))
-    print(
-        f"{rate:.0f} accepted requests/s ({args.count} requests, concurrency "
-        f"{args.concurrency}, {failures} not accepted)"
-    )
+        result = asyncio.run(closed_loop(args.url, key, args.count, args.concurrency))
+    if args.out:
+        args.out.write_text(json.dumps(result.to_json()), encoding="utf-8")
+    print(summary(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass, field
 
 import structlog
@@ -172,6 +177,18 @@ async def _entered(resources: list[Resource]) -> AsyncIterator[None]:
         yield
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a SIGTERM/SIGINT it handled once the graceful shutdown is
+    over, so the process would end "killed by SIGTERM" (143) even after a clean stop.
+    A clean stop exits 0; a second signal still forces exit through uvicorn."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+
 def serve(
     name: str,
     settings: CommonSettings,
@@ -202,7 +219,7 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=25,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     server.run()
     if not server.started:
         log.error("startup_failed", service=name, reason="the service did not start")

@@ -21,8 +21,8 @@ from opentelemetry.trace import Tracer
 from services.audit.domain.ledger import LedgerEntry, UnreadableRecord
 from services.audit.store import AuditStore, PendingEntry
 from shared import topics
-from shared.events import EventRejected, parse_envelope
-from shared.kafka import record_info
+from shared.events import EventRejected, parse_data, parse_envelope
+from shared.kafka import EventPublisher, dead_letter_for, derived_event_id, record_info
 from shared.telemetry import trace_id_from_traceparent
 
 log = structlog.get_logger("docket.audit")
@@ -35,6 +35,7 @@ def ledger_entry_for(body: bytes, message: KafkaMessage) -> LedgerEntry:
     trace_id = trace_id_from_traceparent(info.headers.get("traceparent"))
     try:
         envelope = parse_envelope(body)
+        parse_data(envelope)  # an unknown type or version is kept with its reason too
     except EventRejected as rejected:
         return LedgerEntry(
             source_topic=info.topic,
@@ -93,7 +94,16 @@ def register_handlers(
             log.debug("ledger_entry_stored", added=added, event_type=entry.event_type)
 
 
+#: Topics whose records only audit reads: an unreadable one is dead-lettered by audit.
+#: (Poison on the dead-letter topic itself is already there; it is kept with its reason.)
+AUDIT_IS_ONLY_READER = frozenset(
+    {topics.REQUEST_DECIDED, topics.REQUEST_CLASSIFIED_SHADOW, topics.NOTIFICATION}
+)
+
+
 def _register_ingest(broker: KafkaBroker, group_id: str, instance_id: str | None) -> None:
+    dead_letters = EventPublisher(broker, source="/docket/audit")
+
     @broker.subscriber(
         *topics.AUDITED_TOPICS,
         group_id=group_id,
@@ -110,3 +120,13 @@ def _register_ingest(broker: KafkaBroker, group_id: str, instance_id: str | None
             key=entry.request_id.encode("utf-8"),
             headers={"content-type": "application/json"},
         )
+        info = record_info(message)
+        if entry.unreadable is not None and info.topic in AUDIT_IS_ONLY_READER:
+            # No other service reads this topic, so no one else would dead-letter it.
+            letter = dead_letter_for(message.body, info, "audit", entry.unreadable.reason)
+            await dead_letters.publish(
+                letter,
+                event_id=derived_event_id(
+                    "deadletter", "audit", info.topic, str(info.partition), str(info.offset)
+                ),
+            )

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
 
+from services.notifier.amendment_barrier import AmendmentBarrier
 from services.notifier.channels.base import NoticeChannel
 from services.notifier.channels.config import SmtpConfig, WebhookConfig
 from services.notifier.channels.email import EmailChannel
@@ -63,6 +64,7 @@ def create_app(
     publisher = EventPublisher(runtime.broker, source="/docket/notifier")
     store = NotifierStore(database)
     channels = create_channels(settings)
+    barrier = AmendmentBarrier(settings.kafka_bootstrap_servers, settings.consumer_group)
     dispatcher = NoticeDispatcher(
         store,
         accounts,
@@ -70,11 +72,13 @@ def create_app(
         publisher,
         tracer,
         NoticeMetrics(runtime.registry),
+        barrier.caught_up,
         DispatchSettings(poll_interval_s=settings.dispatch_poll_interval_s),
     )
 
     @asynccontextmanager
     async def dispatching() -> AsyncIterator[None]:
+        await barrier.start()
         task = asyncio.create_task(dispatcher.run_forever(), name="notice-dispatcher")
         try:
             yield
@@ -82,6 +86,7 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await barrier.stop()
             for channel in channels.values():
                 await channel.aclose()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -68,6 +68,11 @@ class NoticeMetrics:
         )
 
 
+#: Answers whether every amendment acknowledged by Kafka so far has been processed
+#: (see ``amendment_barrier.py``); no notice is claimed until it says yes.
+AmendmentsRead = Callable[[], Awaitable[bool]]
+
+
 @dataclass(frozen=True)
 class Claimed:
     row: NoticeRow
@@ -83,10 +88,12 @@ class NoticeDispatcher:
         publisher: EventPublisher,
         tracer: Tracer,
         metrics: NoticeMetrics,
+        amendments_read: AmendmentsRead,
         settings: DispatchSettings = DispatchSettings(),
         clock: Clock = utc_now,
     ) -> None:
         self._metrics = metrics
+        self._amendments_read = amendments_read
         self._store = store
         self._accounts = accounts
         self._channels = channels
@@ -116,6 +123,10 @@ class NoticeDispatcher:
         """One round: publish confirmations left unpublished, then send what is due."""
         for row in await self._store.sent_unpublished(self._settings.batch_size):
             await self._publish_sent(row)
+        if not await self._store.anything_due(self._clock()):
+            return 0
+        if not await self._amendments_read():
+            return 0  # an amendment Kafka acknowledged is still unread: wait for it
         claimed = await self._claim_due()
         for item in claimed:
             await self._deliver(item)
@@ -194,6 +205,8 @@ class NoticeDispatcher:
                     raise DeliveryFailed(
                         f"the {row.channel} channel cannot reach this account", True
                     )
+                if not await self._last_look(row):
+                    return
                 receipt = await send_with_retries(channel, notice)
             except DeliveryFailed as failure:
                 await self._failed(row, failure.reason)
@@ -201,6 +214,32 @@ class NoticeDispatcher:
             await self._store.mark_sent(row.notice_id, receipt.sent_at)
             self._metrics.sent.labels(row.channel).inc()
             await self._publish_sent(replace(row, state="sent", sent_at=receipt.sent_at))
+
+    async def _last_look(self, row: NoticeRow) -> bool:
+        """Right before the notice leaves: every amendment Kafka has acknowledged is
+        read, and the decision re-made on them now still says "now". Otherwise the
+        claim is released and the notice goes back to the schedule its plan says."""
+        caught_up = await self._amendments_read()
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            request = (await self._store.locked_requests(conn, [row.request_id])).get(
+                row.request_id
+            )
+            now = self._clock()
+            allowed = (
+                caught_up
+                and request is not None
+                and request.verdict is not None
+                and self._still_allowed(row, request, now)
+            )
+            if allowed:
+                return True
+            await self._store.release_claim(conn, row.notice_id, now)
+            if caught_up and request is not None and request.verdict is not None:
+                for plan in plan_request(request.verdict, request.amendments, self._accounts, now):
+                    if plan.notice.notice_id == row.notice_id:
+                        await self._store.apply_plan(conn, plan.notice)
+        log.info("notice_held_back_at_send_time", notice_id=row.notice_id, caught_up=caught_up)
+        return False
 
     async def _failed(self, row: NoticeRow, reason: str) -> None:
         attempts = row.attempts + 1

@@ -149,6 +149,14 @@ class NotifierStore(DatabaseStore):
         )
         return bool(changed)
 
+    async def anything_due(self, now: datetime) -> bool:
+        due = await self.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM notices WHERE state IN ('scheduled', 'failed', 'sending')"
+            " AND next_attempt_at <= $1 AND (not_before IS NULL OR not_before <= $1))",
+            now,
+        )
+        return bool(due)
+
     @staticmethod
     async def due_notice_requests(conn: Connection, now: datetime, limit: int) -> list[str]:
         rows = await conn.fetch(
@@ -187,6 +195,16 @@ class NotifierStore(DatabaseStore):
             " next_attempt_at = $2, updated_at = now() WHERE notice_id = $1",
             notice_id,
             lease_until,
+        )
+
+    @staticmethod
+    async def release_claim(conn: Connection, notice_id: str, retry_at: datetime) -> None:
+        """Give back a notice claimed for sending that must not go out yet."""
+        await conn.execute(
+            "UPDATE notices SET state = 'scheduled', attempts = greatest(attempts - 1, 0),"
+            " next_attempt_at = $2, updated_at = now() WHERE notice_id = $1 AND state = 'sending'",
+            notice_id,
+            retry_at,
         )
 
     async def mark_sent(self, notice_id: str, sent_at: datetime) -> None:

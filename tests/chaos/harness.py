@@ -126,6 +126,8 @@ class Accepted:
     request_id: str
     amendment_ids: list[str] = field(default_factory=list)
     decision_ids: list[str] = field(default_factory=list)
+    #: amendment event id -> when intake answered 202 for it (Docket then knew of it)
+    amendment_accepted_at: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -256,6 +258,7 @@ class System:
         amended = await self.post(client, f"{path}/amendments", change)
         if amended is not None:
             record.amendment_ids.append(amended["event_id"])
+            record.amendment_accepted_at[amended["event_id"]] = datetime.now(UTC)
         if kind == 3:
             decided = await self.post(
                 client, f"{path}/decision", {"outcome": "rejected", "decided_by": "chaos suite"}
@@ -362,9 +365,14 @@ def submission(number: int, now: datetime, gagged: bool) -> dict[str, Any]:
     return body
 
 
-def notices_under_gag(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+def notices_under_gag(
+    rows: list[tuple[str, str, dict[str, Any]]], accepted_at: dict[str, datetime]
+) -> list[str]:
     """UserNotified events sent while the request's non-disclosure order (its
-    submission as amended, per the audit log) was in force."""
+    submission as amended, per the audit log) was in force. An amendment counts from
+    the moment intake answered 202 for it (``accepted_at``, by event id): before that,
+    Kafka had not acknowledged it and Docket did not know of it. An amendment whose 202
+    was lost counts from its event time, the earliest it could have been known."""
     submissions: dict[str, Submission] = {}
     amendments: dict[str, list[tuple[datetime, Amendment]]] = collections.defaultdict(list)
     notices: list[tuple[str, datetime, str]] = []
@@ -376,7 +384,10 @@ def notices_under_gag(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
             submissions[request_id] = Submission.model_validate(data["submission"])
         elif event_type == "RequestAmended":
             fields = {k: data.get(k) for k in ("nondisclosure", "withdrawn", "note")}
-            known_at = datetime.fromisoformat(entry["event"]["time"].replace("Z", "+00:00"))
+            known_at = accepted_at.get(
+                str(entry["event"]["id"]),
+                datetime.fromisoformat(entry["event"]["time"].replace("Z", "+00:00")),
+            )
             amendments[request_id].append(
                 (
                     known_at,
@@ -394,9 +405,10 @@ def notices_under_gag(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
         state = effective_state(submissions[request_id], known, sent_at)
         gag = state.nondisclosure
         if gag.ordered and (gag.expires_at is None or gag.expires_at > sent_at):
+            known_ats = [k.isoformat() for k, _ in amendments[request_id]]
             violations.append(
                 f"{event_id} sent {sent_at.isoformat()} under {gag.model_dump_json()}; "
-                f"amendments {[(k.isoformat(), a.effective_at.isoformat()) for k, a in amendments[request_id]]}"
+                f"amendments accepted at {known_ats}"
             )
     return violations
 

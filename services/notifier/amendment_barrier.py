@@ -1,0 +1,88 @@
+"""Kafka adapter: has the notifier read every amendment Kafka has acknowledged?
+
+``docket.request.classified`` and ``docket.request.amended`` are separate topics with no
+order between them, so after an outage the notifier may hold a verdict that says
+"notify now" while the amendment that gags the request is still unread. Before notices
+go out, the dispatcher asks this barrier: it takes the amended topic's end offsets and
+waits until the notifier's consumer group has committed at least that far. Handlers
+commit only after their database transaction, so every amendment acknowledged before
+the check is then in the notifier's database, where the send-time check sees it. When
+Kafka cannot answer, the barrier says no: notices wait, they are not sent blind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared import topics
+
+log = structlog.get_logger("docket.notifier.barrier")
+
+
+class AmendmentBarrier:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        group_id: str,
+        *,
+        wait_s: float = 10.0,
+        poll_s: float = 0.1,
+    ) -> None:
+        self._servers = [s.strip() for s in bootstrap_servers.split(",") if s.strip()]
+        self._group_id = group_id
+        self._wait_s = wait_s
+        self._poll_s = poll_s
+        self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+
+    async def start(self) -> None:
+        """Connect (aiokafka clients must be created inside the running event loop)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._servers, request_timeout_ms=5_000)
+        offsets = AIOKafkaConsumer(
+            bootstrap_servers=self._servers, group_id=None, enable_auto_commit=False
+        )
+        await admin.start()
+        await offsets.start()
+        self._clients = (admin, offsets)
+
+    async def stop(self) -> None:
+        if self._clients is not None:
+            admin, offsets = self._clients
+            self._clients = None
+            await offsets.stop()
+            await admin.close()
+
+    async def caught_up(self) -> bool:
+        """True once the group has processed every amendment written before this call."""
+        if self._clients is None:
+            return False
+        admin, offsets = self._clients
+        try:
+            partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED)
+            if partitions is None:
+                await offsets.topics()  # loads metadata
+                partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED) or set()
+            wanted = [TopicPartition(topics.REQUEST_AMENDED, p) for p in sorted(partitions)]
+            end = await offsets.end_offsets(wanted)
+            deadline = asyncio.get_running_loop().time() + self._wait_s
+            while True:
+                committed = await admin.list_consumer_group_offsets(
+                    self._group_id, partitions=wanted
+                )
+                behind = [
+                    tp
+                    for tp in wanted
+                    if end[tp] > 0 and (tp not in committed or committed[tp].offset < end[tp])
+                ]
+                if not behind:
+                    return True
+                if asyncio.get_running_loop().time() >= deadline:
+                    log.info("notices_wait_for_unread_amendments", partitions=len(behind))
+                    return False
+                await asyncio.sleep(self._poll_s)
+        except Exception as error:  # Kafka unreachable: fail closed
+            log.warning("amendment_barrier_unavailable", error=type(error).__name__)
+            return False
