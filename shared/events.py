@@ -171,6 +171,9 @@ class UserNotified(NoticeEvent):
     channel: str
     sent_at: UtcDatetime
     notice_id: str
+    #: The moment up to which every amendment Kafka had acknowledged was read and
+    #: found not to forbid the notice, right before it was sent.
+    released_at: UtcDatetime | None = None
 
 
 class NotificationScheduled(NoticeEvent):

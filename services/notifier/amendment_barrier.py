@@ -13,6 +13,7 @@ Kafka cannot answer, the barrier says no: notices wait, they are not sent blind.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -55,10 +56,12 @@ class AmendmentBarrier:
             await offsets.stop()
             await admin.close()
 
-    async def caught_up(self) -> bool:
-        """True once the group has processed every amendment written before this call."""
+    async def caught_up(self) -> datetime | None:
+        """Once the group has processed every amendment written before this call: the
+        moment the end offsets were taken (everything acknowledged by then is read).
+        None when it has not caught up in time, or Kafka cannot tell."""
         if self._clients is None:
-            return False
+            return None
         admin, offsets = self._clients
         try:
             partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED)
@@ -66,6 +69,7 @@ class AmendmentBarrier:
                 await offsets.topics()  # loads metadata
                 partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED) or set()
             wanted = [TopicPartition(topics.REQUEST_AMENDED, p) for p in sorted(partitions)]
+            taken_at = datetime.now(UTC)
             end = await offsets.end_offsets(wanted)
             deadline = asyncio.get_running_loop().time() + self._wait_s
             while True:
@@ -78,11 +82,11 @@ class AmendmentBarrier:
                     if end[tp] > 0 and (tp not in committed or committed[tp].offset < end[tp])
                 ]
                 if not behind:
-                    return True
+                    return taken_at
                 if asyncio.get_running_loop().time() >= deadline:
                     log.info("notices_wait_for_unread_amendments", partitions=len(behind))
-                    return False
+                    return None
                 await asyncio.sleep(self._poll_s)
         except Exception as error:  # Kafka unreachable: fail closed
             log.warning("amendment_barrier_unavailable", error=type(error).__name__)
-            return False
+            return None

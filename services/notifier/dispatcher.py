@@ -68,9 +68,9 @@ class NoticeMetrics:
         )
 
 
-#: Answers whether every amendment acknowledged by Kafka so far has been processed
-#: (see ``amendment_barrier.py``); no notice is claimed until it says yes.
-AmendmentsRead = Callable[[], Awaitable[bool]]
+#: Answers when every amendment acknowledged by Kafka up to that moment has been
+#: processed (see ``amendment_barrier.py``), or None; no notice is claimed without it.
+AmendmentsRead = Callable[[], Awaitable[datetime | None]]
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class NoticeDispatcher:
             await self._publish_sent(row)
         if not await self._store.anything_due(self._clock()):
             return 0
-        if not await self._amendments_read():
+        if await self._amendments_read() is None:
             return 0  # an amendment Kafka acknowledged is still unread: wait for it
         claimed = await self._claim_due()
         for item in claimed:
@@ -205,7 +205,8 @@ class NoticeDispatcher:
                     raise DeliveryFailed(
                         f"the {row.channel} channel cannot reach this account", True
                     )
-                if not await self._last_look(row):
+                released_at = await self._last_look(row)
+                if released_at is None:
                     return
                 receipt = await send_with_retries(channel, notice)
             except DeliveryFailed as failure:
@@ -213,13 +214,17 @@ class NoticeDispatcher:
                 return
             await self._store.mark_sent(row.notice_id, receipt.sent_at)
             self._metrics.sent.labels(row.channel).inc()
-            await self._publish_sent(replace(row, state="sent", sent_at=receipt.sent_at))
+            await self._publish_sent(
+                replace(row, state="sent", sent_at=receipt.sent_at, released_at=released_at)
+            )
 
-    async def _last_look(self, row: NoticeRow) -> bool:
+    async def _last_look(self, row: NoticeRow) -> datetime | None:
         """Right before the notice leaves: every amendment Kafka has acknowledged is
-        read, and the decision re-made on them now still says "now". Otherwise the
-        claim is released and the notice goes back to the schedule its plan says."""
-        caught_up = await self._amendments_read()
+        read, and the decision re-made on them now still says "now". Returns the moment
+        up to which amendments were read (the notice's ``released_at``); otherwise the
+        claim is released, the notice goes back to the schedule its plan says, and None."""
+        read_up_to = await self._amendments_read()
+        caught_up = read_up_to is not None
         async with self._store.pool.acquire() as conn, conn.transaction():
             request = (await self._store.locked_requests(conn, [row.request_id])).get(
                 row.request_id
@@ -231,15 +236,16 @@ class NoticeDispatcher:
                 and request.verdict is not None
                 and self._still_allowed(row, request, now)
             )
-            if allowed:
-                return True
+            if allowed and read_up_to is not None:
+                await self._store.mark_released(conn, row.notice_id, read_up_to)
+                return read_up_to
             await self._store.release_claim(conn, row.notice_id, now)
             if caught_up and request is not None and request.verdict is not None:
                 for plan in plan_request(request.verdict, request.amendments, self._accounts, now):
                     if plan.notice.notice_id == row.notice_id:
                         await self._store.apply_plan(conn, plan.notice)
         log.info("notice_held_back_at_send_time", notice_id=row.notice_id, caught_up=caught_up)
-        return False
+        return None
 
     async def _failed(self, row: NoticeRow, reason: str) -> None:
         attempts = row.attempts + 1
@@ -282,6 +288,7 @@ class NoticeDispatcher:
                 channel=row.channel,
                 sent_at=row.sent_at,
                 notice_id=row.notice_id,
+                released_at=row.released_at,
             ),
             event_id=derived_event_id("notice-sent", row.notice_id),
         )

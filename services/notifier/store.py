@@ -39,6 +39,7 @@ class NoticeRow:
     attempts: int
     sent_at: datetime | None
     traceparent: str | None
+    released_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,12 @@ class NotifierStore(DatabaseStore):
         )
 
     @staticmethod
+    async def mark_released(conn: Connection, notice_id: str, released_at: datetime) -> None:
+        await conn.execute(
+            "UPDATE notices SET released_at = $2 WHERE notice_id = $1", notice_id, released_at
+        )
+
+    @staticmethod
     async def release_claim(conn: Connection, notice_id: str, retry_at: datetime) -> None:
         """Give back a notice claimed for sending that must not go out yet."""
         await conn.execute(
@@ -272,4 +279,5 @@ def _notice(row: asyncpg.Record) -> NoticeRow:
         attempts=row["attempts"],
         sent_at=row["sent_at"],
         traceparent=row["traceparent"],
+        released_at=row["released_at"],
     )

@@ -395,7 +395,10 @@ def notices_under_gag(
                 )
             )
         elif event_type == "UserNotified":
-            sent_at = datetime.fromisoformat(data["sent_at"].replace("Z", "+00:00"))
+            # The moment the notice was released (its last check passed); the e-mail
+            # exchange that follows cannot be called back.
+            released = data.get("released_at") or data["sent_at"]
+            sent_at = datetime.fromisoformat(released.replace("Z", "+00:00"))
             notices.append((request_id, sent_at, str(entry["event"]["id"])))
     violations = []
     for request_id, sent_at, event_id in notices:

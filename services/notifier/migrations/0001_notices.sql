@@ -24,6 +24,7 @@ CREATE TABLE notices (
     attempts        int NOT NULL DEFAULT 0,
     last_error      text,
     sent_at         timestamptz,
+    released_at     timestamptz,       -- when the last check before the send passed
     sent_published  boolean NOT NULL DEFAULT false,
     -- W3C traceparent of the decision, so the send continues the request's trace.
     traceparent     text,
