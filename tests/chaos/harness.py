@@ -402,6 +402,8 @@ def notices_under_gag(
             notices.append((request_id, sent_at, str(entry["event"]["id"])))
     violations = []
     for request_id, sent_at, event_id in notices:
+        if request_id not in submissions:
+            continue  # not a request this run submitted (the broker is shared)
         # An order Docket had not yet been given (intake accepted the amendment after
         # the notice was sent) could not have been obeyed: only known orders count.
         known = [a for known_at, a in amendments[request_id] if known_at <= sent_at]

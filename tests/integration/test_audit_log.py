@@ -69,10 +69,11 @@ async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
         )
         history = await _wait_for(
             f"{audit.url}/v1/requests/{request_id}",
-            lambda body: len(body["events"]) >= 2,
+            lambda body: len(body["events"]) >= 3,
         )
         types = sorted(event["type"] for event in history["events"])
-        assert types == ["DecisionRecorded", "UnreadableRecord"]
+        # Only audit reads docket.notification, so audit also dead-letters the poison.
+        assert types == ["DeadLettered", "DecisionRecorded", "UnreadableRecord"]
         assert history["state"] == "decided"
 
         conn = await asyncpg.connect(database_url)
