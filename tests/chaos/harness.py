@@ -366,7 +366,9 @@ def submission(number: int, now: datetime, gagged: bool) -> dict[str, Any]:
 
 
 def notices_under_gag(
-    rows: list[tuple[str, str, dict[str, Any]]], accepted_at: dict[str, datetime]
+    rows: list[tuple[str, str, dict[str, Any]]],
+    accepted_at: dict[str, datetime],
+    ours: set[str],
 ) -> list[str]:
     """UserNotified events sent while the request's non-disclosure order (its
     submission as amended, per the audit log) was in force. An amendment counts from
@@ -402,14 +404,17 @@ def notices_under_gag(
             notices.append((request_id, sent_at, str(entry["event"]["id"])))
     violations = []
     for request_id, sent_at, event_id in notices:
-        if request_id not in submissions:
+        if request_id not in submissions or request_id not in ours:
             continue  # not a request this run submitted (the broker is shared)
         # An order Docket had not yet been given (intake accepted the amendment after
         # the notice was sent) could not have been obeyed: only known orders count.
         known = [a for known_at, a in amendments[request_id] if known_at <= sent_at]
         state = effective_state(submissions[request_id], known, sent_at)
         gag = state.nondisclosure
-        if gag.ordered and (gag.expires_at is None or gag.expires_at > sent_at):
+        # A gag binds when it is ordered under a named legal authority (domain.md: an
+        # order "without legal authority" is a non-binding secrecy request).
+        binding = gag.ordered and gag.authority is not None
+        if binding and (gag.expires_at is None or gag.expires_at > sent_at):
             known_ats = [k.isoformat() for k, _ in amendments[request_id]]
             violations.append(
                 f"{event_id} sent {sent_at.isoformat()} under {gag.model_dump_json()}; "

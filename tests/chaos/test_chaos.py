@@ -178,6 +178,7 @@ async def run_chaos(
             for record in system.accepted.values()
             for event_id, at in record.amendment_accepted_at.items()
         },
+        set(system.accepted),
     )
 
     by_key: dict[str, set[str]] = collections.defaultdict(set)
