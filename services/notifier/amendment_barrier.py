@@ -65,9 +65,14 @@ class AmendmentBarrier:
         admin, offsets = self._clients
         try:
             partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED)
-            if partitions is None:
+            if not partitions:
                 await offsets.topics()  # loads metadata
-                partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED) or set()
+                partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED)
+            if not partitions:
+                # No metadata (the broker is restarting, say): "nothing to read" would
+                # be a guess. Fail closed.
+                log.info("amendment_barrier_without_metadata")
+                return None
             wanted = [TopicPartition(topics.REQUEST_AMENDED, p) for p in sorted(partitions)]
             taken_at = datetime.now(UTC)
             end = await offsets.end_offsets(wanted)
@@ -79,7 +84,8 @@ class AmendmentBarrier:
                 behind = [
                     tp
                     for tp in wanted
-                    if end[tp] > 0 and (tp not in committed or committed[tp].offset < end[tp])
+                    if tp not in end
+                    or (end[tp] > 0 and (tp not in committed or committed[tp].offset < end[tp]))
                 ]
                 if not behind:
                     return taken_at
