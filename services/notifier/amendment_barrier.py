@@ -65,14 +65,9 @@ class AmendmentBarrier:
         admin, offsets = self._clients
         try:
             partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED)
-            if not partitions:
+            if partitions is None:
                 await offsets.topics()  # loads metadata
-                partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED)
-            if not partitions:
-                # No metadata (the broker is restarting, say): "nothing to read" would
-                # be a guess. Fail closed.
-                log.info("amendment_barrier_without_metadata")
-                return None
+                partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED) or set()
             wanted = [TopicPartition(topics.REQUEST_AMENDED, p) for p in sorted(partitions)]
             taken_at = datetime.now(UTC)
             end = await offsets.end_offsets(wanted)
@@ -84,8 +79,7 @@ class AmendmentBarrier:
                 behind = [
                     tp
                     for tp in wanted
-                    if tp not in end
-                    or (end[tp] > 0 and (tp not in committed or committed[tp].offset < end[tp]))
+                    if end[tp] > 0 and (tp not in committed or committed[tp].offset < end[tp])
                 ]
                 if not behind:
                     return taken_at
