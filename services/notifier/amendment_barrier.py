@@ -64,11 +64,10 @@ class AmendmentBarrier:
             return None
         admin, offsets = self._clients
         try:
-            partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED)
-            if partitions is None:
-                await offsets.topics()  # loads metadata
-                partitions = offsets.partitions_for_topic(topics.REQUEST_AMENDED) or set()
-            wanted = [TopicPartition(topics.REQUEST_AMENDED, p) for p in sorted(partitions)]
+            wanted = await self._amended_partitions(admin)
+            if not wanted:
+                log.warning("amendment_barrier_sees_no_partitions", topic=topics.REQUEST_AMENDED)
+                return None
             taken_at = datetime.now(UTC)
             end = await offsets.end_offsets(wanted)
             deadline = asyncio.get_running_loop().time() + self._wait_s
@@ -79,7 +78,8 @@ class AmendmentBarrier:
                 behind = [
                     tp
                     for tp in wanted
-                    if end[tp] > 0 and (tp not in committed or committed[tp].offset < end[tp])
+                    if tp not in end
+                    or (end[tp] > 0 and (tp not in committed or committed[tp].offset < end[tp]))
                 ]
                 if not behind:
                     return taken_at
@@ -90,3 +90,17 @@ class AmendmentBarrier:
         except Exception as error:  # Kafka unreachable: fail closed
             log.warning("amendment_barrier_unavailable", error=type(error).__name__)
             return None
+
+    @staticmethod
+    async def _amended_partitions(admin: AIOKafkaAdminClient) -> list[TopicPartition]:
+        """Every partition of the amended topic, asked of the broker each time: a
+        client's cached metadata may not list the topic yet (a fresh consumer learns
+        it only at its first periodic refresh), and an empty list would read as
+        "nothing to wait for". An error or no partitions gives an empty list."""
+        described = await admin.describe_topics([topics.REQUEST_AMENDED])
+        return [
+            TopicPartition(topics.REQUEST_AMENDED, partition["partition"])
+            for topic in described
+            if topic["topic"] == topics.REQUEST_AMENDED and topic["error_code"] == 0
+            for partition in topic["partitions"]
+        ]

@@ -1,0 +1,80 @@
+"""The amendment barrier against the real broker: notices wait until the notifier's
+group has committed past every amendment Kafka acknowledged, and a barrier that cannot
+see the amended topic's partitions says no rather than "caught up"."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from services.notifier.amendment_barrier import AmendmentBarrier
+from shared import topics
+
+pytestmark = pytest.mark.integration
+
+
+async def _amend(bootstrap: str, key: str) -> tuple[int, int]:
+    """Produce one record to the amended topic; (partition, offset) Kafka acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(topics.REQUEST_AMENDED, b"{}", key=key.encode())
+    finally:
+        await producer.stop()
+    return sent.partition, sent.offset
+
+
+async def _commit_to_end(bootstrap: str, group: str) -> None:
+    """Commit the group at the end of every partition of the amended topic."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        wanted = [
+            TopicPartition(topics.REQUEST_AMENDED, p)
+            for p in range(topics.PARTITIONS[topics.REQUEST_AMENDED])
+        ]
+        consumer.assign(wanted)
+        ends = await consumer.end_offsets(wanted)
+        await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+    finally:
+        await consumer.stop()
+
+
+async def test_notices_wait_for_an_unread_amendment(kafka_bootstrap: str) -> None:
+    group = f"barrier-{secrets.token_hex(4)}"
+    await _commit_to_end(kafka_bootstrap, group)
+    barrier = AmendmentBarrier(kafka_bootstrap, group, wait_s=1.0)
+    await barrier.start()  # a fresh barrier: its clients have no metadata cached yet
+    try:
+        before = datetime.now(UTC)
+        assert await barrier.caught_up() is not None  # nothing unread
+
+        await _amend(kafka_bootstrap, f"request-{secrets.token_hex(4)}")
+        assert await barrier.caught_up() is None  # acknowledged, not yet committed
+
+        await _commit_to_end(kafka_bootstrap, group)
+        read_up_to = await barrier.caught_up()
+        assert read_up_to is not None
+        assert read_up_to >= before
+    finally:
+        await barrier.stop()
+
+
+async def test_a_new_barrier_sees_an_unread_amendment_at_once(kafka_bootstrap: str) -> None:
+    """The first question a just-started notifier asks must already count every
+    partition: an empty partition list would read as "nothing to wait for"."""
+    group = f"barrier-{secrets.token_hex(4)}"
+    await _commit_to_end(kafka_bootstrap, group)
+    await _amend(kafka_bootstrap, f"request-{secrets.token_hex(4)}")
+    barrier = AmendmentBarrier(kafka_bootstrap, group, wait_s=0.5)
+    await barrier.start()
+    try:
+        assert await barrier.caught_up() is None
+    finally:
+        await barrier.stop()
