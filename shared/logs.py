@@ -7,9 +7,11 @@ and IP addresses from every value, and drops keys that may hold document text.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -56,6 +58,52 @@ def add_trace_ids(
     return event
 
 
+class RepeatLimiter(logging.Filter):
+    """For loggers under ``names``: lets one record per message template through every
+    ``window_s``; the next one carries how many were held back. While a broker is down,
+    aiokafka's clients retry their metadata requests thousands of times a second, each
+    logged as an error: one line per few seconds tells on-call the same thing without
+    flooding the log."""
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        window_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._names = names
+        self._window_s = window_s
+        self._clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._names):
+            return True
+        key = (record.name, str(record.msg))
+        now = self._clock()
+        opened, held = self._seen.get(key, (-math.inf, 0))
+        if now - opened < self._window_s:
+            self._seen[key] = (opened, held + 1)
+            return False
+        if len(self._seen) > 1_000:
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if held:
+            record.suppressed_repeats = held
+        return True
+
+
+def add_suppressed_repeats(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    record = event.get("_record")
+    held = getattr(record, "suppressed_repeats", 0) if record is not None else 0
+    if held:
+        event["suppressed_repeats"] = held
+    return event
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """JSON lines on stdout; stdlib loggers (uvicorn, aiokafka, faststream) go through
     the same processors so nothing leaves unredacted."""
@@ -82,6 +130,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
             processors=[
+                add_suppressed_repeats,
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
                 redact_personal_data,
@@ -89,6 +138,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             ],
         )
     )
+    handler.addFilter(RepeatLimiter(("aiokafka", "kafka")))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
