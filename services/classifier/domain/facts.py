@@ -44,12 +44,8 @@ class TargetFacts:
     account: Account | None
     #: the target's platform_user_id and handle point at different accounts
     identifiers_conflict: bool
-
-    @property
-    def label(self) -> str:
-        if self.target.handle is not None:
-            return redact(self.target.handle)
-        return f"user id {redact(self.target.platform_user_id or '')}"
+    #: how evidence names the target (its handle, else its user id; redacted)
+    label: str
 
 
 @dataclass(frozen=True)
@@ -69,6 +65,8 @@ class Facts:
     targets: tuple[TargetFacts, ...]
     nondisclosure: Nondisclosure
     withdrawn_by_amendment: bool
+    #: (label, account) of every target found in the account directory
+    accounts: tuple[tuple[str, Account], ...]
     # Filled in once the authority is identified (see classify).
     authority_code: str = ""
     authority_basis: AuthorityBasis = AuthorityBasis.NONE
@@ -85,10 +83,6 @@ class Facts:
     @property
     def requester_foreign(self) -> bool:
         return self.submission.requester.country != self.home_country
-
-    @property
-    def accounts(self) -> tuple[tuple[str, Account], ...]:
-        return tuple((t.label, t.account) for t in self.targets if t.account is not None)
 
 
 def _texts(submission: Submission) -> dict[TextField, NormalisedText]:
@@ -113,7 +107,11 @@ def _target_facts(target: Target, accounts: AccountDirectory) -> TargetFacts:
         conflict = by_handle is not None and (
             account is None or by_handle.platform_user_id != account.platform_user_id
         )
-    return TargetFacts(target, account, conflict)
+    if target.handle is not None:
+        label = redact(target.handle)
+    else:
+        label = f"user id {redact(target.platform_user_id or '')}"
+    return TargetFacts(target, account, conflict, label)
 
 
 def gather(
@@ -126,12 +124,14 @@ def gather(
 ) -> Facts:
     texts = _texts(submission)
     texts[TextField.NONDISCLOSURE_AUTHORITY] = normalise(nondisclosure.authority or "")
+    targets = tuple(_target_facts(t, accounts) for t in submission.targets)
     return Facts(
         submission=submission,
         as_of=as_of,
         home_country=home_country,
         texts=texts,
-        targets=tuple(_target_facts(t, accounts) for t in submission.targets),
+        targets=targets,
         nondisclosure=nondisclosure,
         withdrawn_by_amendment=withdrawn_by_amendment,
+        accounts=tuple((t.label, t.account) for t in targets if t.account is not None),
     )

@@ -11,8 +11,7 @@ dropped; whitespace collapses. "19 U.S.C. § 1509", "19 USC 1509", "19 U.S.C. se
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 _EMAIL = re.compile(r"[^\s@<>()\"']+@[^\s@<>()\"']+\.[a-z]{2,}", re.IGNORECASE)
@@ -22,12 +21,15 @@ _PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
 @dataclass(frozen=True)
 class NormalisedText:
     """Normalised text plus, for each of its characters, the span of the original
-    text it came from, so a match can be quoted in the document's own words."""
+    text it came from, so a match can be quoted in the document's own words. The
+    statute citations in it are found once, here, rather than by every rule that
+    looks for one."""
 
     text: str
     original: str
     starts: tuple[int, ...]
     ends: tuple[int, ...]
+    citations: tuple[CitationMatch, ...]
 
     def quote(self, start: int, end: int) -> str:
         """The original words behind ``text[start:end]``, with e-mail addresses and
@@ -47,12 +49,18 @@ def redact(text: str) -> str:
     return _PHONE.sub(_phone, _EMAIL.sub("[e-mail address]", text))
 
 
-Replacement = str | Callable[[re.Match[str]], str]
+@dataclass(frozen=True)
+class _Mapped:
+    """Text part-way through normalisation, with each character's origin span."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
 
 
-def _substitute(
-    source: NormalisedText, pattern: re.Pattern[str], repl: Replacement
-) -> NormalisedText:
+def _substitute(source: _Mapped, pattern: re.Pattern[str], replacement: str) -> _Mapped:
+    if pattern.search(source.text) is None:
+        return source
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -61,7 +69,6 @@ def _substitute(
         out.append(source.text[position : match.start()])
         starts.extend(source.starts[position : match.start()])
         ends.extend(source.ends[position : match.start()])
-        replacement = repl if isinstance(repl, str) else repl(match)
         if match.start() < match.end():
             origin_start = source.starts[match.start()]
             origin_end = source.ends[match.end() - 1]
@@ -74,7 +81,7 @@ def _substitute(
     out.append(source.text[position:])
     starts.extend(source.starts[position:])
     ends.extend(source.ends[position:])
-    return NormalisedText("".join(out), source.original, tuple(starts), tuple(ends))
+    return _Mapped("".join(out), tuple(starts), tuple(ends))
 
 
 _STEPS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -90,22 +97,35 @@ _STEPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bss?\.(?=\s*\d)"), " s "),
     (re.compile(r"(?<=\b[a-z])\.(?=[a-z]\b)"), ""),
     (re.compile(r"\.(?=\s|$|[),;:])"), ""),
-    (re.compile(r"\s+"), " "),
+    # Whitespace collapses to one space. A lone space already is one (replacing it
+    # would change neither the text nor its origin spans), so only longer runs and
+    # other whitespace characters are rewritten.
+    (re.compile(r"\s{2,}|[^\S ]"), " "),
     (re.compile(r" (?=[,;:)])"), ""),
 )
 
 
+def _lower(original: str) -> str:
+    """Lower-case character by character, keeping a character whose lower case is not
+    one character (so every character of the result still has one origin)."""
+    lowered = original.lower()
+    # No character lower-cases to nothing, so equal lengths mean every character became
+    # exactly one; str.lower differs from per-character lowering only for capital sigma
+    # (final form at the end of a word).
+    if len(lowered) == len(original) and "\u03a3" not in original:
+        return lowered
+    return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in original)
+
+
 def normalise(original: str) -> NormalisedText:
-    lowered = NormalisedText(
-        "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in original),
-        original,
-        tuple(range(len(original))),
-        tuple(range(1, len(original) + 1)),
+    result = _Mapped(
+        _lower(original), tuple(range(len(original))), tuple(range(1, len(original) + 1))
     )
-    result = lowered
-    for pattern, repl in _STEPS:
-        result = _substitute(result, pattern, repl)
-    return result
+    for pattern, replacement in _STEPS:
+        result = _substitute(result, pattern, replacement)
+    return NormalisedText(
+        result.text, original, result.starts, result.ends, find_citations(result.text)
+    )
 
 
 @cache
@@ -116,8 +136,11 @@ def normalise_phrase(phrase: str) -> str:
 # --- statute citations --------------------------------------------------------------
 
 
+_DIGITS = re.compile(r"\d+")
+
+
 def _section_key(section: str) -> tuple[int, str]:
-    digits = re.match(r"\d+", section)
+    digits = _DIGITS.match(section)
     assert digits is not None
     return int(digits.group()), section[digits.end() :]
 
@@ -130,6 +153,13 @@ class Citation:
     first: str
     last: str
     subsections: tuple[str, ...]
+    #: sort keys of ``first`` and ``last`` ("1509a" -> (1509, "a")), derived once
+    low: tuple[int, str] = field(init=False, repr=False, compare=False)
+    high: tuple[int, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low", _section_key(self.first))
+        object.__setattr__(self, "high", _section_key(self.last))
 
     def covers(self, cited: Citation) -> bool:
         """Does a citation on a document (``cited``) fall under this policy citation?
@@ -137,9 +167,7 @@ class Citation:
         of the document's (``2703`` covers ``2703(d)``; ``2703(d)`` does not cover ``2703``)."""
         if self.title != cited.title:
             return False
-        low, high = _section_key(self.first), _section_key(self.last)
-        cited_low, cited_high = _section_key(cited.first), _section_key(cited.last)
-        if cited_high < low or cited_low > high:
+        if cited.high < self.low or cited.low > self.high:
             return False
         return cited.subsections[: len(self.subsections)] == self.subsections
 
@@ -167,7 +195,7 @@ class CitationMatch:
     end: int
 
 
-def find_citations(text: str) -> list[CitationMatch]:
+def find_citations(text: str) -> tuple[CitationMatch, ...]:
     """Every statute citation in normalised ``text``, in order of appearance."""
     found: dict[int, CitationMatch] = {}
     for form in _CITATION_FORMS:
@@ -180,7 +208,7 @@ def find_citations(text: str) -> list[CitationMatch]:
                 subsections=tuple(_SUBSECTION.findall(match.group("subs") or "")),
             )
             found.setdefault(match.start(), CitationMatch(citation, match.start(), match.end()))
-    return [found[start] for start in sorted(found)]
+    return tuple(found[start] for start in sorted(found))
 
 
 def parse_citation(pattern: str) -> Citation | None:
@@ -195,23 +223,26 @@ def parse_citation(pattern: str) -> Citation | None:
 # --- phrases ------------------------------------------------------------------------
 
 
-@cache
-def phrase_regex(phrase: str) -> re.Pattern[str]:
+def _phrase_regex(phrase: str) -> re.Pattern[str]:
     """A normalised phrase as a regex that does not match inside a longer word."""
-    return re.compile(r"(?<![a-z0-9])" + re.escape(normalise_phrase(phrase)) + r"(?![a-z0-9])")
+    return re.compile(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])")
 
 
 @dataclass(frozen=True)
 class Pattern:
     """What a policy file means by one entry of a ``cited_as`` or ``phrases`` list: a
-    statute citation when the entry is one, else a phrase."""
+    statute citation when the entry is one, else a phrase (``phrase``, normalised, and
+    ``regex``, the phrase bounded by non-word characters)."""
 
     source: str
     citation: Citation | None
+    phrase: str
+    regex: re.Pattern[str]
 
     @classmethod
     def of(cls, source: str) -> Pattern:
-        return cls(source, parse_citation(source))
+        phrase = normalise_phrase(source)
+        return cls(source, parse_citation(source), phrase, _phrase_regex(phrase))
 
     @property
     def specificity(self) -> float:
@@ -223,9 +254,11 @@ class Pattern:
 
     def search(self, text: NormalisedText) -> tuple[int, int] | None:
         if self.citation is not None:
-            for found in find_citations(text.text):
+            for found in text.citations:
                 if self.citation.covers(found.citation):
                     return found.start, found.end
             return None
-        match = phrase_regex(self.source).search(text.text)
+        if self.phrase not in text.text:  # a plain substring test rules most texts out
+            return None
+        match = self.regex.search(text.text)
         return (match.start(), match.end()) if match else None
