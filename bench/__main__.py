@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import audit_append, classifier_rate, pipeline, report
+from bench import audit_append, classifier_rate, pipeline, report, stages
 from bench.cases import REPO
 from bench.stack import Stack
 
@@ -101,15 +101,34 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     args.drain_timeout,
                 )
                 say(f"{n}x classifier+notifier: saturation, {args.saturation_count} requests")
-                run = await pipeline.end_to_end(
-                    stack,
-                    tracker,
-                    load_dir / f"sat-{n}.json",
-                    ["--count", str(args.saturation_count), "--concurrency", str(args.concurrency)],
-                    args.drain_timeout,
-                )
+                async with stages.sampled(stack.bootstrap, stack.groups()) as traces:
+                    run = await pipeline.end_to_end(
+                        stack,
+                        tracker,
+                        load_dir / f"sat-{n}.json",
+                        [
+                            "--count",
+                            str(args.saturation_count),
+                            "--concurrency",
+                            str(args.concurrency),
+                        ],
+                        args.drain_timeout,
+                    )
                 details[f"e2e.{n}x.saturation"] = run
                 say(f"  {_brief(run)}")
+                by_stage = stages.summarise(traces, run["accepted"])
+                details[f"e2e.{n}x.stages"] = by_stage
+                for stage, figures in by_stage.items():
+                    for key in ("busy_records_per_s", "capacity_requests_per_s"):
+                        if key in figures:
+                            metrics[f"stage.{n}x.{stage}.{key}"] = figures[key]
+                say(
+                    "  stage capacity (req/s): "
+                    + ", ".join(
+                        f"{stage} {figures.get('capacity_requests_per_s', 0):.0f}"
+                        for stage, figures in by_stage.items()
+                    )
+                )
                 metrics[f"e2e.{n}x.sustained_per_s"] = run["e2e_per_s"]
                 metrics[f"e2e.{n}x.saturation_incomplete"] = run["incomplete"]
                 if n == args.instances[0]:

@@ -144,6 +144,16 @@ class Stack:
             **(extra or {}),
         }
 
+    def groups(self) -> dict[str, str]:
+        """Consumer group of each pipeline stage, by stage name."""
+        prefix = f"bench-{self.token}"
+        return {
+            "classifier": f"{prefix}-classifier",
+            "notifier": f"{prefix}-notifier",
+            "audit-ingest": f"{prefix}-audit-ingest",
+            "audit-log": f"{prefix}-audit-log",
+        }
+
     def spawn(
         self,
         name: str,
