@@ -370,11 +370,15 @@ def notices_under_gag(
     accepted_at: dict[str, datetime],
     ours: set[str],
 ) -> list[str]:
-    """UserNotified events sent while the request's non-disclosure order (its
-    submission as amended, per the audit log) was in force. An amendment counts from
-    the moment intake answered 202 for it (``accepted_at``, by event id): before that,
-    Kafka had not acknowledged it and Docket did not know of it. An amendment whose 202
-    was lost counts from its event time, the earliest it could have been known."""
+    """UserNotified events released while the request's non-disclosure order (its
+    submission as amended, per the audit log) was in force as Docket knew it.
+
+    Intake creates an amendment's event (its ``time``), Kafka acknowledges it, then the
+    client gets the 202 (``accepted_at``, by event id). A gag or withdrawal binds Docket
+    from its 202 at the latest. A lift may be read by the notifier as soon as Kafka
+    acknowledges it, which can come before the client sees the 202, so it counts from
+    its event time; a notice released in the few milliseconds between that and the
+    acknowledgement is not flagged."""
     submissions: dict[str, Submission] = {}
     amendments: dict[str, list[tuple[datetime, Amendment]]] = collections.defaultdict(list)
     notices: list[tuple[str, datetime, str]] = []
@@ -386,10 +390,9 @@ def notices_under_gag(
             submissions[request_id] = Submission.model_validate(data["submission"])
         elif event_type == "RequestAmended":
             fields = {k: data.get(k) for k in ("nondisclosure", "withdrawn", "note")}
-            known_at = accepted_at.get(
-                str(entry["event"]["id"]),
-                datetime.fromisoformat(entry["event"]["time"].replace("Z", "+00:00")),
-            )
+            created = datetime.fromisoformat(entry["event"]["time"].replace("Z", "+00:00"))
+            lifts = (fields["nondisclosure"] or {}).get("ordered") is False
+            known_at = created if lifts else accepted_at.get(str(entry["event"]["id"]), created)
             amendments[request_id].append(
                 (
                     known_at,
