@@ -11,10 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.trace import Tracer
+from starlette import types as asgi
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
+from services.intake.credentials import CredentialCache
 from services.intake.domain.findings import document_findings
 from services.intake.domain.idempotency import Conflict, fingerprint
 from services.intake.domain.keys import Credential, Scope
@@ -88,26 +90,58 @@ def problem_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-class BodyLimits(BaseHTTPMiddleware):
-    """413 over 1 MiB and 415 for anything but JSON, before any parsing."""
+class BodyLimits:
+    """413 over 1 MiB and 415 for anything but JSON, before any parsing. A plain ASGI
+    middleware: it reads the body once (stopping as soon as it is too large) and hands
+    it on, without the task and stream per call of Starlette's ``BaseHTTPMiddleware``."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.method in ("POST", "PUT", "PATCH"):
-            declared = request.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                return _too_large()
-            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type != "application/json" and not media_type.endswith("+json"):
-                return problem_response(
-                    415, "Unsupported Media Type", "send the body as application/json"
-                )
-            body = await request.body()
-            if len(body) > MAX_BODY_BYTES:
-                return _too_large()
-        return await call_next(request)
+    def __init__(self, app: asgi.ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await _too_large()(scope, receive, send)
+            return
+        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            unsupported = problem_response(
+                415, "Unsupported Media Type", "send the body as application/json"
+            )
+            await unsupported(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await _too_large()(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> asgi.Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
-def _too_large() -> Response:
+def _too_large() -> JSONResponse:
     return problem_response(413, "Content Too Large", f"the body exceeds {MAX_BODY_BYTES} bytes")
 
 
@@ -173,18 +207,20 @@ def install_routes(
     audit_base_url: str,
     publish_timeout_s: float,
     tracer: Tracer,
+    credentials: CredentialCache,
 ) -> None:
+    """``credentials`` looks API keys up (in ``repository``, through a short cache)."""
     router = APIRouter(prefix="/v1")
     app.add_middleware(BodyLimits)
     install_error_handlers(app)
 
     def require(scope: Scope) -> Any:
         async def authenticated(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+            bearer_token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> Credential:
-            if credentials is None:
+            if bearer_token is None:
                 raise AuthProblem(401, "send an API key as 'Authorization: Bearer <key>'")
-            credential = await repository.credential(credentials.credentials)
+            credential = await credentials.credential(bearer_token.credentials)
             if credential is None:
                 raise AuthProblem(401, "the API key is unknown or revoked")
             if scope not in credential.scopes:

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.intake.api import install_routes, problem_schema
+from services.intake.credentials import CredentialCache
 from services.intake.domain.keys import parse_bootstrap_key
 from services.intake.ports import Repository
 from services.intake.store import IntakeStore
@@ -43,6 +44,7 @@ def create_app(
         settings.audit_base_url,
         settings.publish_timeout_s,
         runtime.tracer_provider.get_tracer("docket.intake"),
+        CredentialCache(repository.credential),
     )
 
     def openapi() -> dict[str, Any]:

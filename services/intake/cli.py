@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from services.intake.credentials import CREDENTIAL_TTL_S
 from services.intake.domain.keys import check_client_id, new_key_id, new_secret, parse_scopes
 from services.intake.store import IntakeStore
 from shared.db import Database, create_pool, migrate
@@ -117,7 +118,9 @@ def keys_command(argv: list[str]) -> int:
     create.add_argument("client_id", help="e.g. legal-ops, cbp-portal, docket-automation")
     create.add_argument("--scopes", required=True, help="comma-separated: submit,amend,decide")
     actions.add_parser("list", help="list keys (never their secrets)")
-    revoke = actions.add_parser("revoke", help="revoke a key by its id")
+    revoke = actions.add_parser(
+        "revoke", help=f"revoke a key by its id (effective within {CREDENTIAL_TTL_S:g} s)"
+    )
     revoke.add_argument("key_id")
     args = parser.parse_args(argv)
     if not args.database_url:
@@ -152,7 +155,10 @@ async def _keys(args: argparse.Namespace) -> int:
                 )
             return 0
         if await store.revoke_key(args.key_id):
-            print(f"revoked {args.key_id}")
+            print(
+                f"revoked {args.key_id}; running intake instances stop accepting it within "
+                f"{CREDENTIAL_TTL_S:g} s"
+            )
             return 0
         print(f"no active key {args.key_id}", file=sys.stderr)
         return 1

@@ -1,15 +1,15 @@
 """PostgreSQL adapter of intake: API keys, accepted requests, Idempotency-Key records
 and accepted changes (schema ``intake``).
 
-Every write that stands for an event happens in one transaction that holds the key's
-lock *while the event is published*: the rows are committed only after Kafka
-acknowledged, and a failed publish rolls them back. Concurrent duplicates wait on the
-lock, then see the committed rows and replay them.
+Every write that stands for an event happens in one transaction that holds the row
+*while the event is published*: the rows are committed only after Kafka acknowledged,
+and a failed publish rolls them back. Concurrent duplicates wait on the row (the unique
+index of a new request, the row lock of a change), then see the committed rows and
+replay them.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,9 +19,9 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from services.intake.domain.idempotency import (
-    Conflict,
     New,
     Prior,
+    Replay,
     Resolution,
     resolve_submission,
 )
@@ -88,11 +88,6 @@ class Change:
     apply: Callable[[RequestState], RequestState]
 
 
-def _lock_key(*parts: str) -> int:
-    digest = hashlib.sha256("\x1f".join(("docket.intake", *parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 class IntakeStore(DatabaseStore):
     # --- API keys ---------------------------------------------------------------------
 
@@ -153,55 +148,27 @@ class IntakeStore(DatabaseStore):
     async def accept_submission(
         self, request: NewRequest, idempotency_key: str | None, publish: Publish
     ) -> Resolution:
-        """Replay, refuse, or record ``request`` once ``publish`` returned."""
-        locks = [_lock_key("request", request.request_id)]
-        if idempotency_key is not None:
-            locks.append(_lock_key("idempotency", request.submitted_by, idempotency_key))
-        async with self.pool.acquire() as conn, conn.transaction():
-            for lock in sorted(locks):  # one order everywhere: no deadlock
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock)
-            by_key = None
-            if idempotency_key is not None:
-                by_key = await _prior(
-                    conn,
-                    "SELECT request_id, fingerprint FROM idempotency_keys"
-                    " WHERE client_id = $1 AND key = $2",
-                    request.submitted_by,
-                    idempotency_key,
-                )
-            by_natural_key = await _prior(
-                conn,
-                "SELECT request_id, fingerprint FROM requests WHERE request_id = $1",
-                request.request_id,
-            )
-            resolution = resolve_submission(request.fingerprint, by_key, by_natural_key)
-            if isinstance(resolution, New):
-                await conn.execute(
-                    "INSERT INTO requests (request_id, fingerprint, event_id, submitted_by,"
-                    " accepted_at, data_requested, nondisclosure_ordered)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    request.request_id,
-                    request.fingerprint,
-                    request.event_id,
-                    request.submitted_by,
-                    request.accepted_at,
-                    [category.value for category in request.data_requested],
-                    request.nondisclosure_ordered,
-                )
-                await publish()
-            if (
-                idempotency_key is not None
-                and by_key is None
-                and not isinstance(resolution, Conflict)
-            ):
-                await conn.execute(
-                    "INSERT INTO idempotency_keys (client_id, key, request_id, fingerprint)"
-                    " VALUES ($1, $2, $3, $4)",
-                    request.submitted_by,
-                    idempotency_key,
-                    request.request_id,
-                    request.fingerprint,
-                )
+        """Replay, refuse, or record ``request`` once ``publish`` returned.
+
+        The request's row (and the Idempotency-Key's) is claimed with ``INSERT ... ON
+        CONFLICT DO NOTHING``: a concurrent duplicate's insert waits on the unique index
+        until this transaction ends, then finds the committed row (a replay) or, had the
+        publish failed and everything rolled back, claims it itself. The request's row
+        is always claimed before the key's, so two claims never wait on each other."""
+        async with self.pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                resolution, keep = await _claim(conn, request, idempotency_key)
+                if isinstance(resolution, New):
+                    await publish()
+            except BaseException:
+                await transaction.rollback()
+                raise
+            if keep:
+                await transaction.commit()
+            else:
+                await transaction.rollback()
             return resolution
 
     # --- amendments and decisions -----------------------------------------------------
@@ -250,6 +217,57 @@ class IntakeStore(DatabaseStore):
             )
             await publish()
             return Recorded(replayed=False)
+
+
+async def _claim(
+    conn: Connection, request: NewRequest, idempotency_key: str | None
+) -> tuple[Resolution, bool]:
+    """How ``request`` resolves, having claimed what it may, and whether the claims are
+    to be kept (a new request, or a replay first seen under this Idempotency-Key)."""
+    claimed = await conn.fetchval(
+        "INSERT INTO requests (request_id, fingerprint, event_id, submitted_by,"
+        " accepted_at, data_requested, nondisclosure_ordered)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (request_id) DO NOTHING RETURNING true",
+        request.request_id,
+        request.fingerprint,
+        request.event_id,
+        request.submitted_by,
+        request.accepted_at,
+        [category.value for category in request.data_requested],
+        request.nondisclosure_ordered,
+    )
+    by_natural_key = None
+    if not claimed:
+        by_natural_key = await _prior(
+            conn,
+            "SELECT request_id, fingerprint FROM requests WHERE request_id = $1",
+            request.request_id,
+        )
+    key_claimed = False
+    by_key = None
+    if idempotency_key is not None:
+        key_claimed = bool(
+            await conn.fetchval(
+                "INSERT INTO idempotency_keys (client_id, key, request_id, fingerprint)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, key) DO NOTHING RETURNING true",
+                request.submitted_by,
+                idempotency_key,
+                request.request_id,
+                request.fingerprint,
+            )
+        )
+        if not key_claimed:
+            by_key = await _prior(
+                conn,
+                "SELECT request_id, fingerprint FROM idempotency_keys"
+                " WHERE client_id = $1 AND key = $2",
+                request.submitted_by,
+                idempotency_key,
+            )
+    resolution = resolve_submission(request.fingerprint, by_key, by_natural_key)
+    keep = isinstance(resolution, New) or (isinstance(resolution, Replay) and key_claimed)
+    return resolution, keep
 
 
 async def _prior(conn: Connection, query: str, *args: object) -> Prior | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
 
+from services.intake.models import IntakeSubmission, request_id_for
 from shared import topics
 from tests.fixtures.servers import RunningService
 from tests.integration.intake.conftest import AUTH, StartIntake, events_for, submission
@@ -75,3 +77,72 @@ async def test_idempotency_survives_a_restart(
     assert conflict.status_code == 409
     request_id = first.json()["request_id"]
     assert len(await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, request_id)) == 1
+
+
+def _request_id(body: dict[str, Any]) -> str:
+    return request_id_for(IntakeSubmission.model_validate(body))
+
+
+async def test_a_refused_key_leaves_nothing_of_the_other_body(
+    intake: RunningService, kafka_bootstrap: str
+) -> None:
+    """The other body's request was claimed before its key was found taken: the claim is
+    undone, so that body sent later (without the key) is new and gets its event."""
+    first, other = submission(), submission()
+    async with httpx.AsyncClient(base_url=intake.url, headers=AUTH, timeout=30) as client:
+        accepted = await client.post("/v1/requests", json=first, headers={"idempotency-key": "r-1"})
+        refused = await client.post("/v1/requests", json=other, headers={"idempotency-key": "r-1"})
+        later = await client.post("/v1/requests", json=other)
+    assert (accepted.status_code, refused.status_code, later.status_code) == (202, 409, 202)
+    assert later.json()["request_id"] == _request_id(other)
+    assert len(await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, _request_id(other))) == 1
+
+
+async def test_a_new_key_on_a_known_request_replays_and_is_kept(
+    intake: RunningService, kafka_bootstrap: str
+) -> None:
+    body = submission()
+    headers = {"idempotency-key": "late-key"}
+    async with httpx.AsyncClient(base_url=intake.url, headers=AUTH, timeout=30) as client:
+        first = await client.post("/v1/requests", json=body)
+        replay = await client.post("/v1/requests", json=body, headers=headers)
+        reused = await client.post("/v1/requests", json=submission(), headers=headers)
+    assert first.status_code == replay.status_code == 202
+    assert replay.json() == first.json()
+    assert reused.status_code == 409  # the key now names the first request
+    assert len(await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, _request_id(body))) == 1
+
+
+async def test_concurrent_duplicates_under_different_keys_make_one_event(
+    intake: RunningService, kafka_bootstrap: str
+) -> None:
+    body = submission()
+    async with httpx.AsyncClient(base_url=intake.url, headers=AUTH, timeout=30) as client:
+        answers = await asyncio.gather(
+            *(
+                client.post("/v1/requests", json=body, headers={"idempotency-key": f"many-{i}"})
+                for i in range(10)
+            )
+        )
+        reused = await client.post(
+            "/v1/requests", json=submission(), headers={"idempotency-key": "many-3"}
+        )
+    assert {answer.status_code for answer in answers} == {202}
+    assert {answer.json()["request_id"] for answer in answers} == {_request_id(body)}
+    assert reused.status_code == 409
+    assert len(await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, _request_id(body))) == 1
+
+
+async def test_one_key_raced_with_different_bodies_accepts_exactly_one(
+    intake: RunningService, kafka_bootstrap: str
+) -> None:
+    bodies = [submission() for _ in range(5)]
+    headers = {**AUTH, "idempotency-key": "raced"}
+    async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
+        answers = await asyncio.gather(
+            *(client.post("/v1/requests", json=body, headers=headers) for body in bodies)
+        )
+    assert sorted(answer.status_code for answer in answers) == [202, 409, 409, 409, 409]
+    for body, answer in zip(bodies, answers, strict=True):
+        events = await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, _request_id(body))
+        assert len(events) == (1 if answer.status_code == 202 else 0)

@@ -4,6 +4,7 @@ specific 4xx problem document and never reach Kafka (the app's lifespan is not r
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,35 @@ def test_over_one_mebibyte_is_413(client: TestClient, body: dict[str, Any]) -> N
     body["instrument"]["document_text"] = "x" * (1024 * 1024)
     response = client.post("/v1/requests", json=body)
     assert response.status_code == 413
+
+
+def test_a_streamed_body_over_one_mebibyte_is_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the size is known only by reading
+        yield b'{"external_ref": "'
+        for _ in range(20):
+            yield b"x" * 65_536
+        yield b'"}'
+
+    response = client.post(
+        "/v1/requests", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+
+
+def test_a_streamed_body_reaches_validation_whole(client: TestClient, body: dict[str, Any]) -> None:
+    body["instrument"]["type"] = "not-a-type"
+    encoded = json.dumps(body).encode()
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(encoded), 100):
+            yield encoded[start : start + 100]
+
+    response = client.post(
+        "/v1/requests", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == ["instrument.type"]
 
 
 def test_malformed_json_is_422_not_500(client: TestClient) -> None:
