@@ -1,7 +1,9 @@
-"""Audit: events stored per second (``AuditStore.append`` on real PostgreSQL, as the log
-writer calls it) and Merkle proof generation and verification time by tree size.
+"""Audit: events stored per second on real PostgreSQL, as the log writer stores them
+(ledger records parsed, then a batch of them per ``AuditStore.append_many`` transaction;
+batch 1 is one event per transaction through ``AuditStore.append``), and Merkle proof
+generation and verification time by tree size.
 
-    python -m bench.audit_append [--events 2000] [--batch 1 100] [--sizes 1000 1000000]
+    python -m bench.audit_append [--events 5000] [--batch 1 500] [--sizes 1000 1000000]
 
 Uses ``DOCKET_DATABASE_URL`` (a fresh database is created on that server), else starts
 a throwaway local PostgreSQL. ``make bench`` calls ``append_rate`` and ``proof_times``.
@@ -25,10 +27,12 @@ from deploy.postgres.launcher import LocalPostgres, create_database, drop_databa
 from services.audit.app import MIGRATIONS, SCHEMA
 from services.audit.domain.ledger import LedgerEntry
 from services.audit.domain.merkle import MerkleLog, leaf_hash, verify_consistency, verify_inclusion
-from services.audit.store import AuditStore, PendingEntry
+from services.audit.handlers import MAX_BATCH_RECORDS, pending_entry_for
+from services.audit.store import AuditStore
 from shared import topics
 from shared.db import Database, create_pool, migrate
 from shared.events import envelope_for
+from shared.kafka import RecordInfo
 from tests.unit.audit import factories as f
 
 PROOF_SIZES = (10**3, 10**4, 10**5, 10**6)
@@ -44,21 +48,35 @@ def entries(count: int) -> list[LedgerEntry]:
     return made
 
 
+def ledger_records(count: int) -> list[tuple[bytes, RecordInfo]]:
+    """``count`` records of the ledger topic as the log writer reads them."""
+    return [
+        (
+            entry.to_record(),
+            RecordInfo(topics.AUDIT_LEDGER, 0, offset, entry.request_id, {}, 0),
+        )
+        for offset, entry in enumerate(entries(count))
+    ]
+
+
 async def append_rate(admin_url: str, count: int, batch: int) -> float:
-    """Events appended per second, ``batch`` entries per ``append`` call (one transaction)."""
+    """Events appended per second, ``batch`` ledger records per transaction (1: through
+    ``append``, one event per transaction; more: through ``append_many``, as the log
+    writer does with each batch it reads)."""
     name = f"bench_{secrets.token_hex(4)}"
     await create_database(admin_url, name)
     pool = await create_pool(with_database(admin_url, name), schema=SCHEMA, max_size=2)
     try:
         await migrate(pool, SCHEMA, MIGRATIONS)
         store = AuditStore(Database.of(pool))
-        pending = [
-            PendingEntry(entry, topics.AUDIT_LEDGER, 0, offset)
-            for offset, entry in enumerate(entries(count))
-        ]
+        records = ledger_records(count)
         began = time.perf_counter()
         for i in range(0, count, batch):
-            await store.append(pending[i : i + batch])
+            pending = [pending_entry_for(body, info) for body, info in records[i : i + batch]]
+            if batch == 1:
+                await store.append(pending[0])
+            else:
+                await store.append_many(pending)
         elapsed = time.perf_counter() - began
         if await store.size() != count:
             raise RuntimeError("the store does not hold every appended event")
@@ -110,8 +128,14 @@ def proof_times(size: int, samples: int = 1000) -> dict[str, float]:
 
 async def _main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        nargs="+",
+        default=[1, MAX_BATCH_RECORDS],
+        help=f"records per transaction (the log writer reads up to {MAX_BATCH_RECORDS})",
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=list(PROOF_SIZES))
     args = parser.parse_args()
     external = os.environ.get("DOCKET_DATABASE_URL")

@@ -22,10 +22,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaClient, TopicPartition
+from aiokafka import AIOKafkaClient, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -156,15 +157,33 @@ class RecordInfo:
 
 def record_info(message: KafkaMessage) -> RecordInfo:
     raw = message.raw_message
-    if isinstance(raw, tuple):  # batch subscribers are not used in Docket
+    if isinstance(raw, tuple):  # a batch subscriber's message: see batch_records
         raise TypeError("expected a single Kafka record, got a batch")
+    return _info_of(raw, {k: str(v) for k, v in message.headers.items()})
+
+
+def batch_records(message: KafkaMessage) -> list[tuple[bytes, RecordInfo]]:
+    """Each record of a batch subscriber's message (``batch=True``), in the order
+    read, with its value and where it came from."""
+    raw = message.raw_message
+    records = raw if isinstance(raw, tuple) else (raw,)
+    return [
+        (
+            record.value or b"",
+            _info_of(record, {k: v.decode("utf-8", "replace") for k, v in record.headers}),
+        )
+        for record in records
+    ]
+
+
+def _info_of(raw: ConsumerRecord[Any, Any], headers: dict[str, str]) -> RecordInfo:
     key = raw.key.decode("utf-8", "replace") if isinstance(raw.key, bytes) else None
     return RecordInfo(
         topic=raw.topic,
         partition=raw.partition,
         offset=raw.offset,
         key=key,
-        headers={k: str(v) for k, v in message.headers.items()},
+        headers=headers,
         timestamp_ms=raw.timestamp,
     )
 

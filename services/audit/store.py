@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +17,10 @@ from pydantic import BaseModel
 
 from services.audit.domain.ledger import DeadLetterView, LedgerEntry, dead_letter_of
 from services.audit.domain.merkle import leaf_hash
-from services.audit.domain.request_view import RequestView, apply_event, fold_views
+from services.audit.domain.request_view import RequestView, changed_views, fold_views
 from services.audit.domain.tree_head import SignedTreeHead
 from shared.db import DatabaseStore
+from shared.events import EventData
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 
@@ -87,87 +88,95 @@ class StoredEvent:
 class AuditStore(DatabaseStore):
     """The append-only log, its read side and the signed tree heads."""
 
-    async def append(self, pending: Sequence[PendingEntry]) -> int:
-        """Append entries not stored yet; returns how many leaves were added.
+    async def append(self, item: PendingEntry) -> bool:
+        """Append one entry unless it is stored already; returns whether it was added."""
+        return await self.append_many([item]) == 1
+
+    async def append_many(self, pending: Sequence[PendingEntry]) -> int:
+        """Append, in ledger order and in one transaction, the entries not stored yet;
+        returns how many leaves were added.
 
         One writer at a time (``LOCK TABLE ... IN EXCLUSIVE MODE``) keeps leaf indexes
-        dense and in commit order; the ledger position is stored in the same
-        transaction, so a crash between the two is impossible and a redelivered
-        record is recognised by its offset as well as by its event id."""
-        added = 0
+        dense and in commit order: the next index is read under the lock on every call,
+        never cached, so two instances sharing the ledger (a rebalance) cannot collide.
+        The ledger positions are stored in the same transaction, so a crash between the
+        two is impossible and a redelivered record is recognised by its offset as well
+        as by its event id. A fixed number of statements per call, whatever its size."""
+        if not pending:
+            return 0
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE event_log IN EXCLUSIVE MODE")
             next_index: int = await conn.fetchval(
                 "SELECT coalesce(max(leaf_index) + 1, 0) FROM event_log"
             )
-            positions: dict[tuple[str, int], int] = {}
-            for item in pending:
-                where = (item.topic, item.partition)
-                if where not in positions:
-                    positions[where] = (
-                        await conn.fetchval(
-                            "SELECT next_offset FROM consumer_positions "
-                            "WHERE topic = $1 AND partition = $2",
-                            item.topic,
-                            item.partition,
-                        )
-                        or 0
-                    )
-                if item.offset < positions[where]:
-                    continue
-                positions[where] = item.offset + 1
-                if await self._insert(conn, item.entry, next_index):
-                    next_index += 1
-                    added += 1
-            await conn.executemany(
-                "INSERT INTO consumer_positions (topic, partition, next_offset) "
-                "VALUES ($1, $2, $3) ON CONFLICT (topic, partition) "
-                "DO UPDATE SET next_offset = excluded.next_offset",
-                [(t, p, o) for (t, p), o in positions.items()],
+            partitions = sorted({(item.topic, item.partition) for item in pending})
+            stored_positions = await conn.fetch(
+                "SELECT topic, partition, next_offset FROM consumer_positions"
+                " JOIN unnest($1::text[], $2::int[]) AS batch(t, p)"
+                " ON topic = batch.t AND partition = batch.p",
+                [topic for topic, _ in partitions],
+                [partition for _, partition in partitions],
             )
-        return added
+            stored_ids = await conn.fetch(
+                "SELECT event_id FROM event_log WHERE event_id = ANY($1::text[])",
+                list({item.entry.event_id for item in pending}),
+            )
+            fresh, positions = select_new(
+                pending,
+                {(r["topic"], r["partition"]): r["next_offset"] for r in stored_positions},
+                {row["event_id"] for row in stored_ids},
+            )
+            if fresh:
+                await self._insert(conn, [item.entry for item in fresh], next_index)
+            await conn.execute(
+                "INSERT INTO consumer_positions (topic, partition, next_offset)"
+                " SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])"
+                " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                [topic for topic, _ in positions],
+                [partition for _, partition in positions],
+                list(positions.values()),
+            )
+        return len(fresh)
 
-    async def _insert(self, conn: Connection, entry: LedgerEntry, index: int) -> bool:
-        data = entry.leaf_data()
-        inserted = await conn.fetchval(
+    async def _insert(self, conn: Connection, entries: Sequence[LedgerEntry], first: int) -> None:
+        """Store ``entries`` as leaves ``first``, ``first + 1``, ... and project them."""
+        data = [entry.leaf_data() for entry in entries]
+        await conn.execute(
             "INSERT INTO event_log (leaf_index, event_id, event_type, request_id, source_topic,"
             " occurred_at, trace_id, leaf_data, leaf_hash)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (event_id) DO NOTHING RETURNING leaf_index",
-            index,
-            entry.event_id,
-            entry.event_type,
-            entry.request_id,
-            entry.source_topic,
-            entry.occurred_at,
-            entry.trace_id,
+            " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],"
+            " $6::timestamptz[], $7::text[], $8::bytea[], $9::bytea[])",
+            list(range(first, first + len(entries))),
+            [entry.event_id for entry in entries],
+            [entry.event_type for entry in entries],
+            [entry.request_id for entry in entries],
+            [entry.source_topic for entry in entries],
+            [entry.occurred_at for entry in entries],
+            [entry.trace_id for entry in entries],
             data,
-            leaf_hash(data),
+            [leaf_hash(leaf) for leaf in data],
         )
-        if inserted is None:
-            return False
-        typed = entry.typed_event()
-        if typed is not None:
+        typed = [e for e in (entry.typed_event() for entry in entries) if e is not None]
+        if typed:
             await self._project(conn, typed)
-        return True
 
-    async def _project(self, conn: Connection, typed: Any) -> None:
-        row = await conn.fetchrow(
-            "SELECT view FROM request_views WHERE request_id = $1 FOR UPDATE", typed.request_id
+    async def _project(self, conn: Connection, events: Sequence[EventData]) -> None:
+        rows = await conn.fetch(
+            "SELECT request_id, view FROM request_views WHERE request_id = ANY($1::text[])"
+            " ORDER BY request_id FOR UPDATE",
+            list({event.request_id for event in events}),
         )
-        current = RequestView.model_validate(json.loads(row["view"])) if row else None
-        view = apply_event(current, typed)
-        if view == current:
-            return
-        await self.save_view(conn, view)
+        current = {
+            row["request_id"]: RequestView.model_validate(json.loads(row["view"])) for row in rows
+        }
+        await self.save_views(conn, changed_views(events, current).values())
 
     @staticmethod
-    async def save_view(conn: Connection, view: RequestView) -> None:
-        received = view.received or {}
-        submission = received.get("submission", {})
-        classification = view.classification or {}
-        authority = classification.get("authority", {})
-        await conn.execute(
+    async def save_views(conn: Connection, views: Iterable[RequestView]) -> None:
+        rows = [_view_row(view) for view in views]
+        if not rows:
+            return
+        await conn.executemany(
             "INSERT INTO request_views (request_id, state, received_at, deadline,"
             " authority_code, authority_family, risk_level, country, view, updated_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())"
@@ -177,15 +186,7 @@ class AuditStore(DatabaseStore):
             " authority_family = excluded.authority_family,"
             " risk_level = excluded.risk_level, country = excluded.country,"
             " view = excluded.view, updated_at = now()",
-            view.request_id,
-            view.state,
-            _timestamp(submission.get("received_at")),
-            _timestamp(submission.get("instrument", {}).get("response_deadline")),
-            authority.get("code"),
-            authority.get("family"),
-            classification.get("risk", {}).get("level"),
-            submission.get("requester", {}).get("country"),
-            view.model_dump_json(),
+            rows,
         )
 
     async def request_view(self, request_id: str) -> RequestView | None:
@@ -348,9 +349,52 @@ class AuditStore(DatabaseStore):
                 if typed is not None:
                     events.append(typed)
             views = fold_views(events)
-            for view in views.values():
-                await self.save_view(conn, view)
+            await self.save_views(conn, views.values())
         return len(views)
+
+
+def select_new(
+    pending: Sequence[PendingEntry],
+    positions: Mapping[tuple[str, int], int],
+    stored_ids: Collection[str],
+) -> tuple[list[PendingEntry], dict[tuple[str, int], int]]:
+    """The entries of a batch to append, in ledger order, and each ledger partition's
+    next offset after the batch. An entry below its partition's stored position was
+    processed before; one whose event id is stored, or earlier in the batch, is a
+    duplicate: both are skipped, so an event is never stored twice."""
+    after = {
+        (item.topic, item.partition): positions.get((item.topic, item.partition), 0)
+        for item in pending
+    }
+    seen = set(stored_ids)
+    fresh: list[PendingEntry] = []
+    for item in pending:
+        where = (item.topic, item.partition)
+        if item.offset < after[where]:
+            continue
+        after[where] = item.offset + 1
+        if item.entry.event_id not in seen:
+            seen.add(item.entry.event_id)
+            fresh.append(item)
+    return fresh, after
+
+
+def _view_row(view: RequestView) -> tuple[Any, ...]:
+    received = view.received or {}
+    submission = received.get("submission", {})
+    classification = view.classification or {}
+    authority = classification.get("authority", {})
+    return (
+        view.request_id,
+        view.state,
+        _timestamp(submission.get("received_at")),
+        _timestamp(submission.get("instrument", {}).get("response_deadline")),
+        authority.get("code"),
+        authority.get("family"),
+        classification.get("risk", {}).get("level"),
+        submission.get("requester", {}).get("country"),
+        view.model_dump_json(),
+    )
 
 
 def _tree_head(row: asyncpg.Record) -> SignedTreeHead:

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from services.audit.domain.canonical import canonical_json
 from shared.events import DeadLettered, Envelope, EventData, EventRejected, parse_data
@@ -38,6 +38,8 @@ class LedgerEntry(BaseModel):
     trace_id: str | None = None
     event: dict[str, Any] | None = None
     unreadable: UnreadableRecord | None = None
+    #: ``event`` validated once, as an envelope (an entry is read many times per append).
+    _envelope: Envelope | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_record(self) -> LedgerEntry:
@@ -47,7 +49,7 @@ class LedgerEntry(BaseModel):
         if (self.event is None) == (self.unreadable is None):
             raise ValueError("a ledger entry holds either an event or an unreadable record")
         if self.event is not None:
-            Envelope.model_validate(self.event)
+            self._envelope = Envelope.model_validate(self.event)
         return self
 
     @property
@@ -72,17 +74,17 @@ class LedgerEntry(BaseModel):
 
     @property
     def occurred_at(self) -> datetime:
-        if self.event is not None:
-            return Envelope.model_validate(self.event).time
+        if self._envelope is not None:
+            return self._envelope.time
         return datetime.fromtimestamp(0, UTC)
 
     def typed_event(self) -> EventData | None:
         """The event's typed data, or None when it is unreadable or of a type/version
         this audit does not project (it is still kept in the log)."""
-        if self.event is None:
+        if self._envelope is None:
             return None
         try:
-            return parse_data(Envelope.model_validate(self.event))
+            return parse_data(self._envelope)
         except (EventRejected, ValueError):
             return None
 

@@ -6,7 +6,7 @@ live writer produce the same view from the same log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -147,9 +147,26 @@ def _already_sent(notification: NotificationView) -> bool:
     return notification.last_event == "UserNotified"
 
 
-def fold_views(events: Iterable[EventData]) -> dict[str, RequestView]:
-    """Every request's view after the events, in log order (what rebuild stores)."""
+def fold_views(
+    events: Iterable[EventData], start: Mapping[str, RequestView] | None = None
+) -> dict[str, RequestView]:
+    """Every request's view after the events, in log order, from the ``start`` views
+    (none: what rebuild stores); only requests the events touch are returned."""
+    before = start or {}
     views: dict[str, RequestView] = {}
     for event in events:
-        views[event.request_id] = apply_event(views.get(event.request_id), event)
+        key = event.request_id
+        views[key] = apply_event(views[key] if key in views else before.get(key), event)
     return views
+
+
+def changed_views(
+    events: Iterable[EventData], start: Mapping[str, RequestView]
+) -> dict[str, RequestView]:
+    """The views a batch of events changes, each after all of them (what an append
+    stores): a request without a view yet gets one even when the events leave it blank."""
+    return {
+        request_id: view
+        for request_id, view in fold_views(events, start).items()
+        if start.get(request_id) != view
+    }

@@ -43,7 +43,9 @@ async def test_read_side_rebuild_and_tamper_detection(
 
         async def all_stored() -> bool:
             body = (await client.get(f"/v1/requests/{prefix}-3")).json()
-            return len(body.get("events", [])) == 2
+            letters = (await client.get("/v1/deadletters", params={"limit": 500})).json()
+            kept = {(d["kind"], d["consumer"]) for d in letters["items"]}
+            return len(body.get("events", [])) == 2 and ("UnreadableRecord", "audit") in kept
 
         await wait_until(all_stored)
         period = {"received_from": start.isoformat(), "received_to": end.isoformat()}
