@@ -29,7 +29,7 @@ from services.notifier.planning import plan_request
 from services.notifier.store import NoticeRow, NotifierStore, RequestRecord
 from shared.accounts import AccountDirectory
 from shared.events import NoticeDecision, NotificationFailed, UserNotified
-from shared.kafka import EventPublisher, derived_event_id
+from shared.kafka import TRANSIENT_ERRORS, EventPublisher, derived_event_id
 from shared.submission import Target
 
 log = structlog.get_logger("docket.notifier.dispatcher")
@@ -71,6 +71,24 @@ class NoticeMetrics:
 #: Answers when every amendment acknowledged by Kafka up to that moment has been
 #: processed (see ``amendment_barrier.py``), or None; no notice is claimed without it.
 AmendmentsRead = Callable[[], Awaitable[datetime | None]]
+
+
+async def record_sent(mark_sent: Callable[[], Awaitable[None]], max_delay_s: float = 5.0) -> None:
+    """A notice has left: record it, waiting out a database outage rather than giving
+    up, because an unrecorded send is sent again once its claim's lease runs out. Only
+    a crash in this window, or an outage longer than the lease, can still cause a
+    second delivery (with the same Message-ID or webhook idempotency key)."""
+    delay = 0.2
+    while True:
+        try:
+            await mark_sent()
+            return
+        except TRANSIENT_ERRORS as error:
+            log.warning(
+                "notice_sent_not_yet_recorded", error=type(error).__name__, retry_in_s=delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay_s)
 
 
 @dataclass(frozen=True)
@@ -212,7 +230,7 @@ class NoticeDispatcher:
             except DeliveryFailed as failure:
                 await self._failed(row, failure.reason)
                 return
-            await self._store.mark_sent(row.notice_id, receipt.sent_at)
+            await record_sent(lambda: self._store.mark_sent(row.notice_id, receipt.sent_at))
             self._metrics.sent.labels(row.channel).inc()
             await self._publish_sent(
                 replace(row, state="sent", sent_at=receipt.sent_at, released_at=released_at)
