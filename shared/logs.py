@@ -18,7 +18,8 @@ import structlog
 from opentelemetry import trace
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-PHONE = re.compile(r"(?<![\w.])\+?\d[\d ()./-]{7,}\d(?![\w.])")
+#: Not inside ids: a digit run between hyphens is part of a UUID, not a phone number.
+PHONE = re.compile(r"(?<![\w.-])\+?\d[\d ()./-]{7,}\d(?![\w.-])")
 IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
 #: Keys whose values are personal data whatever they look like.
