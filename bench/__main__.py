@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--concurrency", type=int, default=64, help="in flight during the saturation run")
     add("--drain-timeout", type=float, default=90.0, help="wait for completion, s")
     add("--baseline-count", type=int, default=20000, help="raw passthrough messages")
-    add("--append-events", type=int, default=2000, help="events per audit append run")
+    add("--append-events", type=int, default=5000, help="events per audit append run")
     add("--proof-sizes", type=int, nargs="+", default=list(audit_append.PROOF_SIZES))
     add("--proof-samples", type=int, default=1000)
     add("--classifier-seconds", type=float, default=5.0)
@@ -76,8 +76,8 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         await stack.start()
         say(f"stack ready in {time.perf_counter() - began:.0f} s")
 
-        say(f"audit append: {args.append_events} events, batch 1 and 100 ...")
-        for batch in (1, 100):
+        say(f"audit append: {args.append_events} events, batch 1 and 500 ...")
+        for batch in (1, 500):
             rate = await audit_append.append_rate(stack.admin_url, args.append_events, batch)
             metrics[f"audit.append_per_s.batch{batch}"] = rate
 

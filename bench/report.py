@@ -48,7 +48,10 @@ def targets(moderate_rate: int) -> list[Target]:
         Target("pipeline / raw passthrough", "e2e.ratio_to_baseline", ">=", 0.35),
         Target("intake accepted at saturation", "intake.accepted_per_s", ">=", 1500),
         Target(
-            "audit append (as the log writer calls it)", "audit.append_per_s.batch1", ">=", 5000
+            "audit append (batches of up to 500, as the log writer reads them)",
+            "audit.append_per_s.batch500",
+            ">=",
+            5000,
         ),
         Target("inclusion proof at 10^6 leaves", "audit.proof.1000000.inclusion_ms", "<=", 5),
     ]
@@ -117,7 +120,7 @@ def chart(metrics: dict[str, float], rates: list[int], instances: list[int], pat
         **{f"end to end\n{n}x": f"e2e.{n}x.sustained_per_s" for n in instances},
         "classify\n(pure)": "classifier.verdicts_per_s",
         "audit append\nbatch 1": "audit.append_per_s.batch1",
-        "audit append\nbatch 100": "audit.append_per_s.batch100",
+        "audit append\nbatch 500": "audit.append_per_s.batch500",
         "audit\nrebuild": "audit.rebuild_events_per_s",
         "audit\nreplay": "audit.replay_events_per_s",
     }
