@@ -72,16 +72,17 @@ def create_broker(
     service: str,
     tracer_provider: TracerProvider,
     registry: CollectorRegistry,
+    linger_ms: int = 0,
 ) -> KafkaBroker:
     """Producer: acks from all in-sync replicas and idempotence (no duplicates from
-    producer retries); a publish waits up to 5 ms for others to share its batch.
+    producer retries); a publish waits up to ``linger_ms`` for others to share its batch.
     Every subscriber commits only after its handler finished."""
     return KafkaBroker(
         [server.strip() for server in bootstrap_servers.split(",") if server.strip()],
         client_id=f"docket-{service}",
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,  # concurrent publishes share a batch (the Java client's default since 4.0)
+        linger_ms=linger_ms,
         request_timeout_ms=15_000,
         graceful_timeout=20.0,
         middlewares=(

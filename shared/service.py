@@ -67,7 +67,9 @@ def create_runtime(
 ) -> ServiceRuntime:
     provider = tracer_provider or create_tracer_provider(name)
     registry = CollectorRegistry()
-    broker = create_broker(settings.kafka_bootstrap_servers, name, provider, registry)
+    broker = create_broker(
+        settings.kafka_bootstrap_servers, name, provider, registry, settings.kafka_linger_ms
+    )
     dead_letters = Counter(
         "docket_dead_letters",
         "Records this service sent to the dead-letter topic, by source topic",

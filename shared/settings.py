@@ -28,6 +28,9 @@ class CommonSettings(BaseSettings):
     #: Consumers in one group share partitions; two instances of a service use the
     #: same group id. Set per instance for static membership (fewer rebalances).
     instance_id: str | None = None
+    #: How long a publish waits for others to share its batch. Services that publish
+    #: one record at a time and wait for it (the consumers) gain nothing from waiting.
+    kafka_linger_ms: int = 0
 
 
 class IntakeSettings(CommonSettings):
@@ -43,6 +46,8 @@ class IntakeSettings(CommonSettings):
     )
     #: Connections of intake's PostgreSQL pool (one is held per write while it publishes).
     database_pool_size: int = 10
+    #: Concurrent requests publish together: 5 ms lets them share a batch.
+    kafka_linger_ms: int = 5
 
 
 class ClassifierSettings(CommonSettings):
