@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import audit_append, classifier_rate, pipeline, report, stages
+from bench import audit_append, classifier_rate, cpu, pipeline, report, stages
 from bench.cases import REPO
 from bench.stack import Stack
 
@@ -101,6 +101,8 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     args.drain_timeout,
                 )
                 say(f"{n}x classifier+notifier: saturation, {args.saturation_count} requests")
+                pids = {p.popen.pid: name for name, ps in stack.services.items() for p in ps}
+                cpu_before = cpu.snapshot(pids)
                 async with stages.sampled(stack.bootstrap, stack.groups()) as traces:
                     run = await pipeline.end_to_end(
                         stack,
@@ -114,6 +116,12 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                         ],
                         args.drain_timeout,
                     )
+                cost = cpu.per_request(
+                    cpu_before, cpu.snapshot(pids), run["completed"], os.cpu_count() or 1
+                )
+                details[f"e2e.{n}x.cpu_per_request"] = cost
+                for key, value in cost.items():
+                    metrics[f"cpu.{n}x.{key}"] = value
                 details[f"e2e.{n}x.saturation"] = run
                 say(f"  {_brief(run)}")
                 by_stage = stages.summarise(traces, run["accepted"])
@@ -128,6 +136,15 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                         f"{stage} {figures.get('capacity_requests_per_s', 0):.0f}"
                         for stage, figures in by_stage.items()
                     )
+                )
+                say(
+                    "  CPU ms per request: "
+                    + ", ".join(
+                        f"{k.removesuffix('_ms')} {v:.1f}"
+                        for k, v in cost.items()
+                        if k.endswith("_ms")
+                    )
+                    + f"; the cores allow {cost.get('ceiling_requests_per_s', 0):.0f} req/s"
                 )
                 metrics[f"e2e.{n}x.sustained_per_s"] = run["e2e_per_s"]
                 metrics[f"e2e.{n}x.saturation_incomplete"] = run["incomplete"]
