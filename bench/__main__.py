@@ -101,6 +101,7 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     args.drain_timeout,
                 )
                 say(f"{n}x classifier+notifier: saturation, {args.saturation_count} requests")
+                await settle(stack, args.drain_timeout)
                 pids = {p.popen.pid: name for name, ps in stack.services.items() for p in ps}
                 cpu_before = cpu.snapshot(pids)
                 async with stages.sampled(stack.bootstrap, stack.groups()) as traces:
@@ -152,6 +153,7 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     metrics["intake.accepted_per_s"] = run["intake_accepted_per_s"]
                     metrics["intake.saturation_p99_ms"] = run["intake_p99_ms"]
                 for rate in args.rates:
+                    await settle(stack, args.drain_timeout)
                     say(f"{n}x: {rate} req/s for {args.duration:.0f} s ...")
                     run = await pipeline.end_to_end(
                         stack,
@@ -219,6 +221,13 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if not args.keep_work:
             stack.remove_data()
     return {"metrics": metrics, "details": details}
+
+
+async def settle(stack: Stack, timeout_s: float) -> None:
+    """Let the previous phase's tail (notices still being sent and audited) finish."""
+    waited = await stages.wait_until_idle(stack.bootstrap, stack.groups(), timeout_s=timeout_s)
+    if waited > 4.0:
+        say(f"  waited {waited:.0f} s for the previous phase to drain")
 
 
 def _brief(run: dict[str, Any]) -> str:

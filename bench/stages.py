@@ -99,6 +99,38 @@ async def sampled(
         await admin.close()
 
 
+async def wait_until_idle(
+    bootstrap: str, groups: dict[str, str], quiet_s: float = 3.0, timeout_s: float = 300.0
+) -> float:
+    """Wait until no group has a backlog for ``quiet_s`` in a row (the notices and
+    audit copies of the previous phase are done), so one phase's tail does not load the
+    next; returns the seconds waited."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    began = time.perf_counter()
+    quiet_since: float | None = None
+    try:
+        while time.perf_counter() - began < timeout_s:
+            backlog = 0
+            for group in groups.values():
+                committed, end = await _positions(admin, consumer, group)
+                backlog += end - committed
+            now = time.perf_counter()
+            if backlog > 0:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= quiet_s:
+                break
+            await asyncio.sleep(0.5)
+        return time.perf_counter() - began
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
 def summarise(
     traces: dict[str, StageTrace], requests: int, window_s: float = 2.0
 ) -> dict[str, Any]:
