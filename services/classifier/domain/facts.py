@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cached_property
 
 from services.classifier.domain.text import NormalisedText, normalise, redact
 from shared.accounts import Account, AccountDirectory
@@ -44,8 +45,14 @@ class TargetFacts:
     account: Account | None
     #: the target's platform_user_id and handle point at different accounts
     identifiers_conflict: bool
-    #: how evidence names the target (its handle, else its user id; redacted)
-    label: str
+
+    @cached_property
+    def label(self) -> str:
+        """How evidence names the target (its handle, else its user id; redacted);
+        worked out once, as rules ask for it many times."""
+        if self.target.handle is not None:
+            return redact(self.target.handle)
+        return f"user id {redact(self.target.platform_user_id or '')}"
 
 
 @dataclass(frozen=True)
@@ -65,8 +72,6 @@ class Facts:
     targets: tuple[TargetFacts, ...]
     nondisclosure: Nondisclosure
     withdrawn_by_amendment: bool
-    #: (label, account) of every target found in the account directory
-    accounts: tuple[tuple[str, Account], ...]
     # Filled in once the authority is identified (see classify).
     authority_code: str = ""
     authority_basis: AuthorityBasis = AuthorityBasis.NONE
@@ -83,6 +88,11 @@ class Facts:
     @property
     def requester_foreign(self) -> bool:
         return self.submission.requester.country != self.home_country
+
+    @cached_property
+    def accounts(self) -> tuple[tuple[str, Account], ...]:
+        """(label, account) of every target found in the account directory."""
+        return tuple((t.label, t.account) for t in self.targets if t.account is not None)
 
 
 def _texts(submission: Submission) -> dict[TextField, NormalisedText]:
@@ -107,11 +117,7 @@ def _target_facts(target: Target, accounts: AccountDirectory) -> TargetFacts:
         conflict = by_handle is not None and (
             account is None or by_handle.platform_user_id != account.platform_user_id
         )
-    if target.handle is not None:
-        label = redact(target.handle)
-    else:
-        label = f"user id {redact(target.platform_user_id or '')}"
-    return TargetFacts(target, account, conflict, label)
+    return TargetFacts(target, account, conflict)
 
 
 def gather(
@@ -133,5 +139,4 @@ def gather(
         targets=targets,
         nondisclosure=nondisclosure,
         withdrawn_by_amendment=withdrawn_by_amendment,
-        accounts=tuple((t.label, t.account) for t in targets if t.account is not None),
     )
