@@ -57,6 +57,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
 )
+#: How long an outage of the broker or database is waited out before a re-read.
+OUTAGE_PAUSE_S = 2.0
 #: Stable namespace for deterministic event ids (uuid5).
 EVENT_ID_NAMESPACE = uuid.UUID("5b0b6f0e-6a53-4c1f-9f7e-2d6a4c0d0c3e")
 
@@ -251,6 +253,26 @@ class ConsumerMetrics:
             )
 
 
+async def publish_dead_letter(
+    publisher: EventPublisher, body: bytes, info: RecordInfo, consumer: str, reason: str
+) -> None:
+    """The record, with the reason, on the dead-letter topic. Its event id comes from
+    where the record was read, so dead-lettering it again after a re-read is absorbed."""
+    await publisher.publish(
+        dead_letter_for(body, info, consumer, reason),
+        event_id=derived_event_id(
+            "deadletter", consumer, info.topic, str(info.partition), str(info.offset)
+        ),
+    )
+
+
+async def pause_for_outage(error: BaseException) -> None:
+    """Before records are read again because the broker or database is down: the
+    offsets stay uncommitted, and this pause keeps the re-reads from spinning."""
+    log.warning("infrastructure_unavailable_will_reread", error=type(error).__name__)
+    await asyncio.sleep(OUTAGE_PAUSE_S)
+
+
 def subscribe_events(
     broker: KafkaBroker,
     *,
@@ -268,13 +290,7 @@ def subscribe_events(
     docstring for what happens to records it cannot process."""
 
     async def dead_letter(body: bytes, info: RecordInfo, reason: str) -> None:
-        letter = dead_letter_for(body, info, consumer, reason)
-        await publisher.publish(
-            letter,
-            event_id=derived_event_id(
-                "deadletter", consumer, info.topic, str(info.partition), str(info.offset)
-            ),
-        )
+        await publish_dead_letter(publisher, body, info, consumer, reason)
         dead_letters.labels(topic=info.topic).inc()
         log.warning(
             "record_dead_lettered",
@@ -318,10 +334,7 @@ def subscribe_events(
                         metrics.processed(envelope, consumer, time.perf_counter() - started)
                     return
                 except TRANSIENT_ERRORS as error:
-                    log.warning(
-                        "infrastructure_unavailable_will_reread", error=type(error).__name__
-                    )
-                    await asyncio.sleep(2.0)
+                    await pause_for_outage(error)
                     raise
                 except Exception as error:  # a bug or a record the handler cannot take
                     if attempt == attempts:

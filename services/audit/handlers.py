@@ -35,8 +35,8 @@ from shared.kafka import (
     EventPublisher,
     RecordInfo,
     batch_records,
-    dead_letter_for,
-    derived_event_id,
+    pause_for_outage,
+    publish_dead_letter,
 )
 from shared.telemetry import trace_id_from_traceparent
 
@@ -49,8 +49,6 @@ MAX_BATCH_RECORDS = 500
 #: How long a poll waits for records; a batch is handed over as soon as records arrive,
 #: but FastStream sleeps this long again after an empty poll: it bounds the added latency.
 BATCH_WAIT_MS = 50
-#: How long an outage of the database or broker is waited out before a batch is re-read.
-OUTAGE_PAUSE_S = 2.0
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
@@ -147,8 +145,7 @@ AUDIT_IS_ONLY_READER = frozenset(
 async def _pause_if_outage(error: BaseException) -> None:
     """Before a batch is read again after an outage (as ``subscribe_events`` does)."""
     if isinstance(error, TRANSIENT_ERRORS):
-        log.warning("infrastructure_unavailable_will_reread", error=type(error).__name__)
-        await asyncio.sleep(OUTAGE_PAUSE_S)
+        await pause_for_outage(error)
 
 
 def _traced(info: RecordInfo) -> Context:
@@ -180,12 +177,7 @@ def _register_ingest(
             unreadable = await _to_ledger(batch_records(message))
             for body, info, reason in unreadable:
                 # No other service reads this topic, so no one else would dead-letter it.
-                await dead_letters.publish(
-                    dead_letter_for(body, info, "audit", reason),
-                    event_id=derived_event_id(
-                        "deadletter", "audit", info.topic, str(info.partition), str(info.offset)
-                    ),
-                )
+                await publish_dead_letter(dead_letters, body, info, "audit", reason)
         except BaseException as error:
             await _pause_if_outage(error)
             raise
