@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 
@@ -62,11 +62,27 @@ async def _positions(
     partitions = [tp for tp, meta in committed.items() if meta.offset >= 0]
     if not partitions:
         return 0, 0
-    ends = await consumer.end_offsets([TopicPartition(tp.topic, tp.partition) for tp in partitions])
+    ends = await consumer.end_offsets(partitions)
     return (
         sum(committed[tp].offset for tp in partitions),
-        sum(ends.get(TopicPartition(tp.topic, tp.partition), 0) for tp in partitions),
+        sum(ends.get(tp, 0) for tp in partitions),
     )
+
+
+@contextlib.asynccontextmanager
+async def _offset_clients(
+    bootstrap: str,
+) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
+    """An admin client (committed offsets) and a group-less consumer (end offsets)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        yield admin, consumer
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 @contextlib.asynccontextmanager
@@ -75,28 +91,23 @@ async def sampled(
 ) -> AsyncIterator[dict[str, StageTrace]]:
     """Sample every group's committed and end offsets until the block exits."""
     traces = {label: StageTrace(group) for label, group in groups.items()}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await admin.start()
-    await consumer.start()
+    async with _offset_clients(bootstrap) as (admin, consumer):
 
-    async def sample_forever() -> None:
-        while True:
-            for trace in traces.values():
-                with contextlib.suppress(Exception):  # a group not there yet
-                    committed, end = await _positions(admin, consumer, trace.group)
-                    trace.samples.append(Sample(time.perf_counter(), committed, end))
-            await asyncio.sleep(interval_s)
+        async def sample_forever() -> None:
+            while True:
+                for trace in traces.values():
+                    with contextlib.suppress(Exception):  # a group not there yet
+                        committed, end = await _positions(admin, consumer, trace.group)
+                        trace.samples.append(Sample(time.perf_counter(), committed, end))
+                await asyncio.sleep(interval_s)
 
-    task = asyncio.create_task(sample_forever())
-    try:
-        yield traces
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await consumer.stop()
-        await admin.close()
+        task = asyncio.create_task(sample_forever())
+        try:
+            yield traces
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def wait_until_idle(
@@ -105,13 +116,9 @@ async def wait_until_idle(
     """Wait until no group has a backlog for ``quiet_s`` in a row (the notices and
     audit copies of the previous phase are done), so one phase's tail does not load the
     next; returns the seconds waited."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await admin.start()
-    await consumer.start()
     began = time.perf_counter()
     quiet_since: float | None = None
-    try:
+    async with _offset_clients(bootstrap) as (admin, consumer):
         while time.perf_counter() - began < timeout_s:
             backlog = 0
             for group in groups.values():
@@ -125,10 +132,7 @@ async def wait_until_idle(
             elif now - quiet_since >= quiet_s:
                 break
             await asyncio.sleep(0.5)
-        return time.perf_counter() - began
-    finally:
-        await consumer.stop()
-        await admin.close()
+    return time.perf_counter() - began
 
 
 def summarise(
