@@ -68,13 +68,27 @@ def to_utc(value: datetime) -> datetime:
 
 
 def normalise_handle(value: str) -> str:
-    """``"  alt_uscis "`` and ``"@ALT_uscis"`` both become ``"@..."`` with case kept."""
-    stripped = value.strip().lstrip("@").strip()
+    """An account identifier in whatever form the demand uses, tidied but never refused
+    for its shape: a bare handle (``"  alt_uscis "``, ``"@ALT_uscis"``) becomes
+    ``"@..."`` with case kept; a display name, profile URL, e-mail address or phone
+    number keeps its form, with runs of white space folded to one space."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("an account identifier cannot contain control characters")
+    folded = " ".join(value.split())
+    stripped = folded.lstrip("@").strip()
     if not stripped:
-        raise ValueError("a handle needs at least one character besides '@'")
-    if any(ch.isspace() for ch in stripped):
-        raise ValueError("a handle cannot contain spaces")
-    return "@" + stripped
+        raise ValueError("an account identifier needs at least one character besides '@'")
+    if _is_bare_handle(stripped):
+        return "@" + stripped
+    return folded
+
+
+def _is_bare_handle(value: str) -> bool:
+    """A single token that is not an e-mail address, URL or phone number."""
+    if " " in value or "@" in value or "/" in value or ":" in value:
+        return False
+    digits = sum(ch.isdigit() for ch in value)
+    return not (value.startswith("+") or (digits >= 7 and digits >= len(value) - 4))
 
 
 def handle_key(handle: str) -> str:
@@ -83,7 +97,7 @@ def handle_key(handle: str) -> str:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
-Handle = Annotated[str, AfterValidator(normalise_handle)]
+Handle = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(normalise_handle)]
 ShortText = Annotated[str, Field(min_length=1, max_length=500)]
 #: ISO 3166-1 alpha-2; ``ZZ`` when the country is unknown.
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -148,22 +162,6 @@ class Emergency(ContractModel):
     justification: Annotated[str, Field(max_length=5_000)] | None = None
 
 
-#: Instruments that exist only to demand user data must name what they want. Others
-#: (removal and preservation orders, foreign orders, withdrawal letters filed as
-#: ``other``, court orders for technical assistance) may carry an empty list.
-DATA_REQUEST_INSTRUMENTS = frozenset(
-    {
-        InstrumentType.SUBPOENA,
-        InstrumentType.ADMINISTRATIVE_SUMMONS,
-        InstrumentType.SEARCH_WARRANT,
-        InstrumentType.NATIONAL_SECURITY_LETTER,
-        InstrumentType.EMERGENCY_REQUEST,
-        InstrumentType.MLAT_REQUEST,
-        InstrumentType.CIVIL_SUBPOENA,
-    }
-)
-
-
 class Submission(ContractModel):
     """A demand as Docket records it.
 
@@ -184,12 +182,7 @@ class Submission(ContractModel):
     emergency: Emergency = Field(default_factory=Emergency)
 
     @model_validator(mode="after")
-    def _asks_for_something(self) -> Submission:
-        if not self.data_requested and self.instrument.type in DATA_REQUEST_INSTRUMENTS:
-            raise ValueError(
-                f"data_requested must name at least one data category for a "
-                f"{self.instrument.type.value}"
-            )
+    def _categories_once(self) -> Submission:
         if len(set(self.data_requested)) != len(self.data_requested):
             raise ValueError("data_requested lists a category twice")
         return self

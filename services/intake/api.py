@@ -31,7 +31,6 @@ from services.intake.models import (
     AmendmentBody,
     ChangeAccepted,
     DecisionBody,
-    IntakeSubmission,
     request_id_for,
 )
 from services.intake.ports import Repository
@@ -251,7 +250,7 @@ def install_routes(
         responses=problem_docs(401, 403, 409, 413, 415, 422, 503),
     )
     async def submit_request(
-        submission: Annotated[IntakeSubmission, Body()],
+        submission: Annotated[Submission, Body()],
         credential: Annotated[Credential, require(Scope.SUBMIT)],
         idempotency_key: Annotated[
             str | None,

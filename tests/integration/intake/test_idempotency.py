@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.intake.models import IntakeSubmission, request_id_for
+from services.intake.models import request_id_for
 from shared import topics
+from shared.submission import Submission
 from tests.fixtures.servers import RunningService
 from tests.integration.intake.conftest import AUTH, StartIntake, events_for, submission
 
@@ -80,7 +81,7 @@ async def test_idempotency_survives_a_restart(
 
 
 def _request_id(body: dict[str, Any]) -> str:
-    return request_id_for(IntakeSubmission.model_validate(body))
+    return request_id_for(Submission.model_validate(body))
 
 
 async def test_a_refused_key_leaves_nothing_of_the_other_body(

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
 from shared.settings import IntakeSettings
+from shared.submission import Submission
 from tests.unit.intake.fakes import FULL_KEY, SUBMIT_ONLY_KEY, KeysOnlyRepository
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "requests"
@@ -47,20 +48,40 @@ def test_unknown_field_is_named(client: TestClient, body: dict[str, Any]) -> Non
 
 
 def test_every_invalid_field_is_listed(client: TestClient, body: dict[str, Any]) -> None:
-    body["targets"] = []
+    body["targets"] = [{"handle": "@"}]
     body["data_requested"] = ["subscriber_identity", "dna"]
     body["received_at"] = "yesterday"
     response = client.post("/v1/requests", json=body)
     assert response.status_code == 422
     paths = {error["path"] for error in response.json()["errors"]}
-    assert {"targets", "data_requested.1", "received_at"} <= paths
+    assert {"targets.0.handle", "data_requested.1", "received_at"} <= paths
 
 
-def test_a_data_request_must_name_data(client: TestClient, body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "identifier",
+    ["Jane Q. Doe", "https://social.example/@critic", "critic@example.org", "+1 (555) 010-4477"],
+)
+def test_an_account_is_accepted_in_any_form(identifier: str, body: dict[str, Any]) -> None:
+    body["targets"] = [{"handle": identifier}]
+    assert Submission.model_validate(body).targets[0].handle == identifier
+
+
+def test_a_demand_naming_no_account_or_data_category_is_not_refused(
+    body: dict[str, Any],
+) -> None:
+    body["targets"] = []
     body["data_requested"] = []
+    submission = Submission.model_validate(body)
+    assert (submission.targets, submission.data_requested) == ([], [])
+
+
+def test_a_control_character_in_an_identifier_is_refused(
+    client: TestClient, body: dict[str, Any]
+) -> None:
+    body["targets"] = [{"handle": "@critic\u0007"}]
     response = client.post("/v1/requests", json=body)
     assert response.status_code == 422
-    assert "administrative_summons" in json.dumps(response.json()["errors"])
+    assert "control characters" in json.dumps(response.json()["errors"])
 
 
 def test_non_json_is_415(client: TestClient) -> None:
