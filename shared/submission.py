@@ -7,6 +7,7 @@ dropped, every timestamp is normalised to UTC, and handles are normalised to ``@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -67,13 +68,34 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+#: Control characters prose may keep: tab and line breaks.
+PROSE_LAYOUT = frozenset("\t\n\r")
+
+
+def refuse_control_characters(value: str, keep: frozenset[str] = frozenset()) -> str:
+    """``value`` unchanged, or ``ValueError`` naming its first control character
+    (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) other than those in ``keep``.
+    Such characters reach notices, logs and terminals and have no place in a name,
+    a citation or a reference."""
+    for ch in value:
+        if ch not in keep and unicodedata.category(ch) == "Cc":
+            raise ValueError(
+                f"control characters (here U+{ord(ch):04X}) are not allowed in this field"
+            )
+    return value
+
+
+def refuse_control_characters_in_prose(value: str) -> str:
+    """As :func:`refuse_control_characters`, but tab and line breaks are kept."""
+    return refuse_control_characters(value, PROSE_LAYOUT)
+
+
 def normalise_handle(value: str) -> str:
     """An account identifier in whatever form the demand uses, tidied but never refused
     for its shape: a bare handle (``"  alt_uscis "``, ``"@ALT_uscis"``) becomes
     ``"@..."`` with case kept; a display name, profile URL, e-mail address or phone
     number keeps its form, with runs of white space folded to one space."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError("an account identifier cannot contain control characters")
+    refuse_control_characters(value)
     folded = " ".join(value.split())
     stripped = folded.lstrip("@").strip()
     if not stripped:
@@ -98,7 +120,12 @@ def handle_key(handle: str) -> str:
 
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
 Handle = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(normalise_handle)]
-ShortText = Annotated[str, Field(min_length=1, max_length=500)]
+#: One line of text (a name, a citation, a reference): no control characters at all.
+ONE_LINE = AfterValidator(refuse_control_characters)
+#: Free text (a letter, a justification): tab and line breaks allowed, no other control
+#: characters (NUL and the like break storage and the terminals notices are read on).
+PROSE = AfterValidator(refuse_control_characters_in_prose)
+ShortText = Annotated[str, Field(min_length=1, max_length=500), ONE_LINE]
 #: ISO 3166-1 alpha-2; ``ZZ`` when the country is unknown.
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
@@ -124,13 +151,13 @@ class Nondisclosure(ContractModel):
 
 class Instrument(ContractModel):
     type: InstrumentType
-    cited_authority: Annotated[str, Field(max_length=500)] | None = None
-    issued_by: Annotated[str, Field(max_length=500)] | None = None
+    cited_authority: Annotated[str, Field(max_length=500), ONE_LINE] | None = None
+    issued_by: Annotated[str, Field(max_length=500), ONE_LINE] | None = None
     issued_at: date | None = None
-    case_number: Annotated[str, Field(max_length=200)] | None = None
+    case_number: Annotated[str, Field(max_length=200), ONE_LINE] | None = None
     response_deadline: UtcDatetime | None = None
     nondisclosure: Nondisclosure = Field(default_factory=Nondisclosure)
-    document_text: Annotated[str, Field(max_length=200_000)] | None = None
+    document_text: Annotated[str, Field(max_length=200_000), PROSE] | None = None
 
 
 class Target(ContractModel):
@@ -159,7 +186,7 @@ class DateRange(ContractModel):
 
 class Emergency(ContractModel):
     claimed: bool = False
-    justification: Annotated[str, Field(max_length=5_000)] | None = None
+    justification: Annotated[str, Field(max_length=5_000), PROSE] | None = None
 
 
 class Submission(ContractModel):
@@ -178,7 +205,7 @@ class Submission(ContractModel):
     targets: Annotated[list[Target], Field(max_length=10_000)]
     data_requested: Annotated[list[DataCategory], Field(max_length=len(DataCategory))]
     date_range: DateRange = Field(default_factory=DateRange)
-    stated_purpose: Annotated[str, Field(max_length=5_000)] | None = None
+    stated_purpose: Annotated[str, Field(max_length=5_000), PROSE] | None = None
     emergency: Emergency = Field(default_factory=Emergency)
 
     @model_validator(mode="after")

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.amendments import Amendment
 from shared.events import Outcome
-from shared.submission import DataCategory, ShortText, Submission
+from shared.submission import PROSE, DataCategory, ShortText, Submission
 
 REQUEST_ID_NAMESPACE = uuid.UUID("0f3c6d2e-8d0b-4a55-9a43-8b1f2f3c9d10")
-NoteText = Annotated[str, Field(max_length=5_000)]
+NoteText = Annotated[str, Field(max_length=5_000), PROSE]
 
 
 class AmendmentBody(Amendment):

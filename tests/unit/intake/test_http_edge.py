@@ -84,6 +84,67 @@ def test_a_control_character_in_an_identifier_is_refused(
     assert "control characters" in json.dumps(response.json()["errors"])
 
 
+SHORT_TEXT_FIELDS = [
+    ("requester", "agency"),
+    ("instrument", "cited_authority"),
+    ("instrument", "issued_by"),
+    ("instrument", "case_number"),
+]
+
+
+@pytest.mark.parametrize(("section", "field"), SHORT_TEXT_FIELDS)
+@pytest.mark.parametrize("control", ["\u0000", "\u0007", "\u001b[2J", "\n", "\u0085"])
+def test_a_control_character_in_text_that_reaches_a_notice_is_refused(
+    client: TestClient, body: dict[str, Any], section: str, field: str, control: str
+) -> None:
+    body[section][field] = f"U.S. Customs{control}and Border Protection"
+    response = client.post("/v1/requests", json=body)
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert [e["path"] for e in errors] == [f"{section}.{field}"]
+    assert f"U+{ord(control[0]):04X}" in errors[0]["message"]
+
+
+def test_a_control_character_in_the_gag_authority_is_refused(
+    client: TestClient, body: dict[str, Any]
+) -> None:
+    body["instrument"]["nondisclosure"] = {"ordered": True, "authority": "18 U.S.C.\u0000 2705(b)"}
+    response = client.post("/v1/requests", json=body)
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == ["instrument.nondisclosure.authority"]
+
+
+def test_control_characters_in_an_amendment_and_a_decision_are_refused(
+    client: TestClient,
+) -> None:
+    request = "/v1/requests/0f3c6d2e-8d0b-4a55-9a43-8b1f2f3c9d10"
+    amendment = {
+        "nondisclosure": {"ordered": True, "authority": "court\u0008 order"},
+        "note": "extended\u0000",
+        "effective_at": "2026-01-01T00:00:00Z",
+    }
+    answer = client.post(f"{request}/amendments", json=amendment)
+    assert answer.status_code == 422
+    assert {e["path"] for e in answer.json()["errors"]} == {"nondisclosure.authority", "note"}
+    decision = {"outcome": "rejected", "decided_by": "J. Doe\u001b", "note": "a\tb\nc"}
+    answer = client.post(f"{request}/decision", json=decision)
+    assert answer.status_code == 422
+    assert [e["path"] for e in answer.json()["errors"]] == ["decided_by"]
+
+
+@pytest.mark.parametrize("field", ["document_text", "stated_purpose"])
+def test_prose_keeps_tabs_and_line_breaks_but_not_nul(body: dict[str, Any], field: str) -> None:
+    text = "SUMMONS\r\n\tYou are hereby required\nto produce:"
+    where = body["instrument"] if field == "document_text" else body
+    where[field] = text
+    submission = Submission.model_validate(body)
+    kept = submission.instrument.document_text if field == "document_text" else submission.stated_purpose
+    assert kept == text
+    where[field] = text + "\u0000"
+    with pytest.raises(ValueError, match="U\\+0000"):
+        Submission.model_validate(body)
+
+
 def test_non_json_is_415(client: TestClient) -> None:
     response = client.post(
         "/v1/requests", content=b"<summons/>", headers={"content-type": "application/xml"}
