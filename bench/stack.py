@@ -26,13 +26,7 @@ from deploy.postgres.launcher import (
     create_database,
     with_database,
 )
-
-PORT_ENV = {
-    "intake": "DOCKET_INTAKE_PORT",
-    "classifier": "DOCKET_CLASSIFIER_PORT",
-    "notifier": "DOCKET_NOTIFIER_PORT",
-    "audit": "DOCKET_AUDIT_PORT",
-}
+from shared.settings import listen_environment
 
 
 @dataclass
@@ -162,8 +156,8 @@ class Stack:
         label: str | None = None,
     ) -> Process:
         """Start one instance of service ``name`` on a free port."""
-        (port,) = free_ports(1)
-        env = self.env({PORT_ENV[name]: str(port), **(extra_env or {})})
+        port, admin_port = free_ports(2)
+        env = self.env({**listen_environment(name, port, admin_port), **(extra_env or {})})
         if name in ("classifier", "notifier"):
             env.setdefault("DOCKET_CONSUMER_GROUP", f"bench-{self.token}-{name}")
         label = label or f"{name}-{len(self.services.get(name, []))}"

@@ -27,11 +27,14 @@ from aiosmtpd.controller import Controller
 
 from deploy.kafka.launcher import ensure_kafka
 from deploy.postgres.launcher import DATABASE_URL_ENV, LocalPostgres, create_database
+from shared.settings import listen_environment
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run"
 EXAMPLES = REPO / "examples"
 SERVICES = {"audit": 8083, "classifier": 8081, "notifier": 8082, "intake": 8080}
+#: Each service's admin port (``/metrics``), the settings' defaults.
+ADMIN_PORTS = {"audit": 9183, "classifier": 9181, "notifier": 9182, "intake": 9180}
 SETTLED = {"notice_sent", "notice_scheduled", "notice_withheld", "decided", "withdrawn"}
 
 
@@ -109,7 +112,10 @@ async def wait_ready(processes: dict[str, subprocess.Popen[bytes]], timeout_s: f
                     raise RuntimeError(f"{name} exited with {processes[name].returncode}:\n{tail}")
                 try:
                     if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                        say(f"  {name:<10} ready on http://127.0.0.1:{port}")
+                        say(
+                            f"  {name:<10} ready on http://127.0.0.1:{port}"
+                            f"  (metrics: http://127.0.0.1:{ADMIN_PORTS[name]}/metrics)"
+                        )
                         break
                 except httpx.HTTPError:
                     pass
@@ -192,6 +198,11 @@ async def run(once: bool) -> int:
         api_key = local_api_key()
         env = {
             **os.environ,
+            **{
+                key: value
+                for name, port in SERVICES.items()
+                for key, value in listen_environment(name, port, ADMIN_PORTS[name]).items()
+            },
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             DATABASE_URL_ENV: database_url,
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),

@@ -31,10 +31,28 @@ class CommonSettings(BaseSettings):
     #: How long a publish waits for others to share its batch. Services that publish
     #: one record at a time and wait for it (the consumers) gain nothing from waiting.
     kafka_linger_ms: int = 0
+    #: The address the admin port (``/metrics``) binds to; only operators and
+    #: Prometheus should reach it.
+    admin_host: str = "127.0.0.1"
+    #: Serve the OpenAPI documents (``/docs``, ``/redoc``, ``/openapi.json``): off, so a
+    #: production port does not describe itself to whoever asks.
+    openapi_docs: bool = False
+    #: ``/readyz`` checks the broker and database at most once per this many seconds,
+    #: however often it is called.
+    readiness_interval_s: float = Field(default=2.0, ge=0.0)
+
+
+def listen_environment(service: str, port: int, admin_port: int) -> dict[str, str]:
+    """The variables that put ``service``'s API on ``port`` and its metrics on
+    ``admin_port`` (for launchers that start services as processes)."""
+    prefix = f"DOCKET_{service.upper()}"
+    return {f"{prefix}_PORT": str(port), f"{prefix}_ADMIN_PORT": str(admin_port)}
 
 
 class IntakeSettings(CommonSettings):
     port: int = Field(default=8080, validation_alias=AliasChoices("DOCKET_INTAKE_PORT"))
+    #: ``/metrics`` (Prometheus), on ``admin_host``.
+    admin_port: int = Field(default=9180, validation_alias=AliasChoices("DOCKET_INTAKE_ADMIN_PORT"))
     #: Where clients read a request's status (the audit service).
     audit_base_url: str = "http://127.0.0.1:8083"
     #: A publish not acknowledged by Kafka within this time is answered 503.
@@ -52,6 +70,10 @@ class IntakeSettings(CommonSettings):
 
 class ClassifierSettings(CommonSettings):
     port: int = Field(default=8081, validation_alias=AliasChoices("DOCKET_CLASSIFIER_PORT"))
+    #: ``/metrics`` (Prometheus), on ``admin_host``.
+    admin_port: int = Field(
+        default=9181, validation_alias=AliasChoices("DOCKET_CLASSIFIER_ADMIN_PORT")
+    )
     #: Every classifier instance joins this group and they share the partitions.
     consumer_group: str = "docket-classifier"
     policy_dir: Path | None = None
@@ -62,6 +84,10 @@ class ClassifierSettings(CommonSettings):
 
 class NotifierSettings(CommonSettings):
     port: int = Field(default=8082, validation_alias=AliasChoices("DOCKET_NOTIFIER_PORT"))
+    #: ``/metrics`` (Prometheus), on ``admin_host``.
+    admin_port: int = Field(
+        default=9182, validation_alias=AliasChoices("DOCKET_NOTIFIER_ADMIN_PORT")
+    )
     #: Every notifier instance joins this group and they share the partitions.
     consumer_group: str = "docket-notifier"
     #: E-mail notices: an SMTP server (none configured: e-mail notices fail and stay
@@ -80,6 +106,8 @@ class NotifierSettings(CommonSettings):
 
 class AuditSettings(CommonSettings):
     port: int = Field(default=8083, validation_alias=AliasChoices("DOCKET_AUDIT_PORT"))
+    #: ``/metrics`` (Prometheus), on ``admin_host``.
+    admin_port: int = Field(default=9183, validation_alias=AliasChoices("DOCKET_AUDIT_ADMIN_PORT"))
     signing_key_file: Path | None = None
     signing_key: str | None = None
     #: Sign a tree head this often when the log grew (one instance signs, under a

@@ -111,7 +111,7 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
 
 def main() -> None:
     settings = AuditSettings()
-    serve(SERVICE, settings, settings.port, lambda: create_app(settings))
+    serve(SERVICE, settings, settings.port, settings.admin_port, lambda: create_app(settings))
 
 
 if __name__ == "__main__":

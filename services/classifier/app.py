@@ -62,7 +62,7 @@ def create_app(
 
 def main() -> None:
     settings = ClassifierSettings()
-    serve(SERVICE, settings, settings.port, lambda: create_app(settings))
+    serve(SERVICE, settings, settings.port, settings.admin_port, lambda: create_app(settings))
 
 
 if __name__ == "__main__":

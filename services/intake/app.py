@@ -85,7 +85,7 @@ def _database(
 
 def main() -> None:
     settings = IntakeSettings()
-    serve(SERVICE, settings, settings.port, lambda: create_app(settings))
+    serve(SERVICE, settings, settings.port, settings.admin_port, lambda: create_app(settings))
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def create_app(
 
 def main() -> None:
     settings = NotifierSettings()
-    serve(SERVICE, settings, settings.port, lambda: create_app(settings))
+    serve(SERVICE, settings, settings.port, settings.admin_port, lambda: create_app(settings))
 
 
 if __name__ == "__main__":

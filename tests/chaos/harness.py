@@ -23,6 +23,7 @@ import asyncpg
 import httpx
 
 from shared.amendments import Amendment, effective_state
+from shared.settings import listen_environment
 from shared.submission import Submission
 from tests.fixtures.servers import free_port
 
@@ -57,6 +58,7 @@ class Instance:
     port: int
     env: dict[str, str]
     log_path: Path
+    admin_port: int = field(default_factory=free_port)
     process: asyncio.subprocess.Process | None = None
     starts: int = 0
 
@@ -69,7 +71,7 @@ class Instance:
         return self.process is not None and self.process.returncode is None
 
     async def start(self) -> None:
-        env = {**self.env, f"DOCKET_{self.service.upper()}_PORT": str(self.port)}
+        env = {**self.env, **listen_environment(self.service, self.port, self.admin_port)}
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from shared.settings import listen_environment
 from tests.fixtures.servers import free_port
 from tests.fixtures.system import EXAMPLES, Mailbox
 
@@ -82,7 +83,7 @@ async def test_no_personal_data_in_any_log_line(
     logs = {name: tmp_path / f"{name}.log" for name in ports}
     try:
         for name, port in ports.items():
-            env = {**common, f"DOCKET_{name.upper()}_PORT": str(port)}
+            env = {**common, **listen_environment(name, port, free_port())}
             if name in groups:
                 env["DOCKET_CONSUMER_GROUP"] = groups[name]
             processes[name] = await asyncio.create_subprocess_exec(

@@ -97,7 +97,9 @@ async def test_read_side_rebuild_and_tamper_detection(
             return bool(latest is not None and latest >= size)
 
         await wait_until(signed, 20)
-        assert "docket_audit_log_size" in (await client.get("/metrics")).text
+        metrics = (await client.get(f"{audit.admin_url}/metrics")).text
+        assert "docket_audit_log_size" in metrics
+        assert (await client.get("/metrics")).status_code == 404
 
         # rebuilding the views from the log yields what the live writer wrote
         live = await views(conn)

@@ -33,6 +33,7 @@ from shared.events import (
     envelope_for,
     parse_event,
 )
+from shared.settings import listen_environment
 from shared.submission import Nondisclosure, Submission
 from tests.fixtures.servers import free_port
 from tests.integration.notifier.conftest import SmtpServer
@@ -107,7 +108,7 @@ class Notifiers:
 
     async def start(self, smtp_port: int | None = None) -> asyncio.subprocess.Process:
         port = free_port()
-        env = {**self.env, "DOCKET_NOTIFIER_PORT": str(port)}
+        env = {**self.env, **listen_environment("notifier", port, free_port())}
         if smtp_port is not None:
             env["DOCKET_SMTP_PORT"] = str(smtp_port)
         process = await asyncio.create_subprocess_exec(

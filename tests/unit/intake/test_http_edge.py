@@ -138,7 +138,11 @@ def test_prose_keeps_tabs_and_line_breaks_but_not_nul(body: dict[str, Any], fiel
     where = body["instrument"] if field == "document_text" else body
     where[field] = text
     submission = Submission.model_validate(body)
-    kept = submission.instrument.document_text if field == "document_text" else submission.stated_purpose
+    kept = (
+        submission.instrument.document_text
+        if field == "document_text"
+        else submission.stated_purpose
+    )
     assert kept == text
     where[field] = text + "\u0000"
     with pytest.raises(ValueError, match="U\\+0000"):

@@ -1,4 +1,5 @@
-"""The OpenAPI document served by intake is the one checked into the repository."""
+"""The OpenAPI document intake serves when its documents are enabled is the one
+checked into the repository; by default it serves none."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ CHECKED_IN = Path(__file__).resolve().parents[3] / "docs" / "openapi-intake.json
 
 def test_served_openapi_is_the_checked_in_one() -> None:
     app = create_app(
-        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"), repository=KeysOnlyRepository()
+        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1", openapi_docs=True),
+        repository=KeysOnlyRepository(),
     )
     served = TestClient(app).get("/openapi.json").json()
     assert served == json.loads(CHECKED_IN.read_text()), (
@@ -25,3 +27,13 @@ def test_served_openapi_is_the_checked_in_one() -> None:
         "`python -m services.intake.openapi > docs/openapi-intake.json`"
     )
     assert render() == CHECKED_IN.read_text()
+
+
+def test_no_document_is_served_unless_enabled() -> None:
+    app = create_app(
+        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"), repository=KeysOnlyRepository()
+    )
+    client = TestClient(app)
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        assert client.get(path).status_code == 404, path
+    assert app.openapi() == json.loads(CHECKED_IN.read_text())
