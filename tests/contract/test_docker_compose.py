@@ -58,6 +58,24 @@ def test_compose_runs_every_service_on_kraft_kafka_postgres_and_jaeger() -> None
         assert service["healthcheck"]["test"]
 
 
+def test_every_published_port_is_bound_to_loopback_only() -> None:
+    result = config("--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    published = {
+        (name, int(port["published"])): port.get("host_ip")
+        for name, service in services.items()
+        for port in service.get("ports", [])
+    }
+    assert published, "compose publishes no port at all"
+    assert {where: ip for where, ip in published.items() if ip != "127.0.0.1"} == {}
+    # the APIs and, separately, each service's metrics
+    for offset, name in enumerate(("intake", "classifier", "notifier", "audit")):
+        assert (name, 8080 + offset) in published
+        assert (name, 9180 + offset) in published
+    assert not any(name in ("kafka", "postgres") for name, _port in published)
+
+
 @pytest.mark.parametrize("broken", ["services:\n  intake:\n    image: [unclosed\n"])
 def test_a_broken_file_is_rejected(tmp_path: Path, broken: str) -> None:
     path = tmp_path / "docker-compose.yml"
