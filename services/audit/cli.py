@@ -21,8 +21,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from services.audit.app import MIGRATIONS, SCHEMA
 from services.audit.chart import requests_chart_svg
-from services.audit.domain.request_view import RequestView
 from services.audit.domain.transparency import (
+    MonthGroup,
+    ReportCounts,
+    period_problems,
     report_csv,
     requests_by_month,
     transparency_report,
@@ -87,12 +89,14 @@ def report_command(argv: list[str]) -> int:
     parser.add_argument("--format", choices=("json", "csv"), default="json")
     parser.add_argument("--chart", type=Path, help="also write the SVG chart here")
     args = parser.parse_args(argv)
-    views = asyncio.run(_views(args.database_url, args.start, args.end))
+    for field, message in period_problems(args.start, args.end):
+        parser.error(f"--{field}: {message}")
+    counts, months = asyncio.run(_counts(args.database_url, args.start, args.end))
     band = AuditSettings().national_security_band
-    report = transparency_report(views, args.start, args.end, band)
+    report = transparency_report(counts, args.start, args.end, band)
     print(report_csv(report) if args.format == "csv" else report.model_dump_json(indent=2))
     if args.chart:
-        series = requests_by_month(views, args.start, args.end)
+        series = requests_by_month(months, args.start, args.end)
         args.chart.write_text(requests_chart_svg(series, "Requests by authority family"))
     return 0
 
@@ -176,6 +180,8 @@ async def _rebuild(database_url: str | None) -> int:
         return await store.rebuild_views()
 
 
-async def _views(database_url: str | None, start: datetime, end: datetime) -> list[RequestView]:
+async def _counts(
+    database_url: str | None, start: datetime, end: datetime
+) -> tuple[ReportCounts, list[MonthGroup]]:
     async with _store(database_url) as store:
-        return await store.views_received_between(start, end)
+        return await store.report_counts(start, end), await store.month_counts(start, end)

@@ -6,6 +6,7 @@ metrics and no OpenAPI documents unless enabled, and the admin port serves only
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -29,15 +30,15 @@ class CountingCheck:
         return self.answer
 
 
-def _service(**settings: object) -> tuple[ServiceRuntime, FastAPI]:
+def _service(**settings: Any) -> tuple[ServiceRuntime, FastAPI]:
     runtime = create_runtime(
         "test", CommonSettings(kafka_bootstrap_servers="127.0.0.1:1", **settings)
     )
     return runtime, create_http_app(runtime, "Docket test")
 
 
-def _client(app: object) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")  # type: ignore[arg-type]
+def _client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
 async def test_a_hundred_rapid_readiness_calls_make_one_round_trip() -> None:
