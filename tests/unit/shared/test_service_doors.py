@@ -42,7 +42,7 @@ def _client(app: Any) -> httpx.AsyncClient:
 
 
 async def test_a_hundred_rapid_readiness_calls_make_one_round_trip() -> None:
-    runtime, app = _service()
+    runtime, app = _service(readiness_interval_s=60)  # no refresh on a slow machine
     kafka, postgres = CountingCheck(), CountingCheck()
     runtime.readiness.update(kafka=kafka, postgres=postgres)
     async with _client(app) as client:
@@ -57,7 +57,7 @@ async def test_a_hundred_rapid_readiness_calls_make_one_round_trip() -> None:
 
 
 async def test_concurrent_callers_share_one_check() -> None:
-    runtime, app = _service()
+    runtime, app = _service(readiness_interval_s=60)
     slow_kafka, slow_postgres = CountingCheck(takes_s=0.2), CountingCheck(takes_s=0.2)
     runtime.readiness.update(kafka=slow_kafka, postgres=slow_postgres)
     async with _client(app) as client:
