@@ -10,9 +10,16 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 
 class ReceivedVia(StrEnum):
@@ -68,17 +75,27 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-#: Control characters prose may keep: tab and line breaks.
-PROSE_LAYOUT = frozenset("\t\n\r")
+#: Control characters prose may keep: tab, line breaks and the form feed that text
+#: taken from a PDF uses as its page break.
+PROSE_LAYOUT = frozenset("\t\n\r\f")
+
+#: Validation context of a record Docket already accepted and stored (an event read
+#: back from Kafka, a row from a service's own tables): it is read as it was written,
+#: so a rule made stricter at the edge later never turns an old gag amendment into a
+#: dead letter that the notifier would not see.
+STORED: Final[dict[str, bool]] = {"stored": True}
 
 
-def refuse_control_characters(value: str, keep: frozenset[str] = frozenset()) -> str:
+def _is_stored(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
+
+
+def refuse_control_characters(value: str) -> str:
     """``value`` unchanged, or ``ValueError`` naming its first control character
-    (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) other than those in ``keep``.
-    Such characters reach notices, logs and terminals and have no place in a name,
-    a citation or a reference."""
+    (Unicode category Cc: U+0000-U+001F, U+007F-U+009F). Such characters reach
+    notices, logs and terminals and have no place in a name, a citation or a reference."""
     for ch in value:
-        if ch not in keep and unicodedata.category(ch) == "Cc":
+        if unicodedata.category(ch) == "Cc":
             raise ValueError(
                 f"control characters (here U+{ord(ch):04X}) are not allowed in this field"
             )
@@ -86,8 +103,29 @@ def refuse_control_characters(value: str, keep: frozenset[str] = frozenset()) ->
 
 
 def refuse_control_characters_in_prose(value: str) -> str:
-    """As :func:`refuse_control_characters`, but tab and line breaks are kept."""
-    return refuse_control_characters(value, PROSE_LAYOUT)
+    """Prose (a letter's text, a justification) as a demand really comes: any character
+    but the C0 controls that break storage and terminals (NUL, escape and the like);
+    tab, line breaks and form feeds are kept."""
+    for ch in value:
+        if ch not in PROSE_LAYOUT and (ord(ch) < 0x20 or ord(ch) == 0x7F):
+            raise ValueError(
+                f"control characters (here U+{ord(ch):04X}) are not allowed in this text"
+            )
+    return value
+
+
+def _one_line(value: str, info: ValidationInfo) -> str:
+    return value if _is_stored(info) else refuse_control_characters(value)
+
+
+def _prose(value: str, info: ValidationInfo) -> str:
+    return value if _is_stored(info) else refuse_control_characters_in_prose(value)
+
+
+def _account_identifier(value: str, info: ValidationInfo) -> str:
+    if not _is_stored(info):
+        refuse_control_characters(value)
+    return normalise_handle(value)
 
 
 def normalise_handle(value: str) -> str:
@@ -95,7 +133,6 @@ def normalise_handle(value: str) -> str:
     for its shape: a bare handle (``"  alt_uscis "``, ``"@ALT_uscis"``) becomes
     ``"@..."`` with case kept; a display name, profile URL, e-mail address or phone
     number keeps its form, with runs of white space folded to one space."""
-    refuse_control_characters(value)
     folded = " ".join(value.split())
     stripped = folded.lstrip("@").strip()
     if not stripped:
@@ -119,12 +156,12 @@ def handle_key(handle: str) -> str:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
-Handle = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(normalise_handle)]
+Handle = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_account_identifier)]
 #: One line of text (a name, a citation, a reference): no control characters at all.
-ONE_LINE = AfterValidator(refuse_control_characters)
-#: Free text (a letter, a justification): tab and line breaks allowed, no other control
-#: characters (NUL and the like break storage and the terminals notices are read on).
-PROSE = AfterValidator(refuse_control_characters_in_prose)
+ONE_LINE = AfterValidator(_one_line)
+#: Free text (a letter, a justification): layout kept, no C0 control characters (NUL
+#: and the like break storage and the terminals notices are read on).
+PROSE = AfterValidator(_prose)
 ShortText = Annotated[str, Field(min_length=1, max_length=500), ONE_LINE]
 #: ISO 3166-1 alpha-2; ``ZZ`` when the country is unknown.
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
 from shared.settings import IntakeSettings
-from shared.submission import Submission
+from shared.submission import STORED, Submission
 from tests.unit.intake.fakes import FULL_KEY, SUBMIT_ONLY_KEY, KeysOnlyRepository
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "requests"
@@ -134,7 +134,8 @@ def test_control_characters_in_an_amendment_and_a_decision_are_refused(
 
 @pytest.mark.parametrize("field", ["document_text", "stated_purpose"])
 def test_prose_keeps_tabs_and_line_breaks_but_not_nul(body: dict[str, Any], field: str) -> None:
-    text = "SUMMONS\r\n\tYou are hereby required\nto produce:"
+    # a page break (form feed) and a mis-decoded quote (U+0092) as PDF text brings them
+    text = "SUMMONS\r\n\tYou are hereby required\nto produce:\f page 2 \u0092s"
     where = body["instrument"] if field == "document_text" else body
     where[field] = text
     submission = Submission.model_validate(body)
@@ -147,6 +148,17 @@ def test_prose_keeps_tabs_and_line_breaks_but_not_nul(body: dict[str, Any], fiel
     where[field] = text + "\u0000"
     with pytest.raises(ValueError, match="U\\+0000"):
         Submission.model_validate(body)
+
+
+def test_a_stored_record_is_read_as_it_was_written(body: dict[str, Any]) -> None:
+    """An event accepted before a rule grew stricter still reads (a gag amendment must
+    never become a dead letter the notifier does not see); new input is refused."""
+    body["requester"]["agency"] = "U.S. Customs\u0007and Border Protection"
+    body["targets"] = [{"handle": "@critic\u0007"}]
+    with pytest.raises(ValueError, match="U\\+0007"):
+        Submission.model_validate(body)
+    stored = Submission.model_validate(body, context=STORED)
+    assert stored.requester.agency == "U.S. Customs\u0007and Border Protection"
 
 
 def test_non_json_is_415(client: TestClient) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from shared.readiness import CachedReadiness
 from shared.service import ServiceRuntime, admin_app_of, create_http_app, create_runtime
 from shared.settings import CommonSettings
 
@@ -67,16 +68,17 @@ async def test_concurrent_callers_share_one_check() -> None:
 
 
 async def test_the_check_runs_again_once_the_interval_passed() -> None:
-    runtime, app = _service(readiness_interval_s=0.1)
+    now = [100.0]
     kafka = CountingCheck()
-    runtime.readiness["kafka"] = kafka
-    async with _client(app) as client:
-        for _ in range(20):
-            await client.get("/readyz")
-        assert kafka.calls == 1
-        await asyncio.sleep(0.15)
-        for _ in range(20):
-            await client.get("/readyz")
+    readiness = CachedReadiness({"kafka": kafka}, interval_s=2.0, clock=lambda: now[0])
+    for _ in range(20):
+        await readiness.results()
+    now[0] += 1.9
+    await readiness.results()
+    assert kafka.calls == 1
+    now[0] += 0.2
+    for _ in range(20):
+        await readiness.results()
     assert kafka.calls == 2
 
 
