@@ -9,6 +9,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 
+from services.classifier.domain.agencies import AgencyRegistry
+from services.classifier.domain.requester import RequesterEvidence, assess_requester
 from services.classifier.domain.text import NormalisedText, normalise, redact
 from shared.accounts import Account, AccountDirectory
 from shared.submission import DataCategory, Nondisclosure, Submission, Target
@@ -84,6 +86,8 @@ class Facts:
     gag: Gag | None = None
     #: factor code -> evidence, in the order the policy raised them
     factors: dict[str, str] = field(default_factory=dict)
+    #: the agency registry the requester's identity is checked against
+    agencies: AgencyRegistry = field(default_factory=lambda: AgencyRegistry(()))
 
     @property
     def requester_foreign(self) -> bool:
@@ -93,6 +97,11 @@ class Facts:
     def accounts(self) -> tuple[tuple[str, Account], ...]:
         """(label, account) of every target found in the account directory."""
         return tuple((t.label, t.account) for t in self.targets if t.account is not None)
+
+    @cached_property
+    def requester(self) -> RequesterEvidence:
+        """Signals about the sender's identity (worked out once, when a rule asks)."""
+        return assess_requester(self.submission, self.agencies)
 
 
 def _texts(submission: Submission) -> dict[TextField, NormalisedText]:
@@ -127,6 +136,7 @@ def gather(
     home_country: str,
     nondisclosure: Nondisclosure,
     withdrawn_by_amendment: bool,
+    agencies: AgencyRegistry | None = None,
 ) -> Facts:
     texts = _texts(submission)
     texts[TextField.NONDISCLOSURE_AUTHORITY] = normalise(nondisclosure.authority or "")
@@ -139,4 +149,5 @@ def gather(
         targets=targets,
         nondisclosure=nondisclosure,
         withdrawn_by_amendment=withdrawn_by_amendment,
+        agencies=agencies if agencies is not None else AgencyRegistry(()),
     )
