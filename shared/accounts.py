@@ -4,10 +4,14 @@ that finds the account a target names."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,13 +19,18 @@ from shared.submission import Target, handle_key
 
 
 class Account(BaseModel):
-    """One line of the account directory. ``email`` is personal data: never log it."""
+    """One line of the account directory. ``email``, ``phone`` and ``display_name``
+    are personal data: never log them."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     handle: str
     platform_user_id: str | None = None
     email: str | None = None
+    #: the account's verified phone number, in any notation ("+1 555 010 4477")
+    phone: str | None = None
+    #: the name the account shows ("Jane Q. Doe")
+    display_name: str | None = None
     anonymous: bool = False
     verified_identity: bool = False
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "ZZ"
@@ -32,24 +41,145 @@ class Account(BaseModel):
     minor: bool = False
 
 
+class IdentifierForm(StrEnum):
+    """How a demand names an account (``targets[].handle``, contract section 1)."""
+
+    HANDLE = "handle"
+    PROFILE_URL = "profile_url"
+    EMAIL = "email"
+    PHONE = "phone"
+    DISPLAY_NAME = "display_name"
+
+
+_EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+\.[^@\s/]+$")
+_PHONE = re.compile(r"^\+?[\d\s().-]+$")
+_URL_START = re.compile(r"^(?:https?://|www\.)", re.IGNORECASE)
+_HOST_PATH = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+/", re.IGNORECASE)
+#: Path words before the handle in common profile URLs (/user/name, /profile/name).
+_URL_PREFIXES = frozenset({"user", "users", "u", "profile", "profiles", "people", "channel", "c"})
+#: Query parameters that carry the account (profile.php?id=..., ?user=...).
+_URL_PARAMETERS = ("id", "user", "username", "u", "screen_name", "handle")
+
+
+def identifier_form(identifier: str) -> IdentifierForm:
+    value = identifier.strip()
+    if _URL_START.match(value) or _HOST_PATH.match(value):
+        return IdentifierForm.PROFILE_URL
+    if _EMAIL.match(value):
+        return IdentifierForm.EMAIL
+    if _PHONE.match(value) and sum(ch.isdigit() for ch in value) >= 7:
+        return IdentifierForm.PHONE
+    if " " in value or "@" in value.lstrip("@"):
+        return IdentifierForm.DISPLAY_NAME
+    return IdentifierForm.HANDLE
+
+
+def phone_key(number: str) -> str:
+    """Digits only, E.164-like: a leading ``00`` dropped, and a ten-digit number taken
+    as North American (``1`` prepended), so ``(555) 010-4477``, ``+1 555 010 4477``
+    and ``001-555-010-4477`` are one number."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if number.strip().startswith("00") or digits.startswith("00"):
+        digits = digits[2:]
+    return "1" + digits if len(digits) == 10 else digits
+
+
+def display_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def handles_in_url(url: str) -> tuple[str, ...]:
+    """The handle (or user id) a profile URL names, from its common shapes:
+    ``/@name``, ``/name``, ``/user/name``, ``?id=123``. Most likely first."""
+    parsed = urlsplit(url if "://" in url else "https://" + url)
+    found: list[str] = []
+    query = parse_qs(parsed.query)
+    for parameter in _URL_PARAMETERS:
+        found.extend(query.get(parameter, ()))
+    segments = [unquote(s) for s in parsed.path.split("/") if s]
+    for position, segment in enumerate(segments):
+        if segment.startswith("@") and len(segment) > 1:
+            found.insert(0, segment)
+            break
+        if segment.casefold() in _URL_PREFIXES and position + 1 < len(segments):
+            found.append(segments[position + 1])
+            break
+        if position == 0 and "." not in segment:
+            found.append(segment)
+    return tuple(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The account a target names, if exactly one."""
+
+    account: Account | None
+    #: the form of the identifier matched on (None when matched by platform_user_id)
+    form: IdentifierForm | None
+    #: how many accounts the identifier matched; above one is ambiguous and none is chosen
+    matches: int
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.matches > 1
+
+
 class AccountDirectory:
-    """In-memory account directory: a target matches by ``platform_user_id`` when it
-    gives one, else by handle (case-insensitive, with or without ``@``)."""
+    """In-memory account directory. A target matches by ``platform_user_id`` when it
+    gives one; else by its identifier in whatever form: a handle (case-insensitive, with
+    or without ``@``), a profile URL (the handle or id in it), an e-mail address (the
+    account's ``email``), a phone number (the account's ``phone``, digits compared) or a
+    display name (the account's ``display_name``, case and spacing ignored). An
+    identifier that fits several accounts resolves to none."""
 
     def __init__(self, accounts: Iterable[Account]) -> None:
         self._by_id: dict[str, Account] = {}
         self._by_handle: dict[str, Account] = {}
+        self._by_email: dict[str, list[Account]] = {}
+        self._by_phone: dict[str, list[Account]] = {}
+        self._by_display: dict[str, list[Account]] = {}
         for account in accounts:
             if account.platform_user_id:
                 self._by_id[account.platform_user_id] = account
             self._by_handle[handle_key(account.handle)] = account
+            if account.email:
+                self._by_email.setdefault(account.email.strip().casefold(), []).append(account)
+            if account.phone and phone_key(account.phone):
+                self._by_phone.setdefault(phone_key(account.phone), []).append(account)
+            if account.display_name and account.display_name.strip():
+                self._by_display.setdefault(display_key(account.display_name), []).append(account)
 
     def find(self, target: Target) -> Account | None:
+        return self.resolve(target).account
+
+    def resolve(self, target: Target) -> Resolution:
         if target.platform_user_id is not None:
-            return self._by_id.get(target.platform_user_id)
-        if target.handle is not None:
-            return self._by_handle.get(handle_key(target.handle))
-        return None
+            account = self._by_id.get(target.platform_user_id)
+            return Resolution(account, None, 1 if account else 0)
+        if target.handle is None:
+            return Resolution(None, None, 0)
+        form = identifier_form(target.handle)
+        candidates = self._candidates(form, target.handle)
+        unique = {id(a): a for a in candidates}
+        if len(unique) == 1:
+            return Resolution(next(iter(unique.values())), form, 1)
+        return Resolution(None, form, len(unique))
+
+    def _candidates(self, form: IdentifierForm, identifier: str) -> list[Account]:
+        if form is IdentifierForm.HANDLE:
+            account = self._by_handle.get(handle_key(identifier))
+            return [account] if account else []
+        if form is IdentifierForm.PROFILE_URL:
+            for name in handles_in_url(identifier):
+                account = self._by_handle.get(handle_key(name)) or self._by_id.get(name)
+                if account is not None:
+                    return [account]
+            return []
+        if form is IdentifierForm.EMAIL:
+            return self._by_email.get(identifier.strip().casefold(), [])
+        if form is IdentifierForm.PHONE:
+            return self._by_phone.get(phone_key(identifier), [])
+        return self._by_display.get(display_key(identifier.lstrip("@")), [])
 
     def __len__(self) -> int:
         return len(self._by_handle)

@@ -457,7 +457,11 @@ def _parse_targets(value: Node, _v: Vocabulary) -> Condition:
 
 
 def _target_not_found(facts: Facts) -> str | None:
-    missing = [t.label for t in facts.targets if t.account is None]
+    missing = [
+        f"{t.label} (fits {t.resolution.matches} accounts)" if t.resolution.ambiguous else t.label
+        for t in facts.targets
+        if t.account is None
+    ]
     return f"not in the account directory: {_names(missing)}" if missing else None
 
 

@@ -12,7 +12,7 @@ from functools import cached_property
 from services.classifier.domain.agencies import AgencyRegistry
 from services.classifier.domain.requester import RequesterEvidence, assess_requester
 from services.classifier.domain.text import NormalisedText, normalise, redact
-from shared.accounts import Account, AccountDirectory
+from shared.accounts import Account, AccountDirectory, IdentifierForm, Resolution, identifier_form
 from shared.submission import DataCategory, Nondisclosure, Submission, Target
 
 
@@ -47,14 +47,23 @@ class TargetFacts:
     account: Account | None
     #: the target's platform_user_id and handle point at different accounts
     identifiers_conflict: bool
+    #: how the directory read the target's identifier, and how many accounts it fits
+    resolution: Resolution
 
     @cached_property
     def label(self) -> str:
-        """How evidence names the target (its handle, else its user id; redacted);
-        worked out once, as rules ask for it many times."""
-        if self.target.handle is not None:
-            return redact(self.target.handle)
-        return f"user id {redact(self.target.platform_user_id or '')}"
+        """How evidence names the target, never by personal data: a handle or profile
+        URL as given (redacted), else the found account's handle, else the form of the
+        identifier ("[e-mail address]"); worked out once, as rules ask for it many times."""
+        handle = self.target.handle
+        if handle is None:
+            return f"user id {redact(self.target.platform_user_id or '')}"
+        form = identifier_form(handle)
+        if form in (IdentifierForm.HANDLE, IdentifierForm.PROFILE_URL):
+            return redact(handle)
+        if self.account is not None:
+            return redact(self.account.handle)
+        return f"[{form.value.replace('_', ' ')}]"
 
 
 @dataclass(frozen=True)
@@ -119,14 +128,15 @@ def _texts(submission: Submission) -> dict[TextField, NormalisedText]:
 
 
 def _target_facts(target: Target, accounts: AccountDirectory) -> TargetFacts:
-    account = accounts.find(target)
+    resolution = accounts.resolve(target)
+    account = resolution.account
     conflict = False
     if target.platform_user_id is not None and target.handle is not None:
         by_handle = accounts.find(Target(handle=target.handle))
         conflict = by_handle is not None and (
             account is None or by_handle.platform_user_id != account.platform_user_id
         )
-    return TargetFacts(target, account, conflict)
+    return TargetFacts(target, account, conflict, resolution)
 
 
 def gather(
