@@ -41,6 +41,15 @@ class AuthorityBasis(StrEnum):
     NONE = "none"  # no legal authority stated or recognisable
 
 
+#: How evidence names a target the directory did not find, when its identifier is
+#: personal data (the same words ``redact`` puts in place of such data in quotes).
+_UNFOUND_LABELS = {
+    IdentifierForm.EMAIL: "[e-mail address]",
+    IdentifierForm.PHONE: "[phone number]",
+    IdentifierForm.DISPLAY_NAME: "[display name]",
+}
+
+
 @dataclass(frozen=True)
 class TargetFacts:
     target: Target
@@ -63,7 +72,7 @@ class TargetFacts:
             return redact(handle)
         if self.account is not None:
             return redact(self.account.handle)
-        return f"[{form.value.replace('_', ' ')}]"
+        return _UNFOUND_LABELS[form]
 
 
 @dataclass(frozen=True)
