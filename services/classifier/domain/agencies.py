@@ -171,9 +171,15 @@ _PLACE_PREFIX_NAMES = (
     "the",
 )
 _PLACE_PREFIXES = tuple(tuple(name.split()) for name in _PLACE_PREFIX_NAMES)
-_PLACE_SUFFIX_WORDS = frozenset(
-    ("county", "parish", "borough", "township", "city", "town", "village")
-)
+#: The words after a place that begin the body's kind ("Travis *County* Information
+#: Technology Services", "The NYC *Office* of Technology", "36th *District* Court").
+_PLACE_ENDS = frozenset(
+    ("county", "parish", "borough", "township", "city", "town", "village", "office",
+     "department", "dept", "police", "sheriff", "court", "courts", "district", "bureau",
+     "division", "government", "information", "technology", "services", "attorney",
+     "board", "commission", "authority", "agency")
+)  # fmt: skip
+_NAME_PARTS = re.compile(r",|/| - | \u2013 ")
 _ACRONYM_SKIP = frozenset(("of", "the", "and", "for", "on", "in", "to", "at", "us"))
 US_STATES = {
     "AL": "alabama", "AK": "alaska", "AZ": "arizona", "AR": "arkansas", "CA": "california",
@@ -207,8 +213,9 @@ def _strip_leading(phrase: tuple[str, ...], *prefixes: str) -> tuple[str, ...]:
 def place_of(record: AgencyRecord) -> tuple[str, ...]:
     """The place a state or local government is named after: "City of Riverside,
     California" -> riverside; "Travis County Information Technology Services" ->
-    travis; "Los Angeles Police Department" -> los angeles."""
-    phrase = words(record.organisation.split(",")[0])
+    travis; "Los Angeles Police Department" -> los angeles; "County of Los Angeles /
+    Internal Services Department" -> los angeles."""
+    phrase = words(_NAME_PARTS.split(record.organisation)[0])
     for prefix in _PLACE_PREFIXES:
         if phrase[: len(prefix)] == prefix and len(phrase) > len(prefix):
             phrase = phrase[len(prefix) :]
@@ -217,7 +224,7 @@ def place_of(record: AgencyRecord) -> tuple[str, ...]:
         if len(phrase) > len(name) and phrase[-len(name) :] == name:
             phrase = phrase[: -len(name)]
             break
-    cut = next((i for i, w in enumerate(phrase) if w in _PLACE_SUFFIX_WORDS and i > 0), None)
+    cut = next((i for i, w in enumerate(phrase) if w in _PLACE_ENDS and i > 0), None)
     if cut is not None:
         phrase = phrase[:cut]
     while phrase and phrase[-1] in GENERIC:
@@ -416,8 +423,9 @@ class AgencyRegistry:
                 place = place_of(record)
                 if _distinctive(place):
                     add(places, place, key)
-                if record.kind is AgencyKind.STATE and record.state in US_STATES:
-                    add(places, tuple(US_STATES[record.state].split()), key)
+                if record.state in US_STATES:  # "New York City Police" and nyc.gov
+                    state = tuple(US_STATES[record.state].split())
+                    add(places if record.kind is AgencyKind.STATE else weak, state, key)
                 city = words(record.city)
                 if record.kind is AgencyKind.LOCAL and _distinctive(city):
                     add(weak, city, key)

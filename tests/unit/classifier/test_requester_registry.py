@@ -96,6 +96,10 @@ def test_the_seed_knows_mil_foreign_namespaces_and_free_mail() -> None:
         ("Los Angeles Police Department", "los angeles"),
         ("Government of the District of Columbia", "district of columbia"),
         ("Town Of Abita Springs", "abita springs"),
+        ("County of Los Angeles / Internal Services Department", "los angeles"),
+        ("The NYC Office of Technology and Innovation", "nyc"),
+        ("Cook County Government - Bureau of Technology", "cook"),
+        ("36th District Court", "36th"),
     ],
 )
 def test_a_local_government_is_known_by_its_place(organisation: str, place: str) -> None:

@@ -95,6 +95,14 @@ def _evidence(submission: Submission) -> str:
          "state_local_law_enforcement"),
         ("Texas Attorney General", "cid@texasattorneygeneral.gov", "state_local_law_enforcement"),
         ("Naval Criminal Investigative Service", "agent@ncis.navy.mil", "federal_law_enforcement"),
+        ("New York City Police Department", "legal@nypd.nyc.gov", "state_local_law_enforcement"),
+        ("Los Angeles County Sheriff's Department", "x@lasd.lacounty.gov",
+         "state_local_law_enforcement"),
+        ("Michigan State Police", "x@michigan.gov", "state_local_law_enforcement"),
+        ("Florida Department of Law Enforcement", "x@fdle.state.fl.us",
+         "state_local_law_enforcement"),
+        ("Bureau of Alcohol, Tobacco, Firearms and Explosives", "x@atf.gov",
+         "federal_law_enforcement"),
     ],
 )  # fmt: skip
 def test_a_verified_agencys_own_domain_raises_nothing(
