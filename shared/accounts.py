@@ -101,12 +101,39 @@ def handles_in_url(url: str) -> tuple[str, ...]:
         if segment.startswith("@") and len(segment) > 1:
             found.insert(0, segment)
             break
+        if segment.casefold().startswith("user:") and len(segment) > 5:  # /wiki/User:Name
+            found.insert(0, segment[5:])
+            break
         if segment.casefold() in _URL_PREFIXES and position + 1 < len(segments):
             found.append(segments[position + 1])
             break
         if position == 0 and "." not in segment:
             found.append(segment)
     return tuple(dict.fromkeys(found))
+
+
+def url_key(url: str) -> str:
+    """A profile URL without scheme, ``www.``, query or trailing slash, lower-cased."""
+    parsed = urlsplit(url if "://" in url else "https://" + url)
+    host = parsed.netloc.casefold().removeprefix("www.")
+    return host + unquote(parsed.path).rstrip("/").casefold()
+
+
+def _keys(form: IdentifierForm, identifier: str) -> list[tuple[IdentifierForm, str]]:
+    """The look-up keys of an identifier in ``form``, most specific first."""
+    if not identifier.strip():
+        return []
+    if form is IdentifierForm.PROFILE_URL:
+        url = [(IdentifierForm.PROFILE_URL, url_key(identifier))]
+        return url + [(IdentifierForm.HANDLE, handle_key(h)) for h in handles_in_url(identifier)]
+    if form is IdentifierForm.HANDLE:
+        return [(IdentifierForm.HANDLE, handle_key(identifier))]
+    if form is IdentifierForm.EMAIL:
+        return [(IdentifierForm.EMAIL, identifier.strip().casefold())]
+    if form is IdentifierForm.PHONE:
+        key = phone_key(identifier)
+        return [(IdentifierForm.PHONE, key)] if key else []
+    return [(IdentifierForm.DISPLAY_NAME, display_key(identifier.lstrip("@")))]
 
 
 @dataclass(frozen=True)
@@ -126,28 +153,30 @@ class Resolution:
 
 class AccountDirectory:
     """In-memory account directory. A target matches by ``platform_user_id`` when it
-    gives one; else by its identifier in whatever form: a handle (case-insensitive, with
-    or without ``@``), a profile URL (the handle or id in it), an e-mail address (the
-    account's ``email``), a phone number (the account's ``phone``, digits compared) or a
-    display name (the account's ``display_name``, case and spacing ignored). An
+    gives one. Else by its identifier: first as written, against each account's handle
+    (case-insensitive, with or without ``@``); then in its form: a profile URL (the
+    same URL, or the handle or id in it), an e-mail address (the account's ``email``), a
+    phone number (the account's ``phone``, digits compared) or a display name (the
+    account's ``display_name``, case and spacing ignored). An account whose ``handle``
+    is itself a URL, a phone number or a display name is found by that form too. An
     identifier that fits several accounts resolves to none."""
 
     def __init__(self, accounts: Iterable[Account]) -> None:
+        self._count = 0
         self._by_id: dict[str, Account] = {}
         self._by_handle: dict[str, Account] = {}
-        self._by_email: dict[str, list[Account]] = {}
-        self._by_phone: dict[str, list[Account]] = {}
-        self._by_display: dict[str, list[Account]] = {}
+        self._by_form: dict[tuple[IdentifierForm, str], list[Account]] = {}
         for account in accounts:
+            self._count += 1
             if account.platform_user_id:
                 self._by_id[account.platform_user_id] = account
             self._by_handle[handle_key(account.handle)] = account
-            if account.email:
-                self._by_email.setdefault(account.email.strip().casefold(), []).append(account)
-            if account.phone and phone_key(account.phone):
-                self._by_phone.setdefault(phone_key(account.phone), []).append(account)
-            if account.display_name and account.display_name.strip():
-                self._by_display.setdefault(display_key(account.display_name), []).append(account)
+            identifiers = [account.handle, account.email, account.phone, account.display_name]
+            forms = [identifier_form(account.handle), IdentifierForm.EMAIL, IdentifierForm.PHONE,
+                     IdentifierForm.DISPLAY_NAME]  # fmt: skip
+            for form, identifier in zip(forms, identifiers, strict=True):
+                for key in _keys(form, identifier or ""):
+                    self._by_form.setdefault(key, []).append(account)
 
     def find(self, target: Target) -> Account | None:
         return self.resolve(target).account
@@ -159,30 +188,23 @@ class AccountDirectory:
         if target.handle is None:
             return Resolution(None, None, 0)
         form = identifier_form(target.handle)
-        candidates = self._candidates(form, target.handle)
-        unique = {id(a): a for a in candidates}
-        if len(unique) == 1:
-            return Resolution(next(iter(unique.values())), form, 1)
-        return Resolution(None, form, len(unique))
-
-    def _candidates(self, form: IdentifierForm, identifier: str) -> list[Account]:
-        if form is IdentifierForm.HANDLE:
-            account = self._by_handle.get(handle_key(identifier))
-            return [account] if account else []
-        if form is IdentifierForm.PROFILE_URL:
-            for name in handles_in_url(identifier):
-                account = self._by_handle.get(handle_key(name)) or self._by_id.get(name)
-                if account is not None:
-                    return [account]
-            return []
-        if form is IdentifierForm.EMAIL:
-            return self._by_email.get(identifier.strip().casefold(), [])
-        if form is IdentifierForm.PHONE:
-            return self._by_phone.get(phone_key(identifier), [])
-        return self._by_display.get(display_key(identifier.lstrip("@")), [])
+        exact = self._by_handle.get(handle_key(target.handle))
+        if exact is not None:
+            return Resolution(exact, form, 1)
+        for key in _keys(form, target.handle):
+            unique = {id(a): a for a in self._by_form.get(key, ())}
+            if len(unique) == 1:
+                return Resolution(next(iter(unique.values())), form, 1)
+            if unique:
+                return Resolution(None, form, len(unique))
+        if form is IdentifierForm.PROFILE_URL:  # profile.php?id=<platform_user_id>
+            for name in handles_in_url(target.handle):
+                if (account := self._by_id.get(name)) is not None:
+                    return Resolution(account, form, 1)
+        return Resolution(None, form, 0)
 
     def __len__(self) -> int:
-        return len(self._by_handle)
+        return self._count
 
     @classmethod
     def from_setting(cls, path: Path | None) -> AccountDirectory:

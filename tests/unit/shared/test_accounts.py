@@ -141,3 +141,35 @@ def test_the_jsonl_directory_reads_the_optional_fields(tmp_path: Path) -> None:
     directory = AccountDirectory.from_jsonl(path)
     assert directory.find(Target(handle="ex ample")) is not None
     assert directory.find(Target(handle="(202) 555-0100")) is not None
+
+
+# Directories (and the case files) often record the identifier the demand used as the
+# account's handle itself: a phone number, a profile URL, a display name.
+PHONE_HANDLE = Account(handle="+17035550141", platform_user_id="p-1")
+URL_HANDLE = Account(handle="t.me/canal_investigado", platform_user_id="p-2")
+WIKI_HANDLE = Account(handle="https://en.wikipedia.org/wiki/User:Editor_A", platform_user_id="p-3")
+NAME_HANDLE = Account(handle="Jordan  Q. Public", platform_user_id="p-4")
+RECORDED = AccountDirectory([PHONE_HANDLE, URL_HANDLE, WIKI_HANDLE, NAME_HANDLE])
+
+
+@pytest.mark.parametrize(
+    ("identifier", "account"),
+    [
+        ("+17035550141", PHONE_HANDLE),
+        ("(703) 555-0141", PHONE_HANDLE),
+        ("t.me/canal_investigado", URL_HANDLE),
+        ("https://t.me/canal_investigado/", URL_HANDLE),
+        ("@canal_investigado", URL_HANDLE),
+        ("https://en.wikipedia.org/wiki/User:Editor_A", WIKI_HANDLE),
+        ("en.wikipedia.org/wiki/User:editor_a", WIKI_HANDLE),
+        ("jordan q. public", NAME_HANDLE),
+    ],
+)
+def test_an_account_whose_handle_is_in_another_form_is_found_by_that_form(
+    identifier: str, account: Account
+) -> None:
+    assert RECORDED.find(Target(handle=identifier)) == account
+
+
+def test_a_wiki_user_page_names_the_user() -> None:
+    assert handles_in_url("https://en.wikipedia.org/wiki/User:Editor_A")[0] == "Editor_A"
