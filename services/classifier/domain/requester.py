@@ -86,9 +86,11 @@ _REPLY_CONTEXT = re.compile(
     r"responses|replies|correspondence) to|reply only to)[^@.;\n]{0,40}$",
     re.IGNORECASE,
 )
+#: Where a letter's signature block begins: a closing on its own ("Sincerely,",
+#: "Respectfully submitted,") or an "/s/" signature.
 _CLOSING = re.compile(
-    r"\b(?:sincerely|respectfully(?: submitted)?|regards|yours (?:truly|faithfully)|"
-    r"signed|signature)\b|/s/",
+    r"(?:^|[\n.!]\s*)(?:sincerely|respectfully(?: submitted)?|(?:best |kind )?regards|"
+    r"yours (?:truly|faithfully))\s*[,\n]|/s/",
     re.IGNORECASE,
 )
 _SIGNATURE_LENGTH = 400

@@ -351,3 +351,37 @@ def test_an_emergency_from_a_free_mail_address_raises_the_factor_and_an_unverifi
     factors = _factors(submission)
     assert "gmail.com" in factors["REQUESTER_IDENTITY_UNVERIFIED"]
     assert "UNVERIFIED_EMERGENCY" in factors
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The parent signed a consent form; her address is parent.person@gmail.com.",
+        "Regards to the victim's family (family.contact@gmail.com) were passed on.",
+    ],
+)
+def test_an_address_that_is_not_in_a_signature_block_is_no_signature_signal(text: str) -> None:
+    assert _kinds(_request(text=text, kind="emergency_request")) == []
+
+
+@pytest.mark.parametrize(
+    "closing", ["Sincerely,\n", "Respectfully submitted,\n", "Kind regards,\n", "/s/ "]
+)
+def test_each_closing_opens_the_signature_block(closing: str) -> None:
+    text = f"Provide the records today.\n{closing}Detective Desk, desk.pd@gmail.com"
+    assert _kinds(_request(text=text, kind="emergency_request")) == [SignalKind.SIGNATURE_MISMATCH]
+
+
+@pytest.mark.parametrize(
+    ("text", "raised"),
+    [
+        ("Provide the subscriber's name, personal e-mail and phone number.", False),
+        ("Do not call the subscriber or tell them about this request.", False),
+        ("Note: sent from a compromised police mailbox; the agency disowns it.", True),
+        ("The detective is in the field and cannot take calls; reply only by e-mail.", True),
+        ("This request was sent from a personal email account of the officer.", True),
+    ],
+)
+def test_the_documents_own_words_about_the_sender_raise_the_factor(text: str, raised: bool) -> None:
+    factors = _factors(_request(text=text))
+    assert ("REQUESTER_IDENTITY_UNVERIFIED" in factors) is raised
