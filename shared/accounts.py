@@ -119,10 +119,25 @@ def url_key(url: str) -> str:
     return host + unquote(parsed.path).rstrip("/").casefold()
 
 
+#: "instagram:name", "yelp:Display Name", "mailto:a@b", "tel:+1...": a platform or
+#: scheme prefix before the identifier itself (not a URL's "https://").
+_PREFIXED = re.compile(r"^[A-Za-z][A-Za-z0-9.+-]{1,30}:(?!//)\s*(?P<rest>\S.*)$")
+
+
 def _keys(form: IdentifierForm, identifier: str) -> list[tuple[IdentifierForm, str]]:
-    """The look-up keys of an identifier in ``form``, most specific first."""
+    """The look-up keys of an identifier in ``form``, most specific first; for a
+    prefixed one ("instagram:name") also those of what follows the prefix."""
     if not identifier.strip():
         return []
+    keys = _form_keys(form, identifier)
+    prefixed = _PREFIXED.match(identifier.strip())
+    if prefixed is not None and form is not IdentifierForm.PROFILE_URL:
+        rest = prefixed.group("rest")
+        keys += [k for k in _form_keys(identifier_form(rest), rest) if k not in keys]
+    return keys
+
+
+def _form_keys(form: IdentifierForm, identifier: str) -> list[tuple[IdentifierForm, str]]:
     if form is IdentifierForm.PROFILE_URL:
         url = [(IdentifierForm.PROFILE_URL, url_key(identifier))]
         return url + [(IdentifierForm.HANDLE, handle_key(h)) for h in handles_in_url(identifier)]

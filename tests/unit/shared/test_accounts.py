@@ -173,3 +173,11 @@ def test_an_account_whose_handle_is_in_another_form_is_found_by_that_form(
 
 def test_a_wiki_user_page_names_the_user() -> None:
     assert handles_in_url("https://en.wikipedia.org/wiki/User:Editor_A")[0] == "Editor_A"
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    ["instagram:ALT_uscis", "mailto:owner@example.org", "tel:+1-202-555-0143", "site: Alt USCIS"],
+)
+def test_a_platform_or_scheme_prefix_is_looked_past(identifier: str) -> None:
+    assert _find(identifier) == CRITIC
