@@ -259,7 +259,7 @@ def _address_signals(context: _Context) -> list[RequesterSignal]:
             if look_for_replies:
                 found.append(
                     RequesterSignal(
-                        SignalKind.REPLY_ELSEWHERE, f"the document asks for replies {problem}"
+                        SignalKind.REPLY_ELSEWHERE, f"the document asks for replies to {problem}"
                     )
                 )
             else:
