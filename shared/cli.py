@@ -63,7 +63,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
 def usage() -> str:
     lines = ["usage: docket COMMAND [ARGS...]", "", "commands:"]
     for words, (_module, _function, help_text) in COMMANDS.items():
-        lines.append(f"  {' '.join(words):<14} {help_text}")
+        lines.append(f"  {' '.join(words):<16} {help_text}")
     return "\n".join(lines)
 
 

@@ -93,6 +93,13 @@ class AgencyRecord(BaseModel):
         return OrganisationKey(fold(self.organisation), region)
 
     @property
+    def judicial(self) -> bool:
+        """A court or the courts' administration."""
+        return self.type == "Federal - Judicial" or not _JUDICIAL.isdisjoint(
+            words(self.organisation)
+        )
+
+    @property
     def government(self) -> bool:
         return self.kind not in (AgencyKind.FREE_MAIL, AgencyKind.OTHER)
 
@@ -100,6 +107,9 @@ class AgencyRecord(BaseModel):
         """How evidence names the organisation: "Maricopa County (County, AZ)"."""
         where = ", ".join(part for part in (self.type, self.state or self.country) if part)
         return f"{self.organisation} ({where})"
+
+
+_JUDICIAL = frozenset({"court", "courts", "courthouse", "judicial", "judiciary", "tribunal"})
 
 
 @dataclass(frozen=True, order=True)

@@ -225,6 +225,10 @@ def _mismatch(context: _Context, record: AgencyRecord) -> RequesterSignal | None
     named = context.agency
     if record.key in named.possible or record.key in context.signature.possible:
         return None
+    if _court_and_applicant(context.registry, named, record) or _hosted_by_its_state(
+        context.registry, named, record
+    ):
+        return None
     if named.confident:
         return RequesterSignal(
             SignalKind.NOT_THE_NAMED_AGENCY,
@@ -238,6 +242,28 @@ def _mismatch(context: _Context, record: AgencyRecord) -> RequesterSignal | None
             f"{record.describe()}",
         )
     return None
+
+
+def _court_and_applicant(registry: AgencyRegistry, named: Named, record: AgencyRecord) -> bool:
+    """A court's order sent by the agency that obtained it (an order naming the court,
+    from a prosecutor's address), or an agency's demand sent by the court's clerk: courts
+    and the agencies that apply to them hand each other's papers on."""
+    if record.judicial:
+        return True
+    organisations = [registry.organisations.get(key) for key in named.confident]
+    return bool(organisations) and all(o is not None and o.judicial for o in organisations)
+
+
+def _hosted_by_its_state(registry: AgencyRegistry, named: Named, record: AgencyRecord) -> bool:
+    """A local body writing from its state's domain (states host counties' and courts'
+    mail, as ``*.ky.gov`` does)."""
+    if record.kind is not AgencyKind.STATE:
+        return False
+    organisations = [registry.organisations.get(key) for key in named.confident]
+    return bool(organisations) and all(
+        o is not None and o.kind is AgencyKind.LOCAL and o.state == record.state
+        for o in organisations
+    )
 
 
 def _address_signals(context: _Context) -> list[RequesterSignal]:

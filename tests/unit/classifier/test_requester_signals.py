@@ -385,3 +385,24 @@ def test_each_closing_opens_the_signature_block(closing: str) -> None:
 def test_the_documents_own_words_about_the_sender_raise_the_factor(text: str, raised: bool) -> None:
     factors = _factors(_request(text=text))
     assert ("REQUESTER_IDENTITY_UNVERIFIED" in factors) is raised
+
+
+@pytest.mark.parametrize(
+    ("agency", "email"),
+    [
+        ("United States District Court, Eastern District of Virginia", "usavae@usdoj.gov"),
+        ("Travis County Sheriff's Office", "clerk@efiletexas.gov"),
+        ("Seattle Police Department", "clerk@chelancountywa.gov"),
+    ],
+)
+def test_a_court_and_the_agency_that_applied_to_it_may_send_each_others_papers(
+    agency: str, email: str
+) -> None:
+    assert _kinds(_request(agency, email, kind="court_order")) == []
+
+
+def test_a_local_body_on_its_own_states_domain_is_no_signal_but_on_another_state_is() -> None:
+    assert _kinds(_request("Seattle Police Department", "records@wa.gov")) == []
+    assert _kinds(_request("Seattle Police Department", "records@texas.gov")) == [
+        SignalKind.NOT_THE_NAMED_AGENCY
+    ]
