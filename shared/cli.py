@@ -22,6 +22,11 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
         "policy_test_command",
         "score case files against the policy (contract 2a)",
     ),
+    ("registry", "refresh"): (
+        "services.classifier.registry.refresh",
+        "refresh_command",
+        "rewrite the shipped .gov agency registry from CISA's current-full.csv",
+    ),
     ("submit",): ("services.intake.cli", "submit_command", "submit a request FILE.json"),
     ("status",): ("services.intake.cli", "status_command", "show a request's history"),
     ("amend",): (
@@ -58,7 +63,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
 def usage() -> str:
     lines = ["usage: docket COMMAND [ARGS...]", "", "commands:"]
     for words, (_module, _function, help_text) in COMMANDS.items():
-        lines.append(f"  {' '.join(words):<14} {help_text}")
+        lines.append(f"  {' '.join(words):<16} {help_text}")
     return "\n".join(lines)
 
 

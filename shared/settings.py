@@ -80,6 +80,9 @@ class ClassifierSettings(CommonSettings):
     #: A candidate policy run beside the active one (``DOCKET_SHADOW_POLICY_DIR``): its
     #: verdicts go to ``docket.request.classified.shadow`` and are never acted on.
     shadow_policy_dir: Path | None = None
+    #: The operator's own agency registry (``DOCKET_AGENCY_REGISTRY_FILE``), read after
+    #: the shipped .gov registry: foreign and non-.gov agencies, aliases, free-mail services.
+    agency_registry_file: Path | None = None
 
 
 class NotifierSettings(CommonSettings):

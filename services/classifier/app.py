@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.classifier.domain import load_policy
 from services.classifier.handlers import ClassifyHandler, Policies
+from services.classifier.registry import load_agency_registry
 from services.classifier.store import ClassifierStore
 from shared import topics
 from shared.accounts import AccountDirectory
@@ -26,12 +27,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(
     settings: ClassifierSettings, tracer_provider: TracerProvider | None = None
 ) -> FastAPI:
-    """Raises ``PolicyError`` for a malformed active or candidate policy and
-    ``ValueError`` without a database: the service refuses to start."""
+    """Raises ``PolicyError`` for a malformed active or candidate policy,
+    ``RegistryError`` for an unreadable agency registry and ``ValueError`` without a
+    database: the service refuses to start."""
     database = Database.for_service(settings.database_url, SCHEMA, MIGRATIONS)
+    agencies = load_agency_registry(settings.agency_registry_file)
     policies = Policies(
-        active=load_policy(settings.policy_dir),
-        shadow=load_policy(settings.shadow_policy_dir) if settings.shadow_policy_dir else None,
+        active=load_policy(settings.policy_dir, agencies),
+        shadow=load_policy(settings.shadow_policy_dir, agencies)
+        if settings.shadow_policy_dir
+        else None,
     )
     accounts = AccountDirectory.from_setting(settings.accounts_file)
     runtime = create_runtime(SERVICE, settings, tracer_provider)
