@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationInfo,
     model_validator,
 )
@@ -181,7 +182,7 @@ class Requester(ContractModel):
 
 
 class Nondisclosure(ContractModel):
-    ordered: bool = False
+    ordered: StrictBool = False
     authority: ShortText | None = None
     expires_at: UtcDatetime | None = None
 
@@ -222,7 +223,7 @@ class DateRange(ContractModel):
 
 
 class Emergency(ContractModel):
-    claimed: bool = False
+    claimed: StrictBool = False
     justification: Annotated[str, Field(max_length=5_000), PROSE] | None = None
 
 

@@ -267,3 +267,19 @@ def test_unknown_route_is_a_problem_document(client: TestClient) -> None:
     response = client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("section", "field"), [("emergency", "claimed"), ("instrument.nondisclosure", "ordered")]
+)
+@pytest.mark.parametrize("value", [0, 1, "true", "yes"])
+def test_a_yes_or_no_field_takes_only_true_or_false(
+    client: TestClient, body: dict[str, Any], section: str, field: str, value: object
+) -> None:
+    where = body
+    for part in section.split("."):
+        where = where.setdefault(part, {})
+    where[field] = value
+    response = client.post("/v1/requests", json=body)
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == [f"{section}.{field}"]
