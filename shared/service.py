@@ -33,6 +33,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from shared.db import SchemaNotReady
 from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
 from shared.logs import configure_logging
 from shared.settings import CommonSettings
@@ -60,6 +61,9 @@ class ServiceRuntime:
     resources: list[Resource] = field(default_factory=list)
     #: Entered once the broker runs (background loops that publish), left before it stops.
     background: list[Resource] = field(default_factory=list)
+    #: Checked by ``serve`` before the service starts (the database schema is migrated);
+    #: one raising ``SchemaNotReady`` ends the process with one ``startup_failed`` line.
+    preflight: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def create_runtime(
@@ -104,6 +108,7 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
                 runtime.tracer_provider.shutdown()
 
     app = FastAPI(title=title, lifespan=lifespan)
+    app.state.preflight = runtime.preflight
     tracer = runtime.tracer_provider.get_tracer(f"docket.{runtime.name}.http")
     http_requests = Counter(
         "docket_http_requests",
@@ -199,7 +204,8 @@ def serve(
 ) -> None:
     """Run one service until SIGINT/SIGTERM. Exits 2 with one clear log line when the
     broker cannot be reached within ``kafka_connect_timeout_s`` or ``app_factory``
-    refuses the configuration (raises ``ValueError``, e.g. a malformed policy)."""
+    refuses the configuration (raises ``ValueError``, e.g. a malformed policy), or a
+    preflight check fails (the database is unreachable or its schema not migrated)."""
     configure_logging(name, settings.log_level)
     try:
         asyncio.run(
@@ -213,6 +219,12 @@ def serve(
     except ValueError as error:  # a refused configuration, e.g. a malformed policy
         log.error("startup_failed", service=name, reason=str(error))
         sys.exit(2)
+    for check in getattr(app.state, "preflight", ()):
+        try:
+            asyncio.run(check())
+        except SchemaNotReady as error:
+            log.error("startup_failed", service=name, reason=str(error))
+            sys.exit(2)
     config = uvicorn.Config(
         app,
         host=settings.host,

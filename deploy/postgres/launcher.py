@@ -18,6 +18,11 @@ Usage::
 
 ``start`` stays in the foreground, prints the URL of the ``docket`` database and stops the
 server on SIGINT/SIGTERM.
+
+Docket's own database is owned by a separate owner role (:func:`ensure_owner_role`,
+``docket_owner``: LOGIN and CREATEROLE, not a superuser) that ``docket migrate`` runs as;
+the services log in as the roles it creates. ``LocalPostgres(tls=ServerTls(...))`` serves
+TLS with the given certificate (``ssl=on``) besides plain connections.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -47,6 +53,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 
 from shared.db import quote_ident
+from shared.migrate import scram_verifier
 
 DATABASE_URL_ENV: Final = "DOCKET_DATABASE_URL"
 SYSTEM_USER: Final = "docket-pg"
@@ -54,6 +61,8 @@ HOST: Final = "127.0.0.1"
 DEFAULT_USER: Final = "docket"
 DEFAULT_PASSWORD: Final = "docket"
 DEFAULT_DATABASE: Final = "docket"
+#: The role that owns Docket's schemas and runs ``docket migrate``.
+OWNER_ROLE: Final = "docket_owner"
 LOG_FILE: Final = "server.log"
 PUBLIC_BINARIES: Final = Path("/var/tmp/docket-postgres")
 
@@ -62,6 +71,14 @@ _logger = logging.getLogger(__name__)
 
 class PostgresError(RuntimeError):
     """The local PostgreSQL could not be initialised, started or stopped."""
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """The server's certificate (chain) and private key, PEM."""
+
+    certificate: bytes
+    private_key: bytes
 
 
 @functools.cache
@@ -146,14 +163,51 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + quote(database, safe="")))
 
 
-async def create_database(admin_url: str, name: str) -> bool:
-    """Create database ``name`` unless it exists; True when this call created it."""
+def with_credentials(url: str, user: str, password: str) -> str:
+    """``url`` logging in as ``user`` with ``password`` instead."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
+
+
+async def ensure_owner_role(admin_url: str, password: str, role: str = OWNER_ROLE) -> None:
+    """Create (or update) ``role``: LOGIN, CREATEROLE (to make the service roles), no
+    superuser; its password is set as a SCRAM verifier."""
+    ident = quote_ident(role)
+    verifier = "'" + scram_verifier(password) + "'"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        for _attempt in range(5):
+            try:
+                if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                    await conn.execute(f"CREATE ROLE {ident} LOGIN CREATEROLE")
+                await conn.execute(f"ALTER ROLE {ident} WITH LOGIN CREATEROLE PASSWORD {verifier}")
+                return
+            except (asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
+                continue  # created concurrently by another process
+            except asyncpg.InternalServerError as error:  # "tuple concurrently updated"
+                if "concurrently" not in str(error):
+                    raise
+                await asyncio.sleep(0.05)
+        raise PostgresError(f"role {role} kept changing concurrently")
+    finally:
+        await conn.close()
+
+
+async def create_database(admin_url: str, name: str, owner: str | None = None) -> bool:
+    """Create database ``name`` (owned by ``owner``, default the admin) unless it exists;
+    True when this call created it. An existing database is handed to ``owner``."""
+    database = quote_ident(name)
     conn = await asyncpg.connect(admin_url)
     try:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            if owner:
+                await conn.execute(f"ALTER DATABASE {database} OWNER TO {quote_ident(owner)}")
             return False
         try:
-            await conn.execute(f"CREATE DATABASE {quote_ident(name)}")
+            owned_by = f" OWNER {quote_ident(owner)}" if owner else ""
+            await conn.execute(f"CREATE DATABASE {database}{owned_by}")
         except asyncpg.DuplicateDatabaseError:  # created concurrently
             return False
         return True
@@ -185,12 +239,14 @@ class LocalPostgres:
         user: str = DEFAULT_USER,
         password: str = DEFAULT_PASSWORD,
         timeout: float = 60.0,
+        tls: ServerTls | None = None,
     ) -> None:
         self.data_dir = data_dir.absolute()
         self.port = port
         self.user = user
         self.password = password
         self.timeout = timeout
+        self.tls = tls
 
     @functools.cached_property
     def _account(self) -> pwd.struct_passwd | None:
@@ -227,6 +283,8 @@ class LocalPostgres:
         with self._locked():
             if not self.is_initialized():
                 self._initdb()
+            if self.tls is not None:
+                self._write_tls(self.tls)
             running_port = self._serving_port()
             if running_port is None:
                 self._start()
@@ -297,6 +355,16 @@ class LocalPostgres:
             )
         _logger.info("initdb of %s took %.2fs", self.data_dir, time.monotonic() - started)
 
+    def _write_tls(self, tls: ServerTls) -> None:
+        """The certificate and key in the data directory, readable by the server only."""
+        account = self._account
+        for name, data in (("server.crt", tls.certificate), ("server.key", tls.private_key)):
+            path = self.data_dir / name
+            path.write_bytes(data)
+            path.chmod(0o600)
+            if account is not None:
+                os.chown(path, account.pw_uid, account.pw_gid)
+
     def _start(self) -> None:
         fixed_port = self.port is not None
         for attempt in range(1 if fixed_port else 3):
@@ -304,6 +372,11 @@ class LocalPostgres:
             log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
             started = time.monotonic()
             options = f"-c listen_addresses={HOST} -c port={port} -c unix_socket_directories=''"
+            if self.tls is not None:
+                options += (
+                    f" -c ssl=on -c ssl_cert_file={self.data_dir / 'server.crt'}"
+                    f" -c ssl_key_file={self.data_dir / 'server.key'}"
+                )
             args = ["start", "--wait", f"--timeout={round(self.timeout)}"]
             result = self._pg_ctl([*args, f"--log={self.log_file}", f"--options={options}"], False)
             if result.returncode == 0:
