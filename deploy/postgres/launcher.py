@@ -21,8 +21,8 @@ server on SIGINT/SIGTERM.
 
 Docket's own database is owned by a separate owner role (:func:`ensure_owner_role`,
 ``docket_owner``: LOGIN and CREATEROLE, not a superuser) that ``docket migrate`` runs as;
-the services log in as the roles it creates. ``LocalPostgres(tls=ServerTls(...))`` serves
-TLS with the given certificate (``ssl=on``) besides plain connections.
+the services log in as the roles it creates. The wheel's server is built without OpenSSL,
+so it serves no TLS itself (``ssl=on`` fails with "SSL is not supported by this build").
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
@@ -71,14 +70,6 @@ _logger = logging.getLogger(__name__)
 
 class PostgresError(RuntimeError):
     """The local PostgreSQL could not be initialised, started or stopped."""
-
-
-@dataclass(frozen=True)
-class ServerTls:
-    """The server's certificate (chain) and private key, PEM."""
-
-    certificate: bytes
-    private_key: bytes
 
 
 @functools.cache
@@ -239,14 +230,12 @@ class LocalPostgres:
         user: str = DEFAULT_USER,
         password: str = DEFAULT_PASSWORD,
         timeout: float = 60.0,
-        tls: ServerTls | None = None,
     ) -> None:
         self.data_dir = data_dir.absolute()
         self.port = port
         self.user = user
         self.password = password
         self.timeout = timeout
-        self.tls = tls
 
     @functools.cached_property
     def _account(self) -> pwd.struct_passwd | None:
@@ -283,8 +272,6 @@ class LocalPostgres:
         with self._locked():
             if not self.is_initialized():
                 self._initdb()
-            if self.tls is not None:
-                self._write_tls(self.tls)
             running_port = self._serving_port()
             if running_port is None:
                 self._start()
@@ -355,16 +342,6 @@ class LocalPostgres:
             )
         _logger.info("initdb of %s took %.2fs", self.data_dir, time.monotonic() - started)
 
-    def _write_tls(self, tls: ServerTls) -> None:
-        """The certificate and key in the data directory, readable by the server only."""
-        account = self._account
-        for name, data in (("server.crt", tls.certificate), ("server.key", tls.private_key)):
-            path = self.data_dir / name
-            path.write_bytes(data)
-            path.chmod(0o600)
-            if account is not None:
-                os.chown(path, account.pw_uid, account.pw_gid)
-
     def _start(self) -> None:
         fixed_port = self.port is not None
         for attempt in range(1 if fixed_port else 3):
@@ -372,11 +349,6 @@ class LocalPostgres:
             log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
             started = time.monotonic()
             options = f"-c listen_addresses={HOST} -c port={port} -c unix_socket_directories=''"
-            if self.tls is not None:
-                options += (
-                    f" -c ssl=on -c ssl_cert_file={self.data_dir / 'server.crt'}"
-                    f" -c ssl_key_file={self.data_dir / 'server.key'}"
-                )
             args = ["start", "--wait", f"--timeout={round(self.timeout)}"]
             result = self._pg_ctl([*args, f"--log={self.log_file}", f"--options={options}"], False)
             if result.returncode == 0:
