@@ -1,11 +1,13 @@
 """``make run``: the whole of Docket on this machine, without Docker.
 
 Starts Apache Kafka (KRaft) and PostgreSQL (or uses ``KAFKA_BOOTSTRAP_SERVERS`` /
-``DOCKET_DATABASE_URL``), a local mail catcher that keeps every notice as an ``.eml``
-file under ``.run/mail``, and the four services as separate processes (logs in
-``.run/logs``). Then it submits every request in ``examples/requests`` and prints, for
-each, the request id, authority, risk, notice decision and history. It keeps serving
-until Ctrl-C, or exits after the summary with ``--once``.
+``DOCKET_DATABASE_URL``), runs ``docket migrate`` once as the owner role, then a local
+mail catcher that keeps every notice as an ``.eml`` file under ``.run/mail``, and the four
+services as separate processes (logs in ``.run/logs``), each logged in to PostgreSQL as its
+own role. The roles' passwords are kept in ``.run/postgres-roles.json`` (mode 0600).
+Then it submits every request in ``examples/requests`` and prints, for each, the request
+id, authority, risk, notice decision and history. It keeps serving until Ctrl-C, or exits
+after the summary with ``--once``.
 """
 
 from __future__ import annotations
@@ -26,11 +28,17 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from deploy.kafka.launcher import ensure_kafka
-from deploy.postgres.launcher import DATABASE_URL_ENV, LocalPostgres, create_database
+from deploy.postgres.launcher import (
+    DATABASE_URL_ENV,
+    DatabaseRoles,
+    LocalPostgres,
+    prepare_database,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run"
 EXAMPLES = REPO / "examples"
+MIGRATION_URL_ENV = "DOCKET_MIGRATION_DATABASE_URL"
 SERVICES = {"audit": 8083, "classifier": 8081, "notifier": 8082, "intake": 8080}
 SETTLED = {"notice_sent", "notice_scheduled", "notice_withheld", "decided", "withdrawn"}
 
@@ -71,7 +79,10 @@ def local_api_key() -> str:
     return path.read_text().strip()
 
 
-def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
+def start_services(
+    env: dict[str, str], database_urls: dict[str, str]
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Each service as a process, with ``database_urls[name]`` (its own role's URL)."""
     logs = RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -80,7 +91,7 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
         processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}.app"],
             cwd=REPO,
-            env=env,
+            env={**env, DATABASE_URL_ENV: database_urls[name]},
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -181,19 +192,22 @@ async def run(once: bool) -> int:
     postgres: LocalPostgres | None = None
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        database_url = os.environ.get(DATABASE_URL_ENV)
-        if not database_url:
-            say("starting PostgreSQL ...")
+        roles = DatabaseRoles.kept_in(RUN / "postgres-roles.json")
+        owner_url = os.environ.get(MIGRATION_URL_ENV) or os.environ.get(DATABASE_URL_ENV)
+        if owner_url:
+            say("docket migrate (as the owner role of DOCKET_DATABASE_URL) ...")
+            await roles.migrate(owner_url)
+        else:
+            say("starting PostgreSQL, then docket migrate (as the owner role) ...")
             postgres = LocalPostgres(RUN / "postgres")
             admin_url = await asyncio.to_thread(postgres.start)
-            await create_database(admin_url, "docket")
-            database_url = postgres.url("docket")
+            owner_url = await prepare_database(admin_url, "docket", roles)
+        database_urls = {name: roles.service_url(owner_url, name) for name in SERVICES}
         smtp_port = int(os.environ.get("DOCKET_SMTP_PORT", "2525"))
         api_key = local_api_key()
         env = {
-            **os.environ,
+            **{key: value for key, value in os.environ.items() if key != MIGRATION_URL_ENV},
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            DATABASE_URL_ENV: database_url,
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
@@ -202,7 +216,7 @@ async def run(once: bool) -> int:
         }
         with mail_catcher(smtp_port):
             say("starting the services (logs in .run/logs) ...")
-            processes = start_services(env)
+            processes = start_services(env, database_urls)
             await wait_ready(processes, timeout_s=120)
             say("submitting examples/requests ...")
             request_ids = await submit_examples(api_key)

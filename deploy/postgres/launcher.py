@@ -33,9 +33,11 @@ import contextlib
 import fcntl
 import functools
 import importlib.util
+import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -43,16 +45,19 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
+from pydantic import SecretStr
 
-from shared.db import quote_ident
-from shared.migrate import scram_verifier
+from shared.db import Target, quote_ident
+from shared.migrate import MigrationReport, migrate_all, scram_verifier
+from shared.schemas import GRANTS, role_name
 
 DATABASE_URL_ENV: Final = "DOCKET_DATABASE_URL"
 SYSTEM_USER: Final = "docket-pg"
@@ -184,6 +189,50 @@ async def ensure_owner_role(admin_url: str, password: str, role: str = OWNER_ROL
         raise PostgresError(f"role {role} kept changing concurrently")
     finally:
         await conn.close()
+
+
+@dataclass(frozen=True)
+class DatabaseRoles:
+    """Passwords of the owner role and of each service's role, for a local server."""
+
+    owner: str
+    services: Mapping[str, str]
+
+    @classmethod
+    def generate(cls) -> DatabaseRoles:
+        return cls(secrets.token_urlsafe(24), {name: secrets.token_urlsafe(24) for name in GRANTS})
+
+    @classmethod
+    def kept_in(cls, path: Path) -> DatabaseRoles:
+        """The passwords in ``path`` (JSON, mode 0600), generated there on first use."""
+        if not path.exists():
+            fresh = cls.generate()
+            path.touch(mode=0o600)
+            path.write_text(json.dumps({"owner": fresh.owner, "services": fresh.services}))
+        kept = json.loads(path.read_text())
+        return cls(kept["owner"], {**cls.generate().services, **kept["services"]})
+
+    def owner_url(self, url: str) -> str:
+        """``url`` (any role's) as the owner role."""
+        return with_credentials(url, OWNER_ROLE, self.owner)
+
+    def service_url(self, url: str, service: str) -> str:
+        """``url`` (any role's) as ``service``'s own role."""
+        return with_credentials(url, role_name(service), self.services[service])
+
+    async def migrate(self, owner_url: str) -> MigrationReport:
+        """``docket migrate`` with the owner's URL, setting these passwords."""
+        passwords = {name: SecretStr(password) for name, password in self.services.items()}
+        return await migrate_all(Target.of(owner_url), passwords=passwords)
+
+
+async def prepare_database(admin_url: str, name: str, roles: DatabaseRoles) -> str:
+    """The owner role, database ``name`` owned by it, migrated; returns the owner's URL."""
+    await ensure_owner_role(admin_url, roles.owner)
+    await create_database(admin_url, name, owner=OWNER_ROLE)
+    owner_url = roles.owner_url(with_database(admin_url, name))
+    await roles.migrate(owner_url)
+    return owner_url
 
 
 async def create_database(admin_url: str, name: str, owner: str | None = None) -> bool:
