@@ -34,6 +34,7 @@ from deploy.postgres.launcher import (
     LocalPostgres,
     prepare_database,
 )
+from shared.db import MigrationError
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run"
@@ -201,7 +202,15 @@ async def run(once: bool) -> int:
             say("starting PostgreSQL, then docket migrate (as the owner role) ...")
             postgres = LocalPostgres(RUN / "postgres")
             admin_url = await asyncio.to_thread(postgres.start)
-            owner_url = await prepare_database(admin_url, "docket", roles)
+            try:
+                owner_url = await prepare_database(admin_url, "docket", roles)
+            except MigrationError as error:
+                if "does not own" not in str(error):
+                    raise
+                raise SystemExit(
+                    f"{error}\n.run/postgres predates the per-service roles: `make clean`"
+                    " (deletes the local state) and `make run` again"
+                ) from None
         database_urls = {name: roles.service_url(owner_url, name) for name in SERVICES}
         smtp_port = int(os.environ.get("DOCKET_SMTP_PORT", "2525"))
         api_key = local_api_key()

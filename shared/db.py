@@ -330,7 +330,7 @@ async def refuse_owner(conn: _Conn, schema: str) -> None:
     ``schema`` or may act as its owner: a service runs with its own, lesser role."""
     row = await conn.fetchrow(
         "SELECT current_user AS name, r.rolsuper AS super,"
-        " n.nspowner IS NOT NULL AND pg_has_role(current_user, n.nspowner, 'USAGE') AS owns"
+        " n.nspowner IS NOT NULL AND pg_has_role(current_user, n.nspowner, 'MEMBER') AS owns"
         " FROM pg_roles r LEFT JOIN pg_namespace n ON n.nspname = $1"
         " WHERE r.rolname = current_user",
         schema,
