@@ -80,14 +80,16 @@ class Target:
         if mode in ("disable", "allow", "prefer"):
             return cls(dsn, cast(SslMode, mode))
         verify = mode != "require" or root is not None
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-        if verify and root not in (None, "system"):
-            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=root)
+        cafile = root if verify and root != "system" else None
+        try:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+            if tls.get("sslcert"):
+                context.load_cert_chain(tls["sslcert"], tls.get("sslkey"))
+        except OSError as error:  # missing file, or not a PEM certificate or key
+            raise ValueError(f"PostgreSQL TLS files cannot be used: {error}") from None
         context.check_hostname = mode == "verify-full"
         if not verify:
             context.verify_mode = ssl.CERT_NONE
-        if tls.get("sslcert"):
-            context.load_cert_chain(tls["sslcert"], tls.get("sslkey"))
         return cls(dsn, context)
 
     @classmethod
