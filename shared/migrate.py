@@ -14,7 +14,8 @@ behind. One run, under a database-wide advisory lock so concurrent runs take tur
    (``DOCKET_<SERVICE>_DATABASE_PASSWORD``) as SCRAM verifiers computed here, so the
    password itself never reaches the server's logs;
 4. in one transaction, revokes every privilege of every service role on every managed
-   schema and grants exactly those of ``shared.schemas.GRANTS``.
+   schema (and CREATE on ``public`` from everyone) and grants exactly those of
+   ``shared.schemas.GRANTS``.
 
 Roles are cluster-wide and advisory locks per database, so runs on two databases of one
 server may race on a role: that step is retried.
@@ -219,6 +220,10 @@ async def _roles_once(
 async def _grant(conn: Connection, roles: Mapping[str, str]) -> None:
     """Every service role's privileges on the managed schemas, exactly as listed."""
     async with conn.transaction():
+        if await conn.fetchval("SELECT to_regnamespace('public') IS NOT NULL"):
+            # PostgreSQL 15 and later already refuse it; 14 and earlier let anyone create
+            # tables in public (a warning, not an error, when the owner cannot revoke it).
+            await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         for service, role in roles.items():
             grantee = quote_ident(role)
             for schema in SCHEMAS:
