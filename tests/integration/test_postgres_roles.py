@@ -11,12 +11,15 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from services.audit.cli import export_command, rebuild_command, report_command
+from services.intake.cli import keys_command
 from shared.db import MigrationError
 from shared.schemas import GRANTS, SCHEMAS
 from tests.fixtures.postgres import (
@@ -297,3 +300,28 @@ async def test_docket_migrate_command_reports_status_and_migrates(database_url: 
         assert await conn.fetchval("SELECT count(*) FROM notifier.notices") == 0
     finally:
         await conn.close()
+
+
+async def test_each_cli_runs_with_the_role_the_docs_name(
+    docket_database: DocketDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit_url, owner = docket_database.url("audit"), docket_database.owner_url
+    # the rebuild deletes views: the audit service's role may not, the owner may
+    assert await asyncio.to_thread(rebuild_command, ["--database-url", audit_url]) == 2
+    assert "runs as the owner role" in capsys.readouterr().err
+    assert await asyncio.to_thread(rebuild_command, ["--database-url", owner]) == 0
+    # export and the report only read: the audit role is enough
+    export = Path(tempfile.mkdtemp()) / "log.jsonl"
+    args = [str(export), "--database-url", audit_url]
+    assert await asyncio.to_thread(export_command, args) == 0
+    report = ["--from", "2030-01-01", "--to", "2030-02-01", "--database-url", audit_url]
+    assert await asyncio.to_thread(report_command, report) == 0
+    # docket keys writes intake's keys with intake's role
+    intake_url = docket_database.url("intake")
+    create = ["--database-url", intake_url, "create", "cbp-portal", "--scopes", "submit"]
+    assert await asyncio.to_thread(keys_command, create) == 0
+    assert await asyncio.to_thread(keys_command, ["--database-url", intake_url, "list"]) == 0
+    assert "cbp-portal" in capsys.readouterr().out
+    # ... and no other role reads them
+    with pytest.raises(SystemExit, match="cannot read schema 'intake'"):
+        await asyncio.to_thread(keys_command, ["--database-url", audit_url, "list"])
