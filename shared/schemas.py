@@ -27,8 +27,10 @@ _SERVICES_DIR: Final = Path(next(iter(services.__path__)))
 
 #: Schema -> its migration files, applied in this order by ``docket migrate``.
 SCHEMAS: Final[Mapping[str, Path]] = {
-    name: _SERVICES_DIR / name / "migrations"
-    for name in ("intake", "classifier", "notifier", "audit")
+    "intake": _SERVICES_DIR / "intake" / "migrations",
+    "classifier": _SERVICES_DIR / "classifier" / "migrations",
+    "notifier": _SERVICES_DIR / "notifier" / "migrations",
+    "audit": _SERVICES_DIR / "audit" / "migrations",
 }
 
 READ: Final = frozenset({"SELECT"})
