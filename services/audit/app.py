@@ -1,4 +1,4 @@
-"""Composition root of audit: database pool and migrations, the log writer, the API."""
+"""Composition root of audit: database pool (its schema checked), the log writer, the API."""
 
 from __future__ import annotations
 
