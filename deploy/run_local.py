@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from aiosmtpd.controller import Controller
@@ -212,6 +213,8 @@ async def run(once: bool) -> int:
                     " (deletes the local state) and `make run` again"
                 ) from None
         database_urls = {name: roles.service_url(owner_url, name) for name in SERVICES}
+        users = ", ".join(urlsplit(url).username or "?" for url in database_urls.values())
+        say(f"  migrated; the services log in as {users} (passwords: .run/postgres-roles.json)")
         smtp_port = int(os.environ.get("DOCKET_SMTP_PORT", "2525"))
         api_key = local_api_key()
         env = {

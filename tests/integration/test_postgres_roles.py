@@ -325,3 +325,27 @@ async def test_each_cli_runs_with_the_role_the_docs_name(
     # ... and no other role reads them
     with pytest.raises(SystemExit, match="cannot read schema 'intake'"):
         await asyncio.to_thread(keys_command, ["--database-url", audit_url, "list"])
+
+
+@pytest.mark.parametrize("service", ["intake", "notifier", "audit"])
+async def test_every_service_checks_its_schema_before_it_starts(
+    service: str,
+    kafka_bootstrap: str,
+    postgres_server: PostgresTestServer,
+    docket_database: DocketDatabase,  # the roles exist; this database is another
+    tmp_path: Path,
+) -> None:
+    empty = await postgres_server.create_database(f"test_empty_{secrets.token_hex(4)}")
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DOCKET_DATABASE_URL": service_url(empty, service),
+        f"DOCKET_{service.upper()}_PORT": "0",
+        "DOCKET_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
+    }
+    result = await asyncio.to_thread(run_service, service, env)
+    assert result.returncode == 2, result.stdout[-2000:]
+    (failure,) = startup_failures(result)
+    assert failure["service"] == service
+    assert f"schema {service!r} is at version 0000" in failure["reason"]
+    assert "docket migrate" in failure["reason"]
+    assert "Traceback" not in result.stdout + result.stderr
