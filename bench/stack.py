@@ -1,7 +1,8 @@
 """The real Docket stack for the benchmark: a Kafka broker (or ``KAFKA_BOOTSTRAP_SERVERS``),
-a local PostgreSQL with its durable defaults (or ``DOCKET_DATABASE_URL``'s server), an
-SMTP sink in its own process, and every service as its own process, as ``make run``
-starts them; classifier and notifier can run as several instances of one group."""
+a local PostgreSQL with its durable defaults (or ``DOCKET_DATABASE_URL``'s server) with a
+database migrated by ``docket migrate`` as the owner role, an SMTP sink in its own process,
+and every service as its own process logged in as its own role, as ``make run`` starts
+them; classifier and notifier can run as several instances of one group."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from bench.cases import REPO, load_cases, write_accounts
 from deploy.kafka.launcher import KafkaBroker, ensure_kafka, free_ports
 from deploy.postgres.launcher import (
     DATABASE_URL_ENV,
+    DatabaseRoles,
     LocalPostgres,
-    create_database,
-    with_database,
+    prepare_database,
 )
 from shared.settings import listen_environment
 
@@ -80,7 +81,9 @@ class Stack:
     log_level: str = "INFO"
     bootstrap: str = ""
     admin_url: str = ""
+    #: The owner role's URL of the benchmark's database (each service uses its own role).
     database_url: str = ""
+    roles: DatabaseRoles = field(default_factory=DatabaseRoles.generate)
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     token: str = field(default_factory=lambda: secrets.token_hex(3))
     broker: KafkaBroker | None = None
@@ -108,8 +111,7 @@ class Stack:
             self.postgres = LocalPostgres(self.pg_data)
             self.admin_url = await asyncio.to_thread(self.postgres.start)
         name = f"docket_bench_{self.token}"
-        await create_database(self.admin_url, name)
-        self.database_url = with_database(self.admin_url, name)
+        self.database_url = await prepare_database(self.admin_url, name, self.roles)
         write_accounts(load_cases(), self.work / "accounts.jsonl")
         (self.smtp_port,) = free_ports(1)
         self.smtp = start_smtp_sink(self.smtp_port)
@@ -125,7 +127,6 @@ class Stack:
             **os.environ,
             "PYTHONPATH": str(REPO),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            DATABASE_URL_ENV: self.database_url,
             "DOCKET_ACCOUNTS_FILE": str(self.work / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(self.smtp_port),
@@ -157,7 +158,14 @@ class Stack:
     ) -> Process:
         """Start one instance of service ``name`` on a free port."""
         port, admin_port = free_ports(2)
-        env = self.env({**listen_environment(name, port, admin_port), **(extra_env or {})})
+        database_url = self.roles.service_url(self.database_url, name)
+        env = self.env(
+            {
+                **listen_environment(name, port, admin_port),
+                DATABASE_URL_ENV: database_url,
+                **(extra_env or {}),
+            }
+        )
         if name in ("classifier", "notifier"):
             env.setdefault("DOCKET_CONSUMER_GROUP", f"bench-{self.token}-{name}")
         label = label or f"{name}-{len(self.services.get(name, []))}"

@@ -1,11 +1,13 @@
 """``make run``: the whole of Docket on this machine, without Docker.
 
 Starts Apache Kafka (KRaft) and PostgreSQL (or uses ``KAFKA_BOOTSTRAP_SERVERS`` /
-``DOCKET_DATABASE_URL``), a local mail catcher that keeps every notice as an ``.eml``
-file under ``.run/mail``, and the four services as separate processes (logs in
-``.run/logs``). Then it submits every request in ``examples/requests`` and prints, for
-each, the request id, authority, risk, notice decision and history. It keeps serving
-until Ctrl-C, or exits after the summary with ``--once``.
+``DOCKET_DATABASE_URL``), runs ``docket migrate`` once as the owner role, then a local
+mail catcher that keeps every notice as an ``.eml`` file under ``.run/mail``, and the four
+services as separate processes (logs in ``.run/logs``), each logged in to PostgreSQL as its
+own role. The roles' passwords are kept in ``.run/postgres-roles.json`` (mode 0600).
+Then it submits every request in ``examples/requests`` and prints, for each, the request
+id, authority, risk, notice decision and history. It keeps serving until Ctrl-C, or exits
+after the summary with ``--once``.
 """
 
 from __future__ import annotations
@@ -21,17 +23,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from aiosmtpd.controller import Controller
 
 from deploy.kafka.launcher import ensure_kafka
-from deploy.postgres.launcher import DATABASE_URL_ENV, LocalPostgres, create_database
+from deploy.postgres.launcher import (
+    DATABASE_URL_ENV,
+    DatabaseRoles,
+    LocalPostgres,
+    prepare_database,
+)
+from shared.db import MigrationError
 from shared.settings import listen_environment
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run"
 EXAMPLES = REPO / "examples"
+MIGRATION_URL_ENV = "DOCKET_MIGRATION_DATABASE_URL"
 SERVICES = {"audit": 8083, "classifier": 8081, "notifier": 8082, "intake": 8080}
 #: Each service's admin port (``/metrics``), the settings' defaults.
 ADMIN_PORTS = {"audit": 9183, "classifier": 9181, "notifier": 9182, "intake": 9180}
@@ -74,7 +84,10 @@ def local_api_key() -> str:
     return path.read_text().strip()
 
 
-def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
+def start_services(
+    env: dict[str, str], database_urls: dict[str, str]
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Each service as a process, with ``database_urls[name]`` (its own role's URL)."""
     logs = RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -83,7 +96,7 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
         processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}.app"],
             cwd=REPO,
-            env=env,
+            env={**env, DATABASE_URL_ENV: database_urls[name]},
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -187,24 +200,37 @@ async def run(once: bool) -> int:
     postgres: LocalPostgres | None = None
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        database_url = os.environ.get(DATABASE_URL_ENV)
-        if not database_url:
-            say("starting PostgreSQL ...")
+        roles = DatabaseRoles.kept_in(RUN / "postgres-roles.json")
+        owner_url = os.environ.get(MIGRATION_URL_ENV) or os.environ.get(DATABASE_URL_ENV)
+        if owner_url:
+            say("docket migrate (as the owner role of DOCKET_DATABASE_URL) ...")
+            await roles.migrate(owner_url)
+        else:
+            say("starting PostgreSQL, then docket migrate (as the owner role) ...")
             postgres = LocalPostgres(RUN / "postgres")
             admin_url = await asyncio.to_thread(postgres.start)
-            await create_database(admin_url, "docket")
-            database_url = postgres.url("docket")
+            try:
+                owner_url = await prepare_database(admin_url, "docket", roles)
+            except MigrationError as error:
+                if "does not own" not in str(error):
+                    raise
+                raise SystemExit(
+                    f"{error}\n.run/postgres predates the per-service roles: `make clean`"
+                    " (deletes the local state) and `make run` again"
+                ) from None
+        database_urls = {name: roles.service_url(owner_url, name) for name in SERVICES}
+        users = ", ".join(urlsplit(url).username or "?" for url in database_urls.values())
+        say(f"  migrated; the services log in as {users} (passwords: .run/postgres-roles.json)")
         smtp_port = int(os.environ.get("DOCKET_SMTP_PORT", "2525"))
         api_key = local_api_key()
         env = {
-            **os.environ,
+            **{key: value for key, value in os.environ.items() if key != MIGRATION_URL_ENV},
             **{
                 key: value
                 for name, port in SERVICES.items()
                 for key, value in listen_environment(name, port, ADMIN_PORTS[name]).items()
             },
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            DATABASE_URL_ENV: database_url,
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
@@ -213,7 +239,7 @@ async def run(once: bool) -> int:
         }
         with mail_catcher(smtp_port):
             say("starting the services (logs in .run/logs) ...")
-            processes = start_services(env)
+            processes = start_services(env, database_urls)
             await wait_ready(processes, timeout_s=120)
             say("submitting examples/requests ...")
             request_ids = await submit_examples(api_key)

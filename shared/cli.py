@@ -52,6 +52,11 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
         "rebuild the request views from the audit log",
     ),
     ("report",): ("services.audit.cli", "report_command", "the transparency report (and chart)"),
+    ("migrate",): (
+        "shared.migrate",
+        "migrate_command",
+        "apply migrations, create service roles, grant (as the owner role)",
+    ),
     ("trace",): (
         "services.audit.trace_cli",
         "trace_command",

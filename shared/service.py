@@ -40,6 +40,7 @@ from prometheus_client import (
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from shared.db import SchemaNotReady
 from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
 from shared.logs import configure_logging
 from shared.readiness import CachedReadiness, ReadinessCheck
@@ -71,6 +72,9 @@ class ServiceRuntime:
     openapi_docs: bool = False
     #: ``/readyz`` checks the broker and database at most this often.
     readiness_interval_s: float = 2.0
+    #: Checked by ``serve`` before the service starts (the database schema is migrated);
+    #: one raising ``SchemaNotReady`` ends the process with one ``startup_failed`` line.
+    preflight: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def create_runtime(
@@ -131,6 +135,7 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
         redoc_url="/redoc" if docs else None,
     )
     app.state.admin_app = create_admin_app(runtime.registry)
+    app.state.preflight = runtime.preflight
     tracer = runtime.tracer_provider.get_tracer(f"docket.{runtime.name}.http")
     http_requests = Counter(
         "docket_http_requests",
@@ -252,7 +257,8 @@ def serve(
     """Run one service (its API on ``port``, its metrics on ``admin_port``) until
     SIGINT/SIGTERM. Exits 2 with one clear log line when the broker cannot be reached
     within ``kafka_connect_timeout_s``, ``app_factory`` refuses the configuration
-    (raises ``ValueError``, e.g. a malformed policy) or the admin port is taken."""
+    (raises ``ValueError``, e.g. a malformed policy), a preflight check fails (the
+    database is unreachable or its schema not migrated) or the admin port is taken."""
     configure_logging(name, settings.log_level)
     try:
         asyncio.run(
@@ -266,6 +272,12 @@ def serve(
     except ValueError as error:  # a refused configuration, e.g. a malformed policy
         log.error("startup_failed", service=name, reason=str(error))
         sys.exit(2)
+    for check in getattr(app.state, "preflight", ()):
+        try:
+            asyncio.run(check())
+        except SchemaNotReady as error:
+            log.error("startup_failed", service=name, reason=str(error))
+            sys.exit(2)
     try:
         admin_socket = _bound(settings.admin_host, admin_port)
     except OSError as error:

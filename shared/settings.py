@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.schemas import DEFAULT_ROLE_PREFIX
 
-class CommonSettings(BaseSettings):
+#: libpq's ``sslmode`` values; ``verify-full`` checks the server's certificate against
+#: ``sslrootcert`` (or the system's CAs) and its host name.
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+class DatabaseSettings(BaseSettings):
+    """How to reach PostgreSQL: ``DOCKET_DATABASE_URL`` (each service its own role), and
+    TLS either in the URL (``?sslmode=verify-full&sslrootcert=/path/ca.pem``) or in
+    ``DOCKET_DATABASE_SSLMODE`` / ``DOCKET_DATABASE_SSLROOTCERT``, which win over the URL."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOCKET_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    database_url: SecretStr | None = None
+    database_sslmode: SslMode | None = None
+    database_sslrootcert: Path | None = None
+
+
+class CommonSettings(DatabaseSettings):
     """``KAFKA_BOOTSTRAP_SERVERS`` and ``DOCKET_*`` variables shared by all services."""
 
     model_config = SettingsConfigDict(
@@ -21,7 +42,6 @@ class CommonSettings(BaseSettings):
     )
     #: How long a service keeps retrying an unreachable broker at start before it exits.
     kafka_connect_timeout_s: float = 30.0
-    database_url: str | None = None
     accounts_file: Path | None = None
     host: str = "127.0.0.1"
     log_level: str = "INFO"
@@ -124,3 +144,34 @@ class AuditSettings(CommonSettings):
     #: National-security process is published only in bands of this width (50 U.S.C.
     #: 1874: 1000, 500, 250 or, annually, 100).
     national_security_band: int = 250
+
+
+class MigrateSettings(DatabaseSettings):
+    """``docket migrate``: connects as the owner role (``DOCKET_MIGRATION_DATABASE_URL``,
+    else ``DOCKET_DATABASE_URL``) and sets each service role's password from
+    ``DOCKET_<SERVICE>_DATABASE_PASSWORD`` (a role whose password is unset keeps the
+    one it has, or none)."""
+
+    migration_database_url: SecretStr | None = None
+    #: Service roles are ``<prefix><service>``: ``docket_intake``, ``docket_audit``, ...
+    database_role_prefix: str = Field(
+        default=DEFAULT_ROLE_PREFIX, pattern=r"^[a-z_][a-z0-9_]{0,40}$"
+    )
+    intake_database_password: SecretStr | None = None
+    classifier_database_password: SecretStr | None = None
+    notifier_database_password: SecretStr | None = None
+    audit_database_password: SecretStr | None = None
+
+    def owner_url(self) -> str | None:
+        url = self.migration_database_url or self.database_url
+        return url.get_secret_value() if url else None
+
+    def passwords(self) -> dict[str, SecretStr]:
+        """Service -> the password its role is given."""
+        found = {
+            "intake": self.intake_database_password,
+            "classifier": self.classifier_database_password,
+            "notifier": self.notifier_database_password,
+            "audit": self.audit_database_password,
+        }
+        return {service: password for service, password in found.items() if password}

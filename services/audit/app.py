@@ -1,4 +1,4 @@
-"""Composition root of audit: database pool and migrations, the log writer, the API."""
+"""Composition root of audit: database pool (its schema checked), the log writer, the API."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from services.audit.signing_key import (
 from services.audit.store import AuditStore
 from services.audit.tree import LogTree
 from shared.db import Database
+from shared.schemas import SCHEMAS
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import AuditSettings
 
@@ -31,11 +32,11 @@ log = structlog.get_logger("docket.audit")
 
 SERVICE = "audit"
 SCHEMA = "audit"
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = SCHEMAS[SCHEMA]
 
 
 def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None = None) -> FastAPI:
-    database = Database.for_service(settings.database_url, SCHEMA, MIGRATIONS)
+    database = Database.for_service(settings, SCHEMA, MIGRATIONS)
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     store = AuditStore(database)
     signing_key = load_or_create_signing_key(
@@ -52,6 +53,7 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
 
     runtime.resources.append(log_opened)
     runtime.readiness["postgres"] = database.ping
+    runtime.preflight.append(database.check)
 
     log_size = Gauge("docket_audit_log_size", "Leaves in the audit log", registry=runtime.registry)
     signed_size = Gauge(

@@ -58,6 +58,8 @@ SIGNER_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"docket.audit.tree-head-signer").digest()[:8], "big", signed=True
 )
 DEAD_LETTER_TYPES = ("DeadLettered", "UnreadableRecord")
+#: Appends and the rebuild run one at a time (``event_log`` itself takes INSERT only).
+TAKE_WRITER_TURN = "LOCK TABLE log_writer_turn IN EXCLUSIVE MODE"
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class AuditStore(DatabaseStore):
         """Append, in ledger order and in one transaction, the entries not stored yet;
         returns how many leaves were added.
 
-        One writer at a time (``LOCK TABLE ... IN EXCLUSIVE MODE``) keeps leaf indexes
+        One writer at a time (the EXCLUSIVE lock of ``log_writer_turn``) keeps leaf indexes
         dense and in commit order: the next index is read under the lock on every call,
         never cached, so two instances sharing the ledger (a rebalance) cannot collide.
         The ledger positions are stored in the same transaction, so a crash between the
@@ -123,7 +125,7 @@ class AuditStore(DatabaseStore):
         if not pending:
             return 0
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("LOCK TABLE event_log IN EXCLUSIVE MODE")
+            await conn.execute(TAKE_WRITER_TURN)
             next_index: int = await conn.fetchval(
                 "SELECT coalesce(max(leaf_index) + 1, 0) FROM event_log"
             )
@@ -388,9 +390,10 @@ class AuditStore(DatabaseStore):
     async def rebuild_views(self) -> int:
         """Replace every request view by folding the log; returns how many were written.
 
-        Appends wait meanwhile (the writer's table lock), so no event is missed."""
+        Appends wait meanwhile (the writer's turn), so no event is missed. Runs as the
+        owner role: the service's role may not delete views."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("LOCK TABLE event_log IN EXCLUSIVE MODE")
+            await conn.execute(TAKE_WRITER_TURN)
             await conn.execute("DELETE FROM request_views")
             events = []
             async for row in conn.cursor("SELECT leaf_data FROM event_log ORDER BY leaf_index"):

@@ -3,8 +3,6 @@ handler."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -16,12 +14,13 @@ from shared import topics
 from shared.accounts import AccountDirectory
 from shared.db import Database
 from shared.kafka import EventPublisher, subscribe_events
+from shared.schemas import SCHEMAS
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import ClassifierSettings
 
 SERVICE = "classifier"
 SCHEMA = "classifier"
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = SCHEMAS[SCHEMA]
 
 
 def create_app(
@@ -30,7 +29,7 @@ def create_app(
     """Raises ``PolicyError`` for a malformed active or candidate policy,
     ``RegistryError`` for an unreadable agency registry and ``ValueError`` without a
     database: the service refuses to start."""
-    database = Database.for_service(settings.database_url, SCHEMA, MIGRATIONS)
+    database = Database.for_service(settings, SCHEMA, MIGRATIONS)
     agencies = load_agency_registry(settings.agency_registry_file)
     policies = Policies(
         active=load_policy(settings.policy_dir, agencies),
@@ -44,6 +43,7 @@ def create_app(
     store = ClassifierStore(database)
     runtime.resources.append(database.opened)
     runtime.readiness["postgres"] = database.ping
+    runtime.preflight.append(database.check)
     handler = ClassifyHandler(
         policies,
         accounts,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,12 +17,13 @@ from services.intake.ports import Repository
 from services.intake.store import IntakeStore
 from shared.db import Database
 from shared.kafka import EventPublisher
-from shared.service import create_http_app, create_runtime, serve
+from shared.schemas import SCHEMAS
+from shared.service import ServiceRuntime, create_http_app, create_runtime, serve
 from shared.settings import IntakeSettings
 
 SERVICE = "intake"
 SCHEMA = "intake"
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = SCHEMAS[SCHEMA]
 
 
 def create_app(
@@ -34,7 +34,7 @@ def create_app(
     """The intake service. ``repository`` replaces PostgreSQL (unit tests only)."""
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     if repository is None:
-        repository = _database(settings, runtime.resources, runtime.readiness)
+        repository = _database(settings, runtime)
     app = create_http_app(runtime, "Docket intake")
     publisher = EventPublisher(runtime.broker, source="/docket/intake")
     install_routes(
@@ -60,11 +60,9 @@ def create_app(
     return app
 
 
-def _database(
-    settings: IntakeSettings, resources: list[Any], readiness: dict[str, Any]
-) -> IntakeStore:
+def _database(settings: IntakeSettings, runtime: ServiceRuntime) -> IntakeStore:
     database = Database.for_service(
-        settings.database_url, SCHEMA, MIGRATIONS, max_size=settings.database_pool_size
+        settings, SCHEMA, MIGRATIONS, max_size=settings.database_pool_size
     )
     bootstrap = parse_bootstrap_key(settings.bootstrap_key) if settings.bootstrap_key else None
     store = IntakeStore(database)
@@ -78,8 +76,9 @@ def _database(
                 )
             yield
 
-    resources.append(opened)
-    readiness["postgres"] = database.ping
+    runtime.resources.append(opened)
+    runtime.readiness["postgres"] = database.ping
+    runtime.preflight.append(database.check)
     return store
 
 

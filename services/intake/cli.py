@@ -2,7 +2,7 @@
 ``docket keys create|list|revoke`` (intake's API keys, straight in the database), for people.
 
 Writes authenticate with the API key in ``DOCKET_API_KEY``; ``docket keys`` uses
-``DOCKET_DATABASE_URL``.
+``DOCKET_DATABASE_URL`` with intake's role (or the owner's), on a migrated schema.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ import httpx
 from services.intake.credentials import CREDENTIAL_TTL_S
 from services.intake.domain.keys import check_client_id, new_key_id, new_secret, parse_scopes
 from services.intake.store import IntakeStore
-from shared.db import Database, create_pool, migrate
+from shared.db import Database, SchemaNotReady, Target, create_pool, require_migrated
 from shared.events import Outcome
+from shared.schemas import SCHEMAS
+from shared.settings import IntakeSettings
 from shared.submission import DataCategory
 
 INTAKE_URL = os.environ.get("DOCKET_INTAKE_URL", "http://127.0.0.1:8080")
@@ -112,7 +114,10 @@ def decide_command(argv: list[str]) -> int:
 
 def keys_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="docket keys", description="Intake's API keys.")
-    parser.add_argument("--database-url", default=os.environ.get("DOCKET_DATABASE_URL"))
+    configured = IntakeSettings().database_url
+    parser.add_argument(
+        "--database-url", default=configured.get_secret_value() if configured else None
+    )
     actions = parser.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a key; the secret is shown only once")
     create.add_argument("client_id", help="e.g. legal-ops, cbp-portal, docket-automation")
@@ -135,9 +140,15 @@ def keys_command(argv: list[str]) -> int:
 
 
 async def _keys(args: argparse.Namespace) -> int:
-    pool = await create_pool(args.database_url, schema="intake")
+    settings = IntakeSettings()
+    target = Target.of(args.database_url, settings.database_sslmode, settings.database_sslrootcert)
+    pool = await create_pool(target, schema="intake")
     try:
-        await migrate(pool, "intake", Path(__file__).parent / "migrations")
+        async with pool.acquire() as conn:
+            try:
+                await require_migrated(conn, "intake", SCHEMAS["intake"])
+            except SchemaNotReady as error:
+                raise SystemExit(f"docket keys: {error}") from None
         store = IntakeStore(Database.of(pool))
         if args.action == "create":
             key_id, secret = new_key_id(), new_secret()

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
@@ -26,12 +25,13 @@ from shared import topics
 from shared.accounts import AccountDirectory
 from shared.db import Database
 from shared.kafka import EventPublisher, subscribe_events
+from shared.schemas import SCHEMAS
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import NotifierSettings
 
 SERVICE = "notifier"
 SCHEMA = "notifier"
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = SCHEMAS[SCHEMA]
 
 
 def create_channels(settings: NotifierSettings) -> dict[str, NoticeChannel]:
@@ -57,7 +57,7 @@ def create_channels(settings: NotifierSettings) -> dict[str, NoticeChannel]:
 def create_app(
     settings: NotifierSettings, tracer_provider: TracerProvider | None = None
 ) -> FastAPI:
-    database = Database.for_service(settings.database_url, SCHEMA, MIGRATIONS)
+    database = Database.for_service(settings, SCHEMA, MIGRATIONS)
     accounts = AccountDirectory.from_setting(settings.accounts_file)
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     tracer = runtime.tracer_provider.get_tracer("docket.notifier")
@@ -93,6 +93,7 @@ def create_app(
     runtime.resources.append(database.opened)
     runtime.background.append(dispatching)
     runtime.readiness["postgres"] = database.ping
+    runtime.preflight.append(database.check)
     subscribe_events(
         runtime.broker,
         topic_names=(topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED),

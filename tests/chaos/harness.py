@@ -25,6 +25,7 @@ import httpx
 from shared.amendments import Amendment, effective_state
 from shared.settings import listen_environment
 from shared.submission import Submission
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,11 +145,13 @@ class System:
     """Intake, two classifiers, two notifiers and two audits on one database."""
 
     def __init__(
-        self, kafka_bootstrap: str, database_url: str, smtp_port: int, folder: Path
+        self, kafka_bootstrap: str, database: DocketDatabase, smtp_port: int, folder: Path
     ) -> None:
         token = secrets.token_hex(4)
         self.api_key = "chaos-" + secrets.token_hex(20)
-        self.database_url = database_url
+        #: The owner's URL, for the durable-state checks; each service has its own role.
+        self.database_url = database.owner_url
+        self.audit_database_url = database.url("audit")
         self.folder = folder
         self.groups = {
             "classifier": f"chaos-classifier-{token}",
@@ -158,7 +161,6 @@ class System:
         common = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "DOCKET_DATABASE_URL": database_url,
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
@@ -174,7 +176,11 @@ class System:
         for service, copies in (("audit", 2), ("classifier", 2), ("notifier", 2), ("intake", 1)):
             for copy in range(copies):
                 name = f"{service}-{'ab'[copy]}" if copies > 1 else service
-                env = {**common, "DOCKET_INSTANCE_ID": f"{name}-{token}"}
+                env = {
+                    **common,
+                    "DOCKET_INSTANCE_ID": f"{name}-{token}",
+                    "DOCKET_DATABASE_URL": database.url(service),
+                }
                 if service in ("classifier", "notifier"):
                     env["DOCKET_CONSUMER_GROUP"] = self.groups[service]
                 if service == "intake":

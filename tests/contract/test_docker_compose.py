@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -74,6 +75,23 @@ def test_every_published_port_is_bound_to_loopback_only() -> None:
         assert (name, 8080 + offset) in published
         assert (name, 9180 + offset) in published
     assert not any(name in ("kafka", "postgres") for name, _port in published)
+
+
+def test_compose_migrates_once_as_the_owner_and_each_service_has_its_own_role() -> None:
+    result = config("--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    migrate = services["migrate"]
+    assert migrate["command"][-1] == "migrate"
+    owner = urlsplit(migrate["environment"]["DOCKET_MIGRATION_DATABASE_URL"])
+    assert owner.username == "docket_owner"
+    for name in ("intake", "classifier", "notifier", "audit"):
+        service = services[name]
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        url = urlsplit(service["environment"]["DOCKET_DATABASE_URL"])
+        assert url.username == f"docket_{name}"
+        assert url.password == migrate["environment"][f"DOCKET_{name.upper()}_DATABASE_PASSWORD"]
+        assert "DOCKET_MIGRATION_DATABASE_URL" not in service["environment"]
 
 
 @pytest.mark.parametrize("broken", ["services:\n  intake:\n    image: [unclosed\n"])

@@ -202,6 +202,31 @@ def test_deployments_have_probes_resources_and_run_as_non_root(
     assert set(services) == set(budgets) == set(deployments)
 
 
+def test_a_job_migrates_as_the_owner_and_each_service_has_its_own_role(
+    manifests: list[Manifest],
+) -> None:
+    (job,) = of_kind(manifests, "Job").values()
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"][-1] == "migrate"
+    assert container["envFrom"] == [{"secretRef": {"name": "docket-migration"}}]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    migration = of_kind(manifests, "Secret")["docket-migration"]["stringData"]
+    assert "//docket_owner:" in migration["DOCKET_MIGRATION_DATABASE_URL"]
+    secrets = of_kind(manifests, "Secret")["docket-secrets"]["stringData"]
+    assert "DOCKET_DATABASE_URL" not in secrets  # no shared role any more
+    for name in PORTS:
+        pod = of_kind(manifests, "Deployment")[f"docket-{name}"]["spec"]["template"]["spec"]
+        (service,) = pod["containers"]
+        env = {item["name"]: item for item in service["env"]}
+        key = env["DOCKET_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"]
+        assert key == f"DOCKET_{name.upper()}_DATABASE_URL"
+        assert f"docket_{name}:" in secrets[key]
+        assert "docket-migration" not in str(pod)
+    config = of_kind(manifests, "ConfigMap")["docket-config"]["data"]
+    assert config["DOCKET_DATABASE_SSLMODE"] == "verify-full"
+
+
 def test_scaled_consumers_never_outnumber_partitions(manifests: list[Manifest]) -> None:
     scaled = of_kind(manifests, "ScaledObject")
     assert set(scaled) == set(CONSUMER_GROUPS)

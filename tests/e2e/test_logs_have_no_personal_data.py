@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from shared.settings import listen_environment
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
 from tests.fixtures.system import EXAMPLES, Mailbox
 
@@ -34,7 +35,7 @@ PERSONAL = {
 
 
 async def test_no_personal_data_in_any_log_line(
-    kafka_bootstrap: str, database_url: str, tmp_path: Path
+    kafka_bootstrap: str, docket_database: DocketDatabase, tmp_path: Path
 ) -> None:
     body: dict[str, Any] = json.loads(
         (EXAMPLES / "requests" / "01-customs-summons-anonymous-critic.json").read_text()
@@ -69,7 +70,6 @@ async def test_no_personal_data_in_any_log_line(
     common = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "DOCKET_DATABASE_URL": database_url,
         "DOCKET_ACCOUNTS_FILE": str(accounts),
         "DOCKET_LOG_LEVEL": "DEBUG",
         "DOCKET_SMTP_HOST": "127.0.0.1",
@@ -83,7 +83,11 @@ async def test_no_personal_data_in_any_log_line(
     logs = {name: tmp_path / f"{name}.log" for name in ports}
     try:
         for name, port in ports.items():
-            env = {**common, **listen_environment(name, port, free_port())}
+            env = {
+                **common,
+                **listen_environment(name, port, free_port()),
+                "DOCKET_DATABASE_URL": docket_database.url(name),
+            }
             if name in groups:
                 env["DOCKET_CONSUMER_GROUP"] = groups[name]
             processes[name] = await asyncio.create_subprocess_exec(

@@ -20,6 +20,7 @@ from services.audit.domain.merkle import verify_inclusion
 from shared import topics
 from shared.events import DecisionRecorded, Outcome, envelope_for
 from shared.settings import AuditSettings
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port, start_service
 
 pytestmark = pytest.mark.integration
@@ -37,12 +38,12 @@ async def _wait_for(url: str, check: Any, timeout_s: float = 30.0) -> dict[str, 
 
 
 async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
-    kafka_bootstrap: str, database_url: str
+    kafka_bootstrap: str, database_url: str, docket_database: DocketDatabase
 ) -> None:
     port = free_port()
     settings = AuditSettings(
         kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=database_url,
+        database_url=docket_database.url("audit"),
         port=port,
         signing_key_file=Path(tempfile.mkdtemp()) / "key.pem",
     )

@@ -15,15 +15,19 @@ from services.audit.app import create_app
 from shared import topics
 from shared.events import DeadLettered, EventData, envelope_for
 from shared.settings import AuditSettings
+from tests.fixtures.postgres import migrate_database, service_url
 from tests.fixtures.servers import RunningService, free_port, start_service
 from tests.unit.audit import factories as f
 
 
 async def start_audit(kafka: str, database_url: str, **overrides: Any) -> RunningService:
+    """Audit on ``database_url``'s database (any role's URL; migrated here, as the owner),
+    logged in as its own role."""
+    await migrate_database(database_url)
     port = free_port()
     settings = AuditSettings(
         kafka_bootstrap_servers=kafka,
-        database_url=database_url,
+        database_url=service_url(database_url, "audit"),
         port=port,
         signing_key_file=Path(tempfile.mkdtemp()) / "key.pem",
         consumer_group_prefix=f"test-audit-{secrets.token_hex(4)}",

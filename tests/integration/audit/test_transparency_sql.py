@@ -17,6 +17,8 @@ from services.audit.domain.request_view import RequestView, fold_views
 from services.audit.domain.transparency import requests_by_month, transparency_report
 from services.audit.store import AuditStore
 from shared.db import Database
+from shared.settings import DatabaseSettings
+from tests.fixtures.postgres import DocketDatabase
 from tests.integration.audit.helpers import start_audit
 from tests.unit.audit import factories as f
 from tests.unit.audit.report_counts import count_months, count_views
@@ -66,7 +68,7 @@ def sample() -> list[RequestView]:
 
 @asynccontextmanager
 async def store_with(views: list[RequestView], url: str) -> AsyncIterator[AuditStore]:
-    database = Database.for_service(url, SCHEMA, MIGRATIONS)
+    database = Database.for_service(DatabaseSettings(database_url=url), SCHEMA, MIGRATIONS)
     async with database.opened():
         store = AuditStore(database)
         async with store.pool.acquire() as conn:
@@ -78,9 +80,9 @@ def _sorted(groups: object) -> list[str]:
     return sorted(g.model_dump_json() for g in groups)  # type: ignore[attr-defined]
 
 
-async def test_sql_counts_what_the_reference_counts(database_url: str) -> None:
+async def test_sql_counts_what_the_reference_counts(docket_database: DocketDatabase) -> None:
     views = sample()
-    async with store_with(views, database_url) as store:
+    async with store_with(views, docket_database.url("audit")) as store:
         counts = await store.report_counts(START, END)
         months = await store.month_counts(START, END)
     expected = count_views(views, START, END)
@@ -105,8 +107,8 @@ async def test_sql_counts_what_the_reference_counts(database_url: str) -> None:
     assert series["2026-02"] == {"emergency": 1, "subpoena": 1, "unclassified": 51}
 
 
-async def test_an_empty_period_counts_nothing(database_url: str) -> None:
-    async with store_with(sample(), database_url) as store:
+async def test_an_empty_period_counts_nothing(docket_database: DocketDatabase) -> None:
+    async with store_with(sample(), docket_database.url("audit")) as store:
         counts = await store.report_counts(
             datetime(2001, 1, 1, tzinfo=UTC), START - timedelta(days=400)
         )

@@ -17,6 +17,7 @@ from services.classifier.app import create_app
 from shared.events import Envelope, EventData, EventRejected, envelope_for, parse_event
 from shared.settings import ClassifierSettings
 from shared.submission import Submission
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import RunningService, free_port, start_service
 
 StartClassifier = Callable[..., Awaitable[RunningService]]
@@ -26,16 +27,17 @@ Found = list[tuple[Envelope, EventData]]
 
 @pytest.fixture
 async def start_classifier(
-    kafka_bootstrap: str, database_url: str
+    kafka_bootstrap: str, docket_database: DocketDatabase
 ) -> AsyncIterator[StartClassifier]:
-    """Start the classifier (settings overridable) in its own consumer group."""
+    """Start the classifier (settings overridable) in its own consumer group, on the
+    test's database (migrated; the classifier logs in as its own role)."""
     running: list[RunningService] = []
 
     async def start(**overrides: Any) -> RunningService:
         port = free_port()
         settings = ClassifierSettings(
             kafka_bootstrap_servers=kafka_bootstrap,
-            database_url=database_url,
+            database_url=docket_database.url("classifier"),
             consumer_group=f"test-classifier-{secrets.token_hex(4)}",
             port=port,
             **overrides,

@@ -30,7 +30,6 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
 from deploy.kafka.launcher import KafkaCluster
-from deploy.postgres.launcher import create_database
 from services.audit.app import create_app as create_audit
 from services.classifier.app import create_app as create_classifier
 from services.intake.app import create_app as create_intake
@@ -76,15 +75,14 @@ async def pipeline(
     kafka_cluster: KafkaCluster, postgres_server: PostgresTestServer
 ) -> AsyncIterator[Pipeline]:
     database = f"docket_cluster_{secrets.token_hex(4)}"
-    await create_database(postgres_server.admin_url, database)
-    database_url = postgres_server.url(database)
+    migrated = await postgres_server.docket_database(database)
+    database_url = migrated.owner_url
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     common: dict[str, Any] = {
         # All three nodes, comma-separated, as an operator would configure it.
         "kafka_bootstrap_servers": kafka_cluster.bootstrap_servers,
-        "database_url": database_url,
         "accounts_file": EXAMPLES / "accounts.jsonl",
     }
     signing_key = Path(tempfile.gettempdir()) / f"{database}-signing.pem"
@@ -94,11 +92,13 @@ async def pipeline(
         factories += [
             ("audit", lambda port: create_audit(
                 AuditSettings(**common, port=port, signing_key_file=signing_key,
-                              tree_head_interval_s=0)
+                              database_url=migrated.url("audit"), tree_head_interval_s=0)
             )),
-            ("classifier", lambda port: create_classifier(ClassifierSettings(**common, port=port))),
+            ("classifier", lambda port: create_classifier(ClassifierSettings(
+                **common, port=port, database_url=migrated.url("classifier")))),
             ("notifier", lambda port: create_notifier(NotifierSettings(
-                **common, port=port, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                **common, port=port, database_url=migrated.url("notifier"),
+                smtp_host="127.0.0.1", smtp_port=smtp.port,
                 dispatch_poll_interval_s=0.5,
             ))),
         ]  # fmt: skip
@@ -109,6 +109,7 @@ async def pipeline(
                 IntakeSettings(
                     **common,
                     port=port,
+                    database_url=migrated.url("intake"),
                     audit_base_url=f"http://127.0.0.1:{audit_port}",
                     bootstrap_key=f"cluster-test:submit,amend,decide:{API_KEY}",
                 )

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer
 
 from services.intake.app import create_app
 from shared.settings import IntakeSettings
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import RunningService, free_port, start_service
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "requests"
@@ -36,15 +37,18 @@ def submission(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def start_intake(kafka_bootstrap: str, database_url: str) -> AsyncIterator[StartIntake]:
-    """Starts intake (again, after a stop) on one port and database; stops it at the end."""
+async def start_intake(
+    kafka_bootstrap: str, docket_database: DocketDatabase
+) -> AsyncIterator[StartIntake]:
+    """Starts intake (again, after a stop) on one port and database (the test's, migrated;
+    intake logs in as its own role); stops it at the end."""
     port = free_port()
     running: list[RunningService] = []
 
     async def start() -> RunningService:
         settings = IntakeSettings(
             kafka_bootstrap_servers=kafka_bootstrap,
-            database_url=database_url,
+            database_url=docket_database.url("intake"),
             bootstrap_key=BOOTSTRAP_KEY,
             publish_timeout_s=3.0,
             port=port,

@@ -35,6 +35,7 @@ from shared.events import (
 )
 from shared.settings import listen_environment
 from shared.submission import Nondisclosure, Submission
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
 from tests.integration.notifier.conftest import SmtpServer
 
@@ -158,14 +159,17 @@ def fresh_account(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def notifiers(
-    kafka_bootstrap: str, database_url: str, smtp_server: SmtpServer, tmp_path: Path
+    kafka_bootstrap: str,
+    docket_database: DocketDatabase,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
 ) -> AsyncIterator[Notifiers]:
     accounts = tmp_path / "accounts.jsonl"
     accounts.write_text(ACCOUNT.model_dump_json() + "\n")
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "DOCKET_DATABASE_URL": database_url,
+        "DOCKET_DATABASE_URL": docket_database.url("notifier"),
         "DOCKET_ACCOUNTS_FILE": str(accounts),
         "DOCKET_SMTP_HOST": "127.0.0.1",
         "DOCKET_SMTP_PORT": str(smtp_server.port),
