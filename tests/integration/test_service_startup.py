@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from shared.settings import listen_environment
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,8 +65,9 @@ def _classifier_env(kafka_bootstrap: str, database_url: str, port: int, admin_po
 
 @pytest.mark.integration
 async def test_metrics_are_served_on_the_admin_port_only(
-    kafka_bootstrap: str, database_url: str
+    kafka_bootstrap: str, docket_database: DocketDatabase
 ) -> None:
+    database_url = docket_database.url("classifier")
     port, admin_port = free_port(), free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -101,8 +103,9 @@ async def test_metrics_are_served_on_the_admin_port_only(
 
 @pytest.mark.integration
 def test_a_taken_admin_port_stops_the_service_with_one_log_line(
-    kafka_bootstrap: str, database_url: str
+    kafka_bootstrap: str, docket_database: DocketDatabase
 ) -> None:
+    database_url = docket_database.url("classifier")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
