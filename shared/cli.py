@@ -30,7 +30,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
         "amend a request (non-disclosure order, withdrawal)",
     ),
     ("decide",): ("services.intake.cli", "decide_command", "record a request's outcome"),
-    ("keys",): ("services.intake.cli", "keys_command", "create, list or revoke intake API keys"),
+    ("keys",): ("services.intake.cli", "keys_command", "create, list, rotate or revoke API keys"),
     ("audit", "export"): (
         "services.audit.cli",
         "export_command",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,17 +31,36 @@ class CommonSettings(BaseSettings):
     #: How long a publish waits for others to share its batch. Services that publish
     #: one record at a time and wait for it (the consumers) gain nothing from waiting.
     kafka_linger_ms: int = 0
+    #: ``DOCKET_DEVELOPMENT_MODE=true`` accepts the placeholder secrets published in this
+    #: repository (docker-compose.yml, deploy/k8s). Never set it in production.
+    development_mode: bool = False
 
 
-class IntakeSettings(CommonSettings):
+class ApiSettings(CommonSettings):
+    """Services whose HTTP API needs an API key (intake, audit): ``shared.auth``."""
+
+    #: A key found is trusted this long without asking the database: the longest a
+    #: revoked key still works.
+    key_cache_ttl_s: float = 5.0
+    #: A key not found is answered 401 this long without asking the database again.
+    unknown_key_cache_ttl_s: float = 2.0
+    #: Calls a second each client may make on average (a token bucket per client id,
+    #: in each instance); 0 turns the limit off.
+    rate_limit_per_s: float = 20.0
+    #: Calls a client may make at once before the average applies.
+    rate_limit_burst: int = 40
+
+
+class IntakeSettings(ApiSettings):
     port: int = Field(default=8080, validation_alias=AliasChoices("DOCKET_INTAKE_PORT"))
     #: Where clients read a request's status (the audit service).
     audit_base_url: str = "http://127.0.0.1:8083"
     #: A publish not acknowledged by Kafka within this time is answered 503.
     publish_timeout_s: float = 5.0
-    #: ``client_id:scope,scope:secret`` (scopes: submit, amend, decide; secret of at
-    #: least 32 characters): hashed and stored as key ``bootstrap-<client_id>`` at start.
-    bootstrap_key: str | None = Field(
+    #: ``client_id:role[+national_security]:secret`` (role legal, reader or auditor;
+    #: secret of at least 32 characters): stored (hashed) as key ``bootstrap-<client_id>``
+    #: the first time intake starts, and never again: a revoked one stays revoked.
+    bootstrap_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DOCKET_INTAKE_BOOTSTRAP_KEY")
     )
     #: Connections of intake's PostgreSQL pool (one is held per write while it publishes).
@@ -78,7 +97,7 @@ class NotifierSettings(CommonSettings):
     dispatch_poll_interval_s: float = 1.0
 
 
-class AuditSettings(CommonSettings):
+class AuditSettings(ApiSettings):
     port: int = Field(default=8083, validation_alias=AliasChoices("DOCKET_AUDIT_PORT"))
     signing_key_file: Path | None = None
     signing_key: str | None = None
