@@ -21,9 +21,8 @@ import httpx
 
 from shared.auth.cache import CREDENTIAL_TTL_S
 from shared.auth.keys import Role, key_spec
-from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
-from shared.auth.store import SCHEMA, KeyStore
-from shared.db import Database, create_pool, migrate
+from shared.auth.store import opened_key_store
+from shared.cli import api_key_headers
 from shared.events import Outcome
 from shared.submission import DataCategory
 
@@ -148,10 +147,7 @@ def keys_command(argv: list[str]) -> int:
 
 
 async def _keys(args: argparse.Namespace) -> int:
-    pool = await create_pool(args.database_url, schema=SCHEMA)
-    try:
-        await migrate(pool, SCHEMA, KEY_MIGRATIONS)
-        store = KeyStore(Database.of(pool))
+    async with opened_key_store(args.database_url) as store:
         if args.action == "create":
             spec = key_spec(args.client_id, args.role, args.organisation, args.national_security)
             issued = await store.create(spec)
@@ -191,8 +187,6 @@ async def _keys(args: argparse.Namespace) -> int:
             return 0
         print(f"no active key {args.key_id}", file=sys.stderr)
         return 1
-    finally:
-        await pool.close()
 
 
 def _moment(text: str) -> datetime:
@@ -207,11 +201,7 @@ def _moment(text: str) -> datetime:
 
 
 def _auth_headers() -> dict[str, str]:
-    headers = {"content-type": "application/json"}
-    key = os.environ.get("DOCKET_API_KEY")
-    if key:
-        headers["authorization"] = f"Bearer {key}"
-    return headers
+    return {"content-type": "application/json", **api_key_headers()}
 
 
 def _post_change(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +20,7 @@ from shared.auth.keys import (
     new_secret,
     secret_digest,
 )
-from shared.db import Database, DatabaseStore
+from shared.db import Database, DatabaseStore, create_pool, migrate
 
 SCHEMA = "auth"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,6 +31,18 @@ def key_database(url: str | None, service: str) -> Database:
     if not url:
         raise ValueError(f"DOCKET_DATABASE_URL is required for the {service} service")
     return Database(url, SCHEMA, MIGRATIONS, application_name=f"docket-{service}", max_size=2)
+
+
+@asynccontextmanager
+async def opened_key_store(url: str) -> AsyncIterator[KeyStore]:
+    """The key store of a tool (``docket keys``, ``make run``): its own small pool, the
+    ``auth`` schema migrated first."""
+    pool = await create_pool(url, schema=SCHEMA)
+    try:
+        await migrate(pool, SCHEMA, MIGRATIONS)
+        yield KeyStore(Database.of(pool))
+    finally:
+        await pool.close()
 
 
 @dataclass(frozen=True)

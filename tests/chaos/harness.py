@@ -262,9 +262,7 @@ class System:
             record.amendment_ids.append(amended["event_id"])
             record.amendment_accepted_at[amended["event_id"]] = datetime.now(UTC)
         if kind == 3:
-            decided = await self.post(
-                client, f"{path}/decision", {"outcome": "rejected"}
-            )
+            decided = await self.post(client, f"{path}/decision", {"outcome": "rejected"})
             if decided is not None:
                 record.decision_ids.append(decided["event_id"])
 
