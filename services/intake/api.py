@@ -290,8 +290,9 @@ async def submit_request(
     )
     if isinstance(resolution, Conflict):
         return problem_response(409, "Conflict", resolution.reason)
-    if isinstance(resolution, Replay):
+    if isinstance(resolution, Replay):  # the id the first submission got
         request_id = resolution.request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
     log.info("request_accepted", event_id=event_id, replay=type(resolution).__name__)
     body = Accepted(request_id=request_id, status_url=context.status_url(request_id))
     return JSONResponse(body.model_dump(), status_code=202)
