@@ -131,7 +131,9 @@ class Stack:
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(self.smtp_port),
             "DOCKET_SIGNING_KEY_FILE": str(self.work / "audit-signing-key.pem"),
-            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"bench:submit,amend,decide:{self.api_key}",
+            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"bench:legal:{self.api_key}",
+            # one client drives all the load: measure the pipeline, not the rate limit
+            "DOCKET_RATE_LIMIT_PER_S": "0",
             "DOCKET_AUDIT_BASE_URL": f"http://127.0.0.1:{audit_port}",
             # Fresh groups: an external broker may hold other runs' offsets.
             "DOCKET_CONSUMER_GROUP_PREFIX": f"bench-{self.token}-audit",

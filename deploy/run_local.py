@@ -5,17 +5,19 @@ Starts Apache Kafka (KRaft) and PostgreSQL (or uses ``KAFKA_BOOTSTRAP_SERVERS`` 
 mail catcher that keeps every notice as an ``.eml`` file under ``.run/mail``, and the four
 services as separate processes (logs in ``.run/logs``), each logged in to PostgreSQL as its
 own role. The roles' passwords are kept in ``.run/postgres-roles.json`` (mode 0600).
-Then it submits every request in ``examples/requests`` and prints, for each, the request
-id, authority, risk, notice decision and history. It keeps serving until Ctrl-C, or exits
-after the summary with ``--once``.
+Authentication is on: it makes one API key per role (kept under ``.run/keys``, reused
+across runs while the database keeps them) and prints them. Then legal staff's key
+submits every request in ``examples/requests`` and it prints, read with the
+national-security counsel's key, each one's id, authority, risk, notice decision and
+history. It keeps serving until Ctrl-C, or exits after the summary with ``--once``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
 from deploy.kafka.launcher import ensure_kafka
 from deploy.postgres.launcher import (
@@ -35,6 +38,8 @@ from deploy.postgres.launcher import (
     LocalPostgres,
     prepare_database,
 )
+from shared.auth.keys import KeySpec, Role
+from shared.auth.store import opened_key_store
 from shared.db import MigrationError
 from shared.settings import listen_environment
 
@@ -75,13 +80,54 @@ def mail_catcher(port: int) -> Iterator[None]:
         controller.stop()
 
 
-def local_api_key() -> str:
-    """The key ``make run`` writes with, kept in ``.run/api-key`` across runs."""
-    path = RUN / "api-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+def _example_agency(name: str) -> str:
+    agency: str = json.loads((EXAMPLES / "requests" / name).read_text())["requester"]["agency"]
+    return agency
+
+
+#: The keys ``make run`` makes, by file name under ``.run/keys``. Legal staff enter the
+#: examples (as they do for demands received by fax or mail, from several agencies);
+#: ``submitter`` is CBP's portal, which may submit, read and amend only CBP's requests.
+LOCAL_KEYS = {
+    "legal": KeySpec("legal-ops", Role.LEGAL),
+    "natsec": KeySpec("natsec-counsel", Role.LEGAL, national_security=True),
+    "submitter": KeySpec(
+        "cbp-portal",
+        Role.SUBMITTER,
+        _example_agency("01-customs-summons-anonymous-critic.json"),
+    ),
+    "reader": KeySpec("on-call", Role.READER),
+    "auditor": KeySpec("auditor", Role.AUDITOR),
+}
+
+
+async def local_keys(database_url: str) -> dict[str, str]:
+    """name -> secret of every :data:`LOCAL_KEYS` key: the one in ``.run/keys/<name>`` if
+    the database still knows it, else a new one written there (mode 0600)."""
+    folder = RUN / "keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    keys: dict[str, str] = {}
+    async with opened_key_store(database_url) as store:
+        for name, spec in LOCAL_KEYS.items():
+            path = folder / name
+            if path.exists() and await store.principal(SecretStr(path.read_text().strip())):
+                keys[name] = path.read_text().strip()
+                continue
+            issued = await store.create(spec)
+            path.write_text(issued.secret.get_secret_value())
+            path.chmod(0o600)
+            keys[name] = issued.secret.get_secret_value()
+    return keys
+
+
+def print_keys(keys: dict[str, str]) -> None:
+    say("API keys (one per role; send as 'Authorization: Bearer <key>'):")
+    for name, secret in keys.items():
+        spec = LOCAL_KEYS[name]
+        what = spec.role.value + (" + national security" if spec.national_security else "")
+        owner = f" for {spec.organisation}" if spec.organisation else ""
+        say(f"  {name:<10} {spec.client_id:<15} {what}{owner}")
+        say(f"             {secret}   (.run/keys/{name})")
 
 
 def start_services(
@@ -156,10 +202,12 @@ async def submit_examples(api_key: str) -> list[str]:
     return request_ids
 
 
-async def settled_history(client: httpx.AsyncClient, request_id: str) -> dict[str, Any]:
+async def settled_history(
+    client: httpx.AsyncClient, request_id: str, api_key: str
+) -> dict[str, Any]:
     url = f"http://127.0.0.1:{SERVICES['audit']}/v1/requests/{request_id}"
     for _ in range(300):
-        response = await client.get(url)
+        response = await client.get(url, headers={"authorization": f"Bearer {api_key}"})
         if response.status_code == 200:
             history: dict[str, Any] = response.json()
             if history["state"] in SETTLED:
@@ -222,7 +270,7 @@ async def run(once: bool) -> int:
         users = ", ".join(urlsplit(url).username or "?" for url in database_urls.values())
         say(f"  migrated; the services log in as {users} (passwords: .run/postgres-roles.json)")
         smtp_port = int(os.environ.get("DOCKET_SMTP_PORT", "2525"))
-        api_key = local_api_key()
+        keys = await local_keys(owner_url)
         env = {
             **{key: value for key, value in os.environ.items() if key != MIGRATION_URL_ENV},
             **{
@@ -235,19 +283,23 @@ async def run(once: bool) -> int:
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
             "DOCKET_SIGNING_KEY_FILE": str(RUN / "audit-signing-key.pem"),
-            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"make-run:submit,amend,decide:{api_key}",
         }
         with mail_catcher(smtp_port):
             say("starting the services (logs in .run/logs) ...")
             processes = start_services(env, database_urls)
             await wait_ready(processes, timeout_s=120)
-            say("submitting examples/requests ...")
-            request_ids = await submit_examples(api_key)
+            print_keys(keys)
+            say("submitting examples/requests with the legal key ...")
+            request_ids = await submit_examples(keys["legal"])
             async with httpx.AsyncClient(timeout=5) as client:
                 for request_id in request_ids:
-                    print_summary(await settled_history(client, request_id))
+                    print_summary(await settled_history(client, request_id, keys["natsec"]))
             say(f"\nnotices sent by e-mail are in {RUN / 'mail'}")
-            say(f"write with: export DOCKET_API_KEY=$(cat {RUN / 'api-key'})")
+            say(f"call as legal staff with: export DOCKET_API_KEY=$(cat {RUN / 'keys' / 'legal'})")
+            say(
+                "the national security letter is visible only with the natsec key; "
+                "the reader and auditor keys read history without document text or contacts"
+            )
             if once:
                 return 0
             say(

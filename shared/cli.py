@@ -7,8 +7,16 @@ imports a command's module when it runs, so ``docket classify`` needs no broker.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
+
+
+def api_key_headers() -> dict[str, str]:
+    """``Authorization: Bearer $DOCKET_API_KEY`` (none when the variable is unset)."""
+    key = os.environ.get("DOCKET_API_KEY")
+    return {"authorization": f"Bearer {key}"} if key else {}
+
 
 #: command words -> (module, function). The function takes the remaining arguments.
 COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
@@ -35,7 +43,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
         "amend a request (non-disclosure order, withdrawal)",
     ),
     ("decide",): ("services.intake.cli", "decide_command", "record a request's outcome"),
-    ("keys",): ("services.intake.cli", "keys_command", "create, list or revoke intake API keys"),
+    ("keys",): ("services.intake.cli", "keys_command", "create, list, rotate or revoke API keys"),
     ("audit", "export"): (
         "services.audit.cli",
         "export_command",

@@ -6,12 +6,9 @@ privileges listed here, nothing else: ``docket migrate`` revokes whatever is not
 A table of a managed schema missing from :data:`GRANTS` (and from :data:`OWNER_ONLY`)
 stops ``docket migrate``, so a new table cannot ship without a decision on who uses it.
 
-Adding a schema (e.g. ``auth``, the API keys written by ``docket keys`` as the owner and
-read by intake and audit) is one entry in :data:`SCHEMAS` and one line per role in
-:data:`GRANTS`::
-
-    "intake": {..., "auth": Access(tables={"api_keys": READ})},
-    "audit": {..., "auth": Access(tables={"api_keys": READ})},
+Adding a schema is one entry in :data:`SCHEMAS` and one line per role that uses it in
+:data:`GRANTS`, as for ``auth`` (the API keys: written by ``docket keys`` as the owner,
+read by intake and audit, intake adding its bootstrap key once).
 """
 
 from __future__ import annotations
@@ -22,8 +19,10 @@ from pathlib import Path
 from typing import Final
 
 import services
+import shared.auth
 
 _SERVICES_DIR: Final = Path(next(iter(services.__path__)))
+_AUTH_MIGRATIONS: Final = Path(next(iter(shared.auth.__path__))) / "migrations"
 
 #: Schema -> its migration files, applied in this order by ``docket migrate``.
 SCHEMAS: Final[Mapping[str, Path]] = {
@@ -31,6 +30,7 @@ SCHEMAS: Final[Mapping[str, Path]] = {
     "classifier": _SERVICES_DIR / "classifier" / "migrations",
     "notifier": _SERVICES_DIR / "notifier" / "migrations",
     "audit": _SERVICES_DIR / "audit" / "migrations",
+    "auth": _AUTH_MIGRATIONS,
 }
 
 READ: Final = frozenset({"SELECT"})
@@ -58,12 +58,13 @@ GRANTS: Final[Mapping[str, Mapping[str, Access]]] = {
     "intake": {
         "intake": Access(
             tables={
-                "api_keys": WRITE,  # bootstrap key at start; `docket keys` revokes
                 "requests": WRITE,  # lifecycle updated under FOR UPDATE
                 "idempotency_keys": APPEND,
                 "changes": APPEND,
             }
-        )
+        ),
+        # the bootstrap key, added once at start; never revived or changed
+        "auth": Access(tables={"api_keys": APPEND}),
     },
     "classifier": {
         "classifier": Access(
@@ -81,7 +82,8 @@ GRANTS: Final[Mapping[str, Mapping[str, Access]]] = {
                 "request_views": WRITE,  # projected on append; rebuilt by the owner
                 "tree_heads": APPEND,
             }
-        )
+        ),
+        "auth": Access(tables={"api_keys": READ}),
     },
 }
 

@@ -60,6 +60,9 @@ class CommonSettings(DatabaseSettings):
     #: ``/readyz`` checks the broker and database at most once per this many seconds,
     #: however often it is called.
     readiness_interval_s: float = Field(default=2.0, ge=0.0)
+    #: ``DOCKET_DEVELOPMENT_MODE=true`` accepts the placeholder secrets published in this
+    #: repository (docker-compose.yml, deploy/k8s). Never set it in production.
+    development_mode: bool = False
 
 
 def listen_environment(service: str, port: int, admin_port: int) -> dict[str, str]:
@@ -69,7 +72,22 @@ def listen_environment(service: str, port: int, admin_port: int) -> dict[str, st
     return {f"{prefix}_PORT": str(port), f"{prefix}_ADMIN_PORT": str(admin_port)}
 
 
-class IntakeSettings(CommonSettings):
+class ApiSettings(CommonSettings):
+    """Services whose HTTP API needs an API key (intake, audit): ``shared.auth``."""
+
+    #: A key found is trusted this long without asking the database: the longest a
+    #: revoked key still works.
+    key_cache_ttl_s: float = 5.0
+    #: A key not found is answered 401 this long without asking the database again.
+    unknown_key_cache_ttl_s: float = 2.0
+    #: Calls a second each client may make on average (a token bucket per client id,
+    #: in each instance); 0 turns the limit off.
+    rate_limit_per_s: float = 20.0
+    #: Calls a client may make at once before the average applies.
+    rate_limit_burst: int = 40
+
+
+class IntakeSettings(ApiSettings):
     port: int = Field(default=8080, validation_alias=AliasChoices("DOCKET_INTAKE_PORT"))
     #: ``/metrics`` (Prometheus), on ``admin_host``.
     admin_port: int = Field(default=9180, validation_alias=AliasChoices("DOCKET_INTAKE_ADMIN_PORT"))
@@ -77,9 +95,10 @@ class IntakeSettings(CommonSettings):
     audit_base_url: str = "http://127.0.0.1:8083"
     #: A publish not acknowledged by Kafka within this time is answered 503.
     publish_timeout_s: float = 5.0
-    #: ``client_id:scope,scope:secret`` (scopes: submit, amend, decide; secret of at
-    #: least 32 characters): hashed and stored as key ``bootstrap-<client_id>`` at start.
-    bootstrap_key: str | None = Field(
+    #: ``client_id:role[+national_security]:secret`` (role legal, reader or auditor;
+    #: secret of at least 32 characters): stored (hashed) as key ``bootstrap-<client_id>``
+    #: the first time intake starts, and never again: a revoked one stays revoked.
+    bootstrap_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DOCKET_INTAKE_BOOTSTRAP_KEY")
     )
     #: Connections of intake's PostgreSQL pool (one is held per write while it publishes).
@@ -127,7 +146,7 @@ class NotifierSettings(CommonSettings):
     dispatch_poll_interval_s: float = 1.0
 
 
-class AuditSettings(CommonSettings):
+class AuditSettings(ApiSettings):
     port: int = Field(default=8083, validation_alias=AliasChoices("DOCKET_AUDIT_PORT"))
     #: ``/metrics`` (Prometheus), on ``admin_host``.
     admin_port: int = Field(default=9183, validation_alias=AliasChoices("DOCKET_AUDIT_ADMIN_PORT"))

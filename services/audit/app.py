@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import Gauge
 
-from services.audit.api import PublicKey, install_routes
+from services.audit.api import Audit, PublicKey, install_routes
 from services.audit.domain.tree_head import key_id
 from services.audit.handlers import register_handlers
 from services.audit.signing_key import (
@@ -23,6 +23,7 @@ from services.audit.signing_key import (
 )
 from services.audit.store import AuditStore
 from services.audit.tree import LogTree
+from shared.auth.access import install_access
 from shared.db import Database
 from shared.schemas import SCHEMAS
 from shared.service import create_http_app, create_runtime, serve
@@ -97,16 +98,19 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
         tracer=runtime.tracer_provider.get_tracer("docket.audit"),
     )
     app = create_http_app(runtime, "Docket audit")
+    install_access(app, SERVICE, settings, runtime.resources, runtime.readiness)
     install_routes(
         app,
-        store,
-        tree,
-        PublicKey(
-            key_id=key_id(public),
-            public_key_pem=public_key_pem(public),
-            public_key_base64=public_key_base64(public),
+        Audit(
+            store,
+            tree,
+            PublicKey(
+                key_id=key_id(public),
+                public_key_pem=public_key_pem(public),
+                public_key_base64=public_key_base64(public),
+            ),
+            settings.national_security_band,
         ),
-        settings.national_security_band,
     )
     return app
 

@@ -76,6 +76,29 @@ class ViewFilter:
     received_to: datetime | None = None
 
 
+@dataclass(frozen=True)
+class ViewAccess:
+    """What a caller reaches of the read side: only ``organisation``'s requests (its
+    ``requester.agency``, case-insensitively) when given; national-security process only
+    with ``national_security``."""
+
+    organisation: str | None = None
+    national_security: bool = False
+
+
+#: ``shared.auth.policy.is_national_security`` over a row of ``request_views`` (``v``).
+NATIONAL_SECURITY_FORM = (
+    "(coalesce(v.authority_family, '') = 'national_security'"
+    " OR v.view #>> '{received,submission,instrument,type}' = 'national_security_letter'"
+    " OR v.view #>> '{received,submission,requester,agency_type}' = 'intelligence')"
+)
+#: A view with no RequestReceived yet: its form is unknown.
+NOT_RECEIVED = "coalesce(jsonb_typeof(v.view -> 'received'), 'null') = 'null'"
+#: What is hidden without the national-security scope (unknown form: fail closed).
+NATIONAL_SECURITY_VIEW = f"({NOT_RECEIVED} OR {NATIONAL_SECURITY_FORM})"
+OWNER_VIEW = "lower(btrim(v.view #>> '{received,submission,requester,agency}'))"
+
+
 class RequestSummary(BaseModel):
     """One row of ``GET /v1/requests``."""
 
@@ -290,10 +313,14 @@ class AuditStore(DatabaseStore):
                 yield row["leaf_index"], bytes(row["leaf_data"]), bytes(row["leaf_hash"])
 
     async def list_views(
-        self, where: ViewFilter, limit: int, after: tuple[datetime, str] | None
+        self,
+        where: ViewFilter,
+        limit: int,
+        after: tuple[datetime, str] | None,
+        access: ViewAccess,
     ) -> list[RequestSummary]:
-        """Views matching ``where`` in (received_at, request_id) order, after the cursor
-        (views not received yet sort as received at the epoch)."""
+        """Views matching ``where`` that ``access`` reaches, in (received_at, request_id)
+        order, after the cursor (views not received yet sort as received at the epoch)."""
         sort_key = "coalesce(received_at, 'epoch'::timestamptz)"
         clauses: list[str] = []
         params: list[Any] = []
@@ -305,6 +332,10 @@ class AuditStore(DatabaseStore):
         for column in ("state", "authority_code", "authority_family", "risk_level", "country"):
             if getattr(where, column) is not None:
                 add(f"{column} = ?", getattr(where, column))
+        if access.organisation is not None:
+            add(f"{OWNER_VIEW} = lower(btrim(?))", access.organisation)
+        if not access.national_security:
+            clauses.append(f"NOT {NATIONAL_SECURITY_VIEW}")
         if where.deadline_before is not None:
             add("deadline < ?", where.deadline_before)
         if where.received_from is not None:
@@ -317,7 +348,7 @@ class AuditStore(DatabaseStore):
         params.append(limit)
         rows = await self.pool.fetch(
             "SELECT request_id, state, received_at, deadline, authority_code,"
-            " authority_family, risk_level, country FROM request_views"
+            " authority_family, risk_level, country FROM request_views v"
             f" WHERE {' AND '.join(clauses) or 'true'}"
             f" ORDER BY {sort_key}, request_id LIMIT ${len(params)}",
             *params,
@@ -365,14 +396,26 @@ class AuditStore(DatabaseStore):
         return [MonthGroup(**dict(row)) for row in rows]
 
     async def dead_letters(
-        self, start: datetime | None, end: datetime | None, after: int, limit: int
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        after: int,
+        limit: int,
+        access: ViewAccess,
     ) -> list[StoredDeadLetter]:
-        """Dead-lettered and unreadable records stored in ``[start, end)``, by leaf index."""
+        """Dead-lettered and unreadable records stored in ``[start, end)``, by leaf index;
+        without national-security scope, none keyed by a national-security request."""
+        hidden = (
+            ""
+            if access.national_security
+            else " AND NOT EXISTS (SELECT 1 FROM request_views v"
+            f" WHERE v.request_id = e.request_id AND {NATIONAL_SECURITY_FORM})"
+        )
         rows = await self.pool.fetch(
-            "SELECT leaf_index, stored_at, leaf_data FROM event_log"
+            "SELECT leaf_index, stored_at, leaf_data FROM event_log e"
             " WHERE event_type = ANY($1::text[]) AND leaf_index > $2"
             " AND ($3::timestamptz IS NULL OR stored_at >= $3)"
-            " AND ($4::timestamptz IS NULL OR stored_at < $4)"
+            f" AND ($4::timestamptz IS NULL OR stored_at < $4){hidden}"
             " ORDER BY leaf_index LIMIT $5",
             list(DEAD_LETTER_TYPES),
             after,

@@ -168,7 +168,9 @@ class System:
             "DOCKET_TREE_HEAD_INTERVAL_S": "2",
             "DOCKET_DISPATCH_POLL_INTERVAL_S": "0.3",
             "DOCKET_KAFKA_CONNECT_TIMEOUT_S": "120",
-            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"chaos:submit,amend,decide:{self.api_key}",
+            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"chaos:legal:{self.api_key}",
+            # one client drives all the load: the per-client rate limit is not under test
+            "DOCKET_RATE_LIMIT_PER_S": "0",
             "DOCKET_CONSUMER_GROUP_PREFIX": self.groups["audit"],
         }
         self.instances: dict[str, Instance] = {}
@@ -268,9 +270,7 @@ class System:
             record.amendment_ids.append(amended["event_id"])
             record.amendment_accepted_at[amended["event_id"]] = datetime.now(UTC)
         if kind == 3:
-            decided = await self.post(
-                client, f"{path}/decision", {"outcome": "rejected", "decided_by": "chaos suite"}
-            )
+            decided = await self.post(client, f"{path}/decision", {"outcome": "rejected"})
             if decided is not None:
                 record.decision_ids.append(decided["event_id"])
 

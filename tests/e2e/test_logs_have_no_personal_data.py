@@ -24,7 +24,7 @@ from tests.fixtures.system import EXAMPLES, Mailbox
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 REPO = Path(__file__).resolve().parents[2]
-SECRET = "logs-" + "s" * 40
+SECRET = "logs-" + secrets.token_urlsafe(32)
 PERSONAL = {
     "agency e-mail": "jane.officer@agency-example.gov",
     "owner e-mail": "whistle.blower@private-mail.example",
@@ -75,7 +75,7 @@ async def test_no_personal_data_in_any_log_line(
         "DOCKET_SMTP_HOST": "127.0.0.1",
         "DOCKET_SMTP_PORT": str(smtp.port),
         "DOCKET_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
-        "DOCKET_INTAKE_BOOTSTRAP_KEY": f"logs-test:submit:{SECRET}",
+        "DOCKET_INTAKE_BOOTSTRAP_KEY": f"logs-test:legal:{SECRET}",
         "DOCKET_CONSUMER_GROUP_PREFIX": f"logs-audit-{token}",
     }
     groups = {"classifier": f"logs-classifier-{token}", "notifier": f"logs-notifier-{token}"}
@@ -119,7 +119,8 @@ async def test_no_personal_data_in_any_log_line(
             request_id = response.json()["request_id"]
             for _ in range(300):
                 history = await client.get(
-                    f"http://127.0.0.1:{ports['audit']}/v1/requests/{request_id}"
+                    f"http://127.0.0.1:{ports['audit']}/v1/requests/{request_id}",
+                    headers={"Authorization": f"Bearer {SECRET}"},
                 )
                 if history.status_code == 200 and "UserNotified" in {
                     e["type"] for e in history.json()["events"]

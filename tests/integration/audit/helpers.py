@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaProducer
 
 from services.audit.app import create_app
 from shared import topics
 from shared.events import DeadLettered, EventData, envelope_for
 from shared.settings import AuditSettings
+from tests.fixtures.keys import STANDARD_KEYS, bearer, issue_keys
 from tests.fixtures.postgres import migrate_database, service_url
 from tests.fixtures.servers import RunningService, free_port, start_service
 from tests.unit.audit import factories as f
@@ -34,6 +36,13 @@ async def start_audit(kafka: str, database_url: str, **overrides: Any) -> Runnin
         **overrides,
     )
     return await start_service("audit", create_app(settings), port)
+
+
+async def audit_client(audit: RunningService, database_url: str) -> httpx.AsyncClient:
+    """A client of ``audit`` with a legal key that also has the national-security scope
+    (it sees every request, unredacted)."""
+    keys = await issue_keys(database_url, {"natsec": STANDARD_KEYS["natsec"]})
+    return httpx.AsyncClient(base_url=audit.url, timeout=10, headers=bearer(keys["natsec"]))
 
 
 async def publish(kafka: str, events: list[EventData], raw: list[tuple[str, bytes]]) -> None:

@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from services.audit.cli import export_command, rebuild_command, verify_command
 from shared import topics
-from tests.integration.audit.helpers import publish, scenario, start_audit, wait_until, window
+from tests.integration.audit.helpers import (
+    audit_client,
+    publish,
+    scenario,
+    start_audit,
+    wait_until,
+    window,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +42,7 @@ async def test_read_side_rebuild_and_tamper_detection(
     start, end = window()
     prefix = f"req-read-{secrets.token_hex(4)}"
     audit = await start_audit(kafka_bootstrap, database_url, tree_head_interval_s=0.5)
-    client = httpx.AsyncClient(base_url=audit.url, timeout=10)
+    client = await audit_client(audit, database_url)
     conn = await asyncpg.connect(database_url)
     try:
         await publish(kafka_bootstrap, scenario(prefix, start), [(topics.NOTIFICATION, b"\xff")])

@@ -14,13 +14,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from services.intake.app import create_app
+from shared import topics
 from shared.settings import IntakeSettings
 from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import RunningService, free_port, start_service
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "requests"
-SECRET = "integration-" + "k" * 32
-BOOTSTRAP_KEY = f"legal-ops:submit,amend,decide:{SECRET}"
+SECRET = "integration-7Hq2vXb9LmN4pR8sT1wY6zA3cE5gJ0kU"
+BOOTSTRAP_KEY = f"legal-ops:legal:{SECRET}"
 AUTH = {"authorization": f"Bearer {SECRET}"}
 
 StartIntake = Callable[[], Awaitable[RunningService]]
@@ -70,6 +71,20 @@ async def intake(start_intake: StartIntake) -> RunningService:
 
 async def events_for(bootstrap: str, topic: str, request_id: str) -> list[dict[str, Any]]:
     """Every record on ``topic`` keyed by ``request_id`` (its CloudEvents envelope)."""
+    key = request_id.encode()
+    return await _records(bootstrap, topic, lambda record: record.key == key)
+
+
+async def received_for_ref(bootstrap: str, external_ref: str) -> list[dict[str, Any]]:
+    """Every RequestReceived of a submission with this ``external_ref``."""
+    marker = external_ref.encode()
+    found = await _records(bootstrap, topics.REQUEST_RECEIVED, lambda r: marker in r.value)
+    return [e for e in found if e["data"]["submission"]["external_ref"] == external_ref]
+
+
+async def _records(
+    bootstrap: str, topic: str, wanted: Callable[[Any], bool]
+) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
@@ -85,7 +100,7 @@ async def events_for(bootstrap: str, topic: str, request_id: str) -> list[dict[s
             batch = await consumer.getmany(*partitions, timeout_ms=1_000)
             for records in batch.values():
                 for record in records:
-                    if record.key == request_id.encode():
+                    if wanted(record):
                         found.append(json.loads(record.value))
         return found
     finally:

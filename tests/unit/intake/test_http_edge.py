@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from services.intake.app import create_app
 from shared.settings import IntakeSettings
 from shared.submission import STORED, Submission
-from tests.unit.intake.fakes import FULL_KEY, SUBMIT_ONLY_KEY, KeysOnlyRepository
+from tests.unit.intake.fakes import FULL_KEY, SUBMIT_ONLY_KEY, StoresNothing, known_key
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "requests"
 
@@ -22,7 +22,9 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "requests"
 @pytest.fixture
 def client() -> TestClient:
     app = create_app(
-        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"), repository=KeysOnlyRepository()
+        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"),
+        repository=StoresNothing(),
+        keys=known_key,
     )
     return TestClient(app, headers={"authorization": f"Bearer {FULL_KEY}"})
 
@@ -224,24 +226,21 @@ def test_unknown_key_is_401(client: TestClient, body: dict[str, Any]) -> None:
     assert response.json()["detail"] == "the API key is unknown or revoked"
 
 
-def test_key_without_scope_is_403(client: TestClient) -> None:
+def test_key_whose_role_may_not_decide_is_403(client: TestClient) -> None:
     response = client.post(
         "/v1/requests/0f3c6d2e-8d0b-4a55-9a43-8b1f2f3c9d10/decision",
-        json={"outcome": "no_data", "decided_by": "counsel"},
+        json={"outcome": "no_data"},
         headers={"authorization": f"Bearer {SUBMIT_ONLY_KEY}"},
     )
     assert response.status_code == 403
-    assert "decide" in response.json()["detail"]
+    assert "a submitter key may not call" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(
     ("decision", "message"),
     [
-        ({"outcome": "disclosed", "decided_by": "counsel"}, "must name the data disclosed"),
-        (
-            {"outcome": "rejected", "data_disclosed": ["ip_logs"], "decided_by": "counsel"},
-            "discloses no data",
-        ),
+        ({"outcome": "disclosed"}, "must name the data disclosed"),
+        ({"outcome": "rejected", "data_disclosed": ["ip_logs"]}, "discloses no data"),
         ({"outcome": "no_data", "decided_by": "  "}, "at least 1 character"),
     ],
 )

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from services.intake.app import create_app
 from services.intake.openapi import render
 from shared.settings import IntakeSettings
-from tests.unit.intake.fakes import KeysOnlyRepository
+from tests.unit.intake.fakes import StoresNothing, known_key
 
 CHECKED_IN = Path(__file__).resolve().parents[3] / "docs" / "openapi-intake.json"
 
@@ -19,7 +19,8 @@ CHECKED_IN = Path(__file__).resolve().parents[3] / "docs" / "openapi-intake.json
 def test_served_openapi_is_the_checked_in_one() -> None:
     app = create_app(
         IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1", openapi_docs=True),
-        repository=KeysOnlyRepository(),
+        repository=StoresNothing(),
+        keys=known_key,
     )
     served = TestClient(app).get("/openapi.json").json()
     assert served == json.loads(CHECKED_IN.read_text()), (
@@ -31,7 +32,9 @@ def test_served_openapi_is_the_checked_in_one() -> None:
 
 def test_no_document_is_served_unless_enabled() -> None:
     app = create_app(
-        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"), repository=KeysOnlyRepository()
+        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"),
+        repository=StoresNothing(),
+        keys=known_key,
     )
     client = TestClient(app)
     for path in ("/openapi.json", "/docs", "/redoc"):
