@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from shared.auth.cache import CREDENTIAL_TTL_S
@@ -146,7 +147,13 @@ def keys_command(argv: list[str]) -> int:
             key_spec(args.client_id, args.role, args.organisation, args.national_security)
         except ValueError as error:
             parser.error(str(error))
-    return asyncio.run(_keys(args))
+    try:
+        return asyncio.run(_keys(args))
+    except asyncpg.InsufficientPrivilegeError:
+        raise SystemExit(
+            "docket keys: this database role may not change API keys; run it as the owner "
+            "role (DOCKET_MIGRATION_DATABASE_URL)"
+        ) from None
 
 
 async def _keys(args: argparse.Namespace) -> int:

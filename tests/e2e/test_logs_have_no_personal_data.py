@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "logs-" + secrets.token_urlsafe(32)
 PERSONAL = {
-    "agency e-mail": "jane.officer@agency-example.gov",
+    "agency e-mail": "jane.officer@cbp.dhs.gov",  # the agency's own domain: a verified sender
     "owner e-mail": "whistle.blower@private-mail.example",
     "phone": "+1 (202) 555-0147",
     "ip address": "203.0.113.77",

@@ -168,9 +168,10 @@ async def test_no_role_reads_or_writes_another_services_schema(
                         refused += 1
         finally:
             await conn.close()
-    # 4 roles, each refused both statements on every table of the 3 other schemas
-    others = sum(len(names) for names in tables.values())
-    assert refused == 2 * sum(others - len(tables[s]) for s in GRANTS)
+    # each role refused both statements on every table of every schema it has no entry for
+    every = sum(len(names) for names in tables.values())
+    granted = {service: sum(len(tables[s]) for s in GRANTS[service]) for service in GRANTS}
+    assert refused == 2 * sum(every - granted[service] for service in GRANTS)
 
 
 async def test_a_service_role_cannot_create_objects(docket_database: DocketDatabase) -> None:
@@ -316,15 +317,21 @@ async def test_each_cli_runs_with_the_role_the_docs_name(
     assert await asyncio.to_thread(export_command, args) == 0
     report = ["--from", "2030-01-01", "--to", "2030-02-01", "--database-url", audit_url]
     assert await asyncio.to_thread(report_command, report) == 0
-    # docket keys writes intake's keys with intake's role
-    intake_url = docket_database.url("intake")
-    create = ["--database-url", intake_url, "create", "cbp-portal", "--scopes", "submit"]
+    # docket keys manages the API keys (schema auth) as the owner
+    create = ["--database-url", owner, "create", "on-call", "--role", "reader"]
     assert await asyncio.to_thread(keys_command, create) == 0
-    assert await asyncio.to_thread(keys_command, ["--database-url", intake_url, "list"]) == 0
-    assert "cbp-portal" in capsys.readouterr().out
-    # ... and no other role reads them
-    with pytest.raises(SystemExit, match="cannot read schema 'intake'"):
-        await asyncio.to_thread(keys_command, ["--database-url", audit_url, "list"])
+    assert await asyncio.to_thread(keys_command, ["--database-url", owner, "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "on-call" in listed
+    key_id = next(line.split()[0] for line in listed.splitlines() if "on-call" in line)
+    # ... a service role may not revoke, rotate or (audit) add one
+    for url, action in [
+        (docket_database.url("intake"), ["revoke", key_id]),
+        (docket_database.url("intake"), ["rotate", key_id]),
+        (audit_url, ["create", "forged", "--role", "legal"]),
+    ]:
+        with pytest.raises(SystemExit, match="owner role"):
+            await asyncio.to_thread(keys_command, ["--database-url", url, *action])
 
 
 @pytest.mark.parametrize("service", ["intake", "notifier", "audit"])
