@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.classifier.domain.extract import SecrecySource
 from services.classifier.domain.facts import AuthorityBasis, Facts, Gag, GagState, TextField, gather
 from services.classifier.domain.policy import (
     LEVEL_ORDER,
@@ -127,10 +128,14 @@ def _gag(policy: Policy, facts: Facts, rule: AuthorityRule) -> Gag:
     else:
         cited = facts.texts[TextField.NONDISCLOSURE_AUTHORITY]
         recognised = any(p.search(cited) is not None for p in policy.recognised_gags)
+        stated = facts.document.secrecy
         if recognised or rule.secrecy is Secrecy.STATUTORY:
             state = GagState.BINDING
         elif facts.requester_foreign or rule.secrecy is Secrecy.FOREIGN_LAW:
             state = GagState.FOREIGN
+        elif stated is not None and stated.source is SecrecySource.COURT:
+            # a court's order binds even when the submission's authority field is vague
+            state = GagState.BINDING
         else:
             state = GagState.NONBINDING
     active = state is GagState.BINDING and (
@@ -170,6 +175,7 @@ def explain(
     facts.authority_code, facts.authority_family = rule.code, rule.family
     facts.authority_basis, facts.matched_text = found.basis, found.matched_text
     facts.authority_tags, facts.in_force_from = rule.tags, rule.in_force_from
+    facts.authority_can_compel = rule.can_compel
     in_force = rule.in_force_from is None or as_of.date() >= rule.in_force_from
     facts.compellable = tuple(
         c for c in submission.data_requested if in_force and c in rule.can_compel
@@ -199,7 +205,7 @@ def explain(
             or LEVEL_ORDER.index(candidate.at_least) > LEVEL_ORDER.index(floor.at_least)
         ):
             floor = candidate
-    score = sum(f.weight for f in factors)
+    score = policy.capped(sum(f.weight for f in factors))
     if floor is not None:
         score = max(score, policy.thresholds[floor.at_least])
     level: RiskLevel = policy.level_for(score)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 
+from services.classifier.domain.extract import DocumentFacts, read_document
 from services.classifier.domain.text import NormalisedText, normalise, redact
 from shared.accounts import Account, AccountDirectory
 from shared.submission import DataCategory, Nondisclosure, Submission, Target
@@ -79,6 +80,8 @@ class Facts:
     authority_family: str = ""
     authority_tags: frozenset[str] = frozenset()
     in_force_from: date | None = None
+    #: every category the identified authority can reach, asked for or not
+    authority_can_compel: tuple[DataCategory, ...] = ()
     compellable: tuple[DataCategory, ...] = ()
     beyond_authority: tuple[DataCategory, ...] = ()
     gag: Gag | None = None
@@ -88,6 +91,12 @@ class Facts:
     @property
     def requester_foreign(self) -> bool:
         return self.submission.requester.country != self.home_country
+
+    @cached_property
+    def document(self) -> DocumentFacts:
+        """What the demand's own words say (counts, periods, secrecy, contexts ...),
+        read once when a rule first asks."""
+        return read_document({name.value: text for name, text in self.texts.items()})
 
     @cached_property
     def accounts(self) -> tuple[tuple[str, Account], ...]:

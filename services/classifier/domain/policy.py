@@ -116,9 +116,18 @@ class Policy:
     recognised_gags: tuple[Pattern, ...]
     factors: tuple[FactorRule, ...]
     thresholds: dict[RiskLevel, int]
+    #: the highest level the sum of weights reaches without a floor
+    score_cap: RiskLevel
     floors: tuple[LevelFloor, ...]
     actions: tuple[ActionRule, ...]
     default_action: RecommendedAction
+
+    def capped(self, score: int) -> int:
+        """The sum of weights, kept below the level above ``score_cap``."""
+        above = LEVEL_ORDER.index(self.score_cap) + 1
+        if above < len(LEVEL_ORDER):
+            return min(score, self.thresholds[LEVEL_ORDER[above]] - 1)
+        return score
 
     def level_for(self, score: int) -> RiskLevel:
         """The highest level whose threshold the score reaches."""
@@ -377,6 +386,8 @@ class _DecisionsFile:
     home_country: str
     recognised_gags: tuple[Pattern, ...]
     thresholds: dict[RiskLevel, int]
+    #: the highest level the sum of weights reaches without a floor
+    score_cap: RiskLevel
     floors: tuple[LevelFloor, ...]
     actions: tuple[ActionRule, ...]
     default_action: RecommendedAction
@@ -429,6 +440,7 @@ def _load_decisions(node: Node, vocabulary: Vocabulary) -> _DecisionsFile:
             Pattern.of(p) for p in root.require("recognised_gag_authorities").texts()
         ),
         thresholds=_thresholds(root.require("levels")),
+        score_cap=_level(cap) if (cap := root.optional("score_alone_reaches_at_most")) else RiskLevel.CRITICAL,
         floors=tuple(floors),
         actions=tuple(actions),
         default_action=_action(root.require("default_action")),
@@ -474,6 +486,7 @@ def load_policy(directory: Path | None = None) -> Policy:
         recognised_gags=decisions.recognised_gags,
         factors=factors,
         thresholds=decisions.thresholds,
+        score_cap=decisions.score_cap,
         floors=decisions.floors,
         actions=decisions.actions,
         default_action=decisions.default_action,

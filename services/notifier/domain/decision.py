@@ -78,14 +78,20 @@ class NoticePolicy:
     #: Words in the stated purpose or emergency justification that make notice
     #: counter-productive without a formal gag (X, Meta, Reddit: terrorism).
     counterproductive_terms: tuple[str, ...] = ("terroris",)
-    #: Words that mark a child-exploitation or child-endangerment matter.
+    #: Words that mark a child-exploitation or child-endangerment matter: a child put
+    #: at risk by the account holder. A minor who is the account holder, or whose own
+    #: messages are sought, is not protected by silence (domain.md 4.1, 4.3).
     child_safety_terms: tuple[str, ...] = (
         "child sexual",
         "child exploitation",
+        "child abuse",
+        "child pornography",
         "csam",
         "grooming",
         "groomed",
         "sextortion",
+        "enticement of a minor",
+        "missing child",
     )
 
 
@@ -113,16 +119,16 @@ US = "US"
 
 #: Factors (domain.md section 5, plus the classifier's informational ones) read here.
 F_WITHDRAWN = "WITHDRAWN_BY_REQUESTER"
-F_TARGET_NOT_FOUND = "TARGET_NOT_FOUND"
 F_FOREIGN_SECRECY = "FOREIGN_SECRECY_CLAIMED"
 F_TECHNICAL_ASSISTANCE = "COMPELLED_TECHNICAL_ASSISTANCE"
 F_REQUESTER_UNVERIFIED = "REQUESTER_IDENTITY_UNVERIFIED"
 F_NO_LEGAL_PROCESS = "NO_LEGAL_PROCESS"
-F_DRAGNET = "DRAGNET_REVERSE_SEARCH"
-F_MINOR = "MINOR_INVOLVED"
 F_SENSITIVE_ACTIVITY = "SENSITIVE_ACTIVITY_DATA"
 F_UNMASKING = "ANON_SPEAKER_UNMASKING"
 F_NONBINDING_SECRECY = "NONBINDING_SECRECY_DEMAND"
+#: The classifier found a binding gag in force (a court's order, even when the
+#: submission's authority field is vague).
+F_NDO_PRESENT = "NDO_PRESENT"
 #: With an unmasking, any of these makes it a demand the speaker must be able to
 #: contest before being identified (Dendrite, Cahill; Twitter v. DHS; Reddit 2026).
 CONTESTABLE_UNMASKING_FACTORS = frozenset(
@@ -140,9 +146,14 @@ CONTESTABLE_UNMASKING_FACTORS = frozenset(
 PRIVATE_UNMASKING_FAMILIES = frozenset({"civil"})
 
 #: Actions under which nothing will be produced, so there is no disclosure to notify of.
+#: A private litigant pushed back on can still go to court (and some non-content may
+#: lawfully follow), so its target is told all the same (domain.md 1.2).
 NOTHING_PRODUCED_ACTIONS = frozenset(
     {RecommendedAction.PUSH_BACK, RecommendedAction.REQUEST_CLARIFICATION}
 )
+PRIVATE_LITIGANT = "private_litigant"
+#: Families whose empty ``data_requested`` means something else than company records.
+NOT_COMPANY_RECORDS_FAMILIES = frozenset({"removal", "preservation"})
 
 
 class NoticeRuling(BaseModel):
@@ -217,10 +228,13 @@ def _foreign_secrecy_claimed(
 # --- other facts ------------------------------------------------------------------------
 
 
-def _mentions(submission: Submission, terms: Iterable[str]) -> bool:
-    text = " ".join(
-        part or "" for part in (submission.stated_purpose, submission.emergency.justification)
-    ).casefold()
+def _mentions(
+    submission: Submission, terms: Iterable[str], *, document: bool = False
+) -> bool:
+    parts = [submission.stated_purpose, submission.emergency.justification]
+    if document:
+        parts.append(submission.instrument.document_text)
+    text = " ".join(part or "" for part in parts).casefold()
     return any(term.casefold() in text for term in terms)
 
 
@@ -244,14 +258,14 @@ def _child_safety_matter(
     submission: Submission, factors: frozenset[str], account: Account | None, policy: NoticePolicy
 ) -> bool:
     """A child is endangered and the account is the suspected adult. Where the minor is
-    the account holder, or the 'minor' flag comes from a sensitive-activity inquiry
-    (health, reproduction), the minor is a subject rather than a victim and the
-    exception does not apply."""
+    the account holder, or the inquiry is about sensitive activity (health,
+    reproduction), the minor is a subject rather than a victim and the exception does
+    not apply; a minor merely mentioned is not a child-safety matter either."""
     if account is not None and account.minor:
         return False
-    if _mentions(submission, policy.child_safety_terms):
-        return True
-    return F_MINOR in factors and F_SENSITIVE_ACTIVITY not in factors
+    if F_SENSITIVE_ACTIVITY in factors:
+        return False
+    return _mentions(submission, policy.child_safety_terms, document=True)
 
 
 def _contestable_unmasking(verdict: Verdict, factors: frozenset[str]) -> bool:
@@ -341,14 +355,13 @@ def decide_notice(
             NotifyReason.FOREIGN_CONFIDENTIALITY_UNRESOLVED,
             review_after=review_later,
         )
-    if gag_in_force(nondisclosure, as_of):
+    if gag_in_force(nondisclosure, as_of) or F_NDO_PRESENT in facts.factors:
         return _court_gag(nondisclosure, as_of, policy, review_later)
 
-    if (
-        verdict.recommended_action in NOTHING_PRODUCED_ACTIONS
-        or verdict.authority.family == "unknown"
-        or F_NO_LEGAL_PROCESS in facts.factors
-    ):
+    if _company_records_only(submission, verdict):
+        return _ruling(NoticeDecision.NOT_APPLICABLE, NotifyReason.NOT_USER_DATA_REQUEST)
+
+    if _nothing_will_be_produced(facts):
         return _ruling(NoticeDecision.NOT_APPLICABLE, NotifyReason.NO_DISCLOSURE_PLANNED)
 
     if _no_specific_account(facts):
@@ -400,13 +413,37 @@ def _court_gag(
     )
 
 
+def _company_records_only(submission: Submission, verdict: Verdict) -> bool:
+    """A demand for the company's own records: no account named and no user data
+    category asked for (a committee's subpoena for moderation policies)."""
+    return (
+        not submission.data_requested
+        and not submission.targets
+        and verdict.authority.family not in NOT_COMPANY_RECORDS_FAMILIES
+    )
+
+
+def _nothing_will_be_produced(facts: _Facts) -> bool:
+    """The demand can produce nothing as it stands: no legal process at all, or an
+    instrument the platform returns. A private litigant turned away can still go to
+    court, so its target is told (domain.md 1.2: private parties and content)."""
+    if facts.verdict.authority.family == "unknown" or F_NO_LEGAL_PROCESS in facts.factors:
+        return True
+    if facts.verdict.recommended_action not in NOTHING_PRODUCED_ACTIONS:
+        return False
+    return not (
+        facts.submission.requester.agency_type == PRIVATE_LITIGANT
+        and facts.verdict.recommended_action is RecommendedAction.PUSH_BACK
+    )
+
+
 def _no_specific_account(facts: _Facts) -> bool:
+    """This ruling's own target is not an identified account (the request's other
+    targets may be)."""
     return (
         facts.target is None
         or not facts.target.found
         or facts.account is None
-        or F_TARGET_NOT_FOUND in facts.factors
-        or F_DRAGNET in facts.factors
         or facts.verdict.authority.code in NO_SPECIFIC_ACCOUNT_CODES
     )
 

@@ -1,0 +1,211 @@
+"""The fact-extraction layer: what a demand's own words say, read once per request,
+between the text and the policy rules. Each extractor is a pure function of one
+normalised text (see its module); ``read_document`` runs them over the fields where
+that kind of fact is written and keeps, for each fact, the words that showed it, so a
+risk factor can quote its trigger as evidence.
+
+| fact | module | read in |
+|---|---|---|
+| how many people, or a whole class | ``scale`` | document text, stated purpose |
+| reverse search by place, time or query | ``dragnet`` | document text, stated purpose |
+| data categories named, whole-history periods, breadth | ``scope`` | document text |
+| who orders secrecy, and whether it ends | ``secrecy`` | document text, non-disclosure authority |
+| protected contexts (journalism, health, religion, protest, minors) | ``context`` | stated purpose, document text, emergency justification |
+| threats against staff or the service | ``coercion`` | document text |
+| an earlier demand withdrawn or contested | ``history`` | document text, stated purpose |
+| no offence or evidence shown, evidence offered, speakers who are not parties, a private lawsuit | ``showing`` | stated purpose, document text |
+| compelled technical assistance | ``assistance`` | document text |
+| preservation beyond 2703(f) | ``preservation`` | document text |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from services.classifier.domain.extract._match import Found
+from services.classifier.domain.extract.assistance import technical_assistance
+from services.classifier.domain.extract.coercion import Coercion, CoercionTarget, coercion
+from services.classifier.domain.extract.context import Context, protected_contexts
+from services.classifier.domain.extract.dragnet import ReverseSearch, SearchBy, reverse_search
+from services.classifier.domain.extract.history import reissued_after_pushback
+from services.classifier.domain.extract.preservation import beyond_renewal, prospective_capture
+from services.classifier.domain.extract.scale import Scale, stated_scale
+from services.classifier.domain.extract.scope import breadth, named_categories, whole_history
+from services.classifier.domain.extract.secrecy import (
+    SecrecyDemand,
+    SecrecySource,
+    secrecy_authority,
+    secrecy_demand,
+)
+from services.classifier.domain.extract.showing import (
+    evidence_offered,
+    private_lawsuit,
+    showing_missing,
+    speakers_not_parties,
+)
+from services.classifier.domain.text import NormalisedText
+from shared.submission import DataCategory
+
+__all__ = [
+    "Coercion",
+    "CoercionTarget",
+    "Context",
+    "DocumentFacts",
+    "Quote",
+    "SearchBy",
+    "SecrecySource",
+    "read_document",
+]
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Words of one field of the submission that showed a fact."""
+
+    field: str
+    words: str
+
+    def __str__(self) -> str:
+        return f'{self.field} says "{self.words}"'
+
+
+@dataclass(frozen=True)
+class StatedScale:
+    count: int | None  # None: a whole class of people
+    quote: Quote
+
+
+@dataclass(frozen=True)
+class Secrecy:
+    source: SecrecySource
+    quote: Quote
+    open_ended: Quote | None
+
+
+@dataclass(frozen=True)
+class Dragnet:
+    by: SearchBy
+    quote: Quote
+
+
+@dataclass(frozen=True)
+class Threat:
+    target: CoercionTarget
+    quote: Quote
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    scale: StatedScale | None
+    reverse_search: Dragnet | None
+    categories: Mapping[DataCategory, Quote]
+    whole_history: Quote | None
+    breadth: Quote | None
+    secrecy: Secrecy | None
+    contexts: Mapping[Context, Quote]
+    threat: Threat | None
+    earlier_demand_resisted: Quote | None
+    showing_missing: Quote | None
+    speakers_not_parties: Quote | None
+    evidence_offered: Quote | None
+    private_lawsuit: Quote | None
+    technical_assistance: Quote | None
+    prospective_capture: Quote | None
+    beyond_renewal: Quote | None
+
+
+_T = TypeVar("_T")
+_K = TypeVar("_K")
+
+#: field names as the policy knows them (TextField values)
+DOCUMENT = "document_text"
+PURPOSE = "stated_purpose"
+EMERGENCY = "emergency_justification"
+NONDISCLOSURE = "nondisclosure_authority"
+
+
+def _first(
+    texts: Mapping[str, NormalisedText], fields: Sequence[str], extract: Callable[[NormalisedText], _T | None]
+) -> tuple[str, _T] | None:
+    for name in fields:
+        text = texts.get(name)
+        if text is not None and text.text:
+            found = extract(text)
+            if found is not None:
+                return name, found
+    return None
+
+
+def _quote(
+    texts: Mapping[str, NormalisedText], fields: Sequence[str], extract: Callable[[NormalisedText], Found | None]
+) -> Quote | None:
+    hit = _first(texts, fields, extract)
+    return Quote(hit[0], hit[1].words) if hit else None
+
+
+def _scale(texts: Mapping[str, NormalisedText]) -> StatedScale | None:
+    best: StatedScale | None = None
+    for name in (DOCUMENT, PURPOSE):
+        text = texts.get(name)
+        scale: Scale | None = stated_scale(text) if text is not None else None
+        if scale is None:
+            continue
+        candidate = StatedScale(scale.count, Quote(name, scale.found.words))
+        if best is None or scale.whole_class or (best.count is not None and (scale.count or 0) > best.count):
+            best = candidate
+        if scale.whole_class:
+            break
+    return best
+
+
+def _mapping(
+    texts: Mapping[str, NormalisedText], fields: Sequence[str], extract: Callable[[NormalisedText], Mapping[_K, Found]]
+) -> dict[_K, Quote]:
+    found: dict[_K, Quote] = {}
+    for name in fields:
+        text = texts.get(name)
+        if text is None or not text.text:
+            continue
+        for key, hit in extract(text).items():
+            found.setdefault(key, Quote(name, hit.words))
+    return found
+
+
+def read_document(texts: Mapping[str, NormalisedText]) -> DocumentFacts:
+    """Every fact the extractors find in one request's texts (keyed by field name)."""
+    secrecy_hit: tuple[str, SecrecyDemand] | None = _first(
+        texts, (NONDISCLOSURE,), secrecy_authority
+    ) or _first(texts, (DOCUMENT,), secrecy_demand)
+    secrecy: Secrecy | None = None
+    if secrecy_hit is not None:
+        name, demand = secrecy_hit
+        secrecy = Secrecy(
+            demand.source,
+            Quote(name, demand.found.words),
+            Quote(name, demand.open_ended.words) if demand.open_ended else None,
+        )
+    threat_hit = _first(texts, (DOCUMENT,), coercion)
+    return DocumentFacts(
+        scale=_scale(texts),
+        reverse_search=Dragnet(dragnet[1].by, Quote(dragnet[0], dragnet[1].found.words))
+        if (dragnet := _first(texts, (DOCUMENT, PURPOSE), reverse_search))
+        else None,
+        categories=_mapping(texts, (DOCUMENT,), named_categories),
+        whole_history=_quote(texts, (DOCUMENT,), whole_history),
+        breadth=_quote(texts, (DOCUMENT,), breadth),
+        secrecy=secrecy,
+        contexts=_mapping(texts, (PURPOSE, DOCUMENT, EMERGENCY), protected_contexts),
+        threat=Threat(threat_hit[1].target, Quote(threat_hit[0], threat_hit[1].found.words))
+        if threat_hit
+        else None,
+        earlier_demand_resisted=_quote(texts, (DOCUMENT, PURPOSE), reissued_after_pushback),
+        showing_missing=_quote(texts, (PURPOSE, DOCUMENT), showing_missing),
+        speakers_not_parties=_quote(texts, (DOCUMENT,), speakers_not_parties),
+        evidence_offered=_quote(texts, (DOCUMENT,), evidence_offered),
+        private_lawsuit=_quote(texts, (DOCUMENT, PURPOSE), private_lawsuit),
+        technical_assistance=_quote(texts, (DOCUMENT,), technical_assistance),
+        prospective_capture=_quote(texts, (DOCUMENT,), prospective_capture),
+        beyond_renewal=_quote(texts, (DOCUMENT,), beyond_renewal),
+    )

@@ -1,0 +1,69 @@
+"""Coercion of the platform (domain.md s.5, COERCIVE_ENFORCEMENT_THREAT): threats
+against the liberty of its staff or representatives (arrest, imprisonment, criminal
+proceedings against local officers), and threats against the service or the company
+(nationwide blocking or suspension, escalating daily fines, seizure of assets,
+contempt). An arrest warrant for the suspect is not a threat to anyone at the
+platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from services.classifier.domain.extract._match import Found, compile_all, find
+from services.classifier.domain.text import NormalisedText
+
+_STAFF = (
+    r"(?:representatives?|employees?|staff|officers?|executives?|directors?|managers?|"
+    r"officials?|personnel|country head|vice[- ]president|legal representative)"
+)
+_AGAINST_STAFF = compile_all(
+    [
+        r"\b(?:arrest|detention|imprisonment|jailing|incarceration|prosecution)(?: of)?(?: (?:its|the|their|your|company'?s?|local|platform'?s?|[a-z]+'s))*(?: [a-z-]+)? "
+        + _STAFF + r"\b",
+        r"\b(?:criminal (?:proceedings|charges|liability|prosecution|action)|personal (?:criminal )?liability|"
+        r"prison|jail)(?: [a-z-]+){0,4} (?:against|of|for|on) (?:its|the|their|your|company'?s?|local)(?: [a-z-]+){0,2} "
+        + _STAFF + r"\b",
+        _STAFF + r"(?: [a-z-]+){0,3} (?:will|may|shall|could|can) be (?:arrested|detained|imprisoned|jailed|prosecuted|held (?:personally|criminally) liable)\b",
+        r"\b(?:punishable|liable|punished) (?:with|by) (?:imprisonment|jail|prison)\b",
+        r"\bmeasures against the company'?s? (?:assets and )?representatives\b",
+        r"\bpersonally (?:and criminally )?liable\b",
+        r"\bcriminal proceedings against (?:the )?(?:local|company)\b",
+    ]
+)  # fmt: skip
+_AGAINST_SERVICE = compile_all(
+    [
+        r"\b(?:suspension|suspend(?:ing)?|blocking|block|shut(?:ting)? ?down|ban(?:ning)?)(?: of)?(?: the)?(?: [a-z-]+){0,2} "
+        r"(?:service|platform|application|app|site|website|activities|operations)\b",
+        r"\b(?:suspension|suspend(?:ing)?|blocking|block)(?: of)? [a-z-]+ (?:throughout|nationwide|across|in (?:the country|india|brazil))\b",
+        r"\bblock the site\b",
+        r"\bnationwide (?:block(?:ing)?|suspension|ban)\b",
+        r"\b(?:implement|enforce) the block\b",
+        r"\bdaily fines?\b", r"\bfines? of [^.;]{0,40}\b(?:per|a|each) day\b", r"\bper day of (?:delay|non-?compliance)\b",
+        r"\bon pain of\b",
+        r"\b(?:seizure|freez(?:e|ing)|attachment|blocking) of (?:the )?(?:company'?s? )?(?:assets|funds|bank accounts)\b",
+        r"\bmeasures against the company'?s? assets\b",
+        r"\b(?:notice of )?contempt\b",
+        r"\bremove the (?:application|app) from\b",
+    ]
+)  # fmt: skip
+
+
+class CoercionTarget(StrEnum):
+    STAFF = "staff"  # the liberty of people working for the platform
+    SERVICE = "service"  # the service, the company's money or its standing in court
+
+
+@dataclass(frozen=True)
+class Coercion:
+    target: CoercionTarget
+    found: Found
+
+
+def coercion(text: NormalisedText) -> Coercion | None:
+    """The gravest threat in the text: against staff, else against the service."""
+    staff = find(text, _AGAINST_STAFF)
+    if staff is not None:
+        return Coercion(CoercionTarget.STAFF, staff)
+    service = find(text, _AGAINST_SERVICE)
+    return Coercion(CoercionTarget.SERVICE, service) if service is not None else None

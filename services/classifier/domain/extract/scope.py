@@ -1,0 +1,128 @@
+"""What a demand reaches, as its text says it: the data categories it names (a demand
+may list none in ``data_requested`` yet ask for messages in its attachment), a period
+running from the account's creation to the present, and breadth markers (deleted
+material, friend and follower lists, "any and all" records, linked accounts)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from services.classifier.domain.extract._match import Found, compile_all, find
+from services.classifier.domain.text import NormalisedText
+from shared.submission import DataCategory
+
+_MESSAGES = r"(?:messages|communications|e-?mails|chats|conversations|correspondence|posts|comments)"
+_CATEGORY_PATTERNS: Mapping[DataCategory, tuple[re.Pattern[str], ...]] = {
+    DataCategory.DIRECT_MESSAGES: compile_all(
+        [
+            r"\b(?:private|direct) messages\b",
+            r"\b(?:dms|inbox|chat logs?)\b",
+            r"\bmessages (?:sent|received|exchanged)\b",
+        ]
+    ),
+    DataCategory.CONTENT: compile_all(
+        [
+            r"\bcontents?\b(?: of)?(?: (?:all|the|any|their|its|each|every))?(?: [a-z-]+){0,2} " + _MESSAGES,
+            r"\b(?:their|its|the) contents\b",
+            r"\b(?:message|e-?mail) (?:content|bodies|body|text)\b",
+            r"\bstored (?:communications|content|files)\b",
+            r"\b(?:non-?public|private|unpublished|deleted) (?:posts|photos|images|videos|files|drafts|content|messages)\b",
+            r"\ball (?:\w+ ){0,2}(?:photos|images|videos|media|files|drafts|posts)\b",
+            r"\bsearch (?:history|queries)\b",
+            r"\ball (?:\w+ ){0,2}" + _MESSAGES + r"\b",
+        ]
+    ),
+    DataCategory.LOCATION: compile_all(
+        [
+            r"\blocation (?:history|data|information|records)\b",
+            r"\bcell[- ]site\b",
+            r"\b(?:precise|historical|real-time|gps) location\b",
+            r"\bgps\b",
+            r"\bgeo-?location\b",
+            r"\blocations? of (?:the )?(?:device|phone|user|cell)",
+        ]
+    ),
+    DataCategory.SUBSCRIBER_IDENTITY: compile_all(
+        [
+            r"\bsubscriber (?:information|records|data|details|names?|identity)\b",
+            r"\bbasic subscriber\b",
+            r"\b(?:names?|identit(?:y|ies)) of (?:the )?(?:users?|account ?holders?|persons?|subscribers?|posters?|authors?)\b",
+            r"\bregistration (?:data|information|details)\b",
+            r"\b(?:information|documents) sufficient to identify\b",
+        ]
+    ),
+    DataCategory.CONTACT_INFO: compile_all(
+        [r"\b(?:e-?mail|postal|mailing|home) address(?:es)?\b", r"\b(?:telephone|phone) numbers?\b"]
+    ),
+    DataCategory.IP_LOGS: compile_all(
+        [r"\bip (?:address(?:es)?|logs?|history)\b", r"\blog-?in (?:ip|records|history)\b",
+         r"\bsession times\b"]
+    ),
+    DataCategory.CONNECTION_METADATA: compile_all(
+        [
+            r"\b(?:message )?headers?\b",
+            r"\b(?:friends?|followers?|following|contacts?|members?) lists?\b",
+            r"\btoll (?:records|billing)\b",
+            r"\btransactional records\b",
+            r"\bgroup membership\b",
+        ]
+    ),
+    DataCategory.DEVICE_INFO: compile_all(
+        [r"\bdevice (?:identifiers?|information|ids?|model)\b", r"\b(?:imei|push tokens?)\b"]
+    ),
+    DataCategory.PAYMENT_INFO: compile_all(
+        [
+            r"\b(?:means|method|source) (?:and source )?of payment\b",
+            r"\b(?:bank|card|billing|payment) (?:details|information|records|account numbers?)\b",
+        ]
+    ),
+}
+
+_WHOLE_HISTORY = compile_all(
+    [
+        r"\bfrom (?:the )?(?:account'?s? )?(?:inception|creation|opening|registration|activation)\b",
+        r"\bsince (?:the )?(?:account'?s? )?(?:inception|creation|opening|registration)\b",
+        r"\bsince (?:the )?account was (?:opened|created|registered)\b",
+        r"\bfrom (?:the )?(?:date|time|day) (?:the|of) (?:account|its)\b.{0,30}\b(?:present|date)\b",
+        r"\b(?:entire|whole|full|complete) (?:account )?history\b",
+        r"\b(?:for )?the (?:entire )?life of the account\b",
+        r"\ball time\b",
+    ]
+)
+_BREADTH = compile_all(
+    [
+        r"\bdeleted (?:content|posts|messages|material|items|data|files|accounts|photos|records)\b",
+        r"\b(?:friends?|followers?|following|contacts?|members?) lists?\b",
+        r"\blists? of (?:all |the |its )?(?:friends|followers|members|contacts|likes)\b",
+        r"\b(?:identities|names) of (?:all |the |its )?(?:followers|friends|members|visitors)\b",
+        r"\bany and all\b",
+        r"\ball (?:records|data|information|content|files|contents)\b",
+        r"\ball (?:stored )?(?:data|information|records) (?:associated with|concerning|relating to|held for)\b",
+        r"\b(?:accounts|profiles) linked (?:through|by|via)\b",
+        r"\blinked accounts\b",
+        r"\bupstream and downstream\b",
+        r"\bevery (?:data )?category\b",
+    ]
+)
+
+
+def named_categories(text: NormalisedText) -> dict[DataCategory, Found]:
+    """Each data category the text asks for (a denied mention, "do not produce content",
+    does not count), with the words that name it."""
+    named: dict[DataCategory, Found] = {}
+    for category, patterns in _CATEGORY_PATTERNS.items():
+        found = find(text, patterns)
+        if found is not None:
+            named[category] = found
+    return named
+
+
+def whole_history(text: NormalisedText) -> Found | None:
+    """The period runs from the account's creation (to the present)."""
+    return find(text, _WHOLE_HISTORY)
+
+
+def breadth(text: NormalisedText) -> Found | None:
+    """Words that widen a demand beyond one person's records."""
+    return find(text, _BREADTH)
