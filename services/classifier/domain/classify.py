@@ -19,7 +19,7 @@ from services.classifier.domain.policy import (
 )
 from shared.accounts import AccountDirectory
 from shared.amendments import Amendment, effective_state
-from shared.submission import Submission
+from shared.submission import Nondisclosure, Submission
 from shared.verdict import (
     Authority,
     DataScope,
@@ -123,12 +123,15 @@ def identify_authority(policy: Policy, facts: Facts) -> Identification:
 
 def _gag(policy: Policy, facts: Facts, rule: AuthorityRule) -> Gag:
     order = facts.nondisclosure
+    stated = facts.document.secrecy
+    if not order.ordered and stated is not None and stated.source is SecrecySource.COURT:
+        # the document carries a court's gag the submission did not mark: fail closed
+        order = Nondisclosure(ordered=True)
     if not order.ordered:
         state = GagState.NONE
     else:
         cited = facts.texts[TextField.NONDISCLOSURE_AUTHORITY]
         recognised = any(p.search(cited) is not None for p in policy.recognised_gags)
-        stated = facts.document.secrecy
         if recognised or rule.secrecy is Secrecy.STATUTORY:
             state = GagState.BINDING
         elif facts.requester_foreign or rule.secrecy is Secrecy.FOREIGN_LAW:

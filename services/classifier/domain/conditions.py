@@ -218,6 +218,7 @@ _REQUEST_ONLY_KEYS = frozenset(
         "reverse_search",
         "text_requests",
         "whole_history",
+        "stated_period_years",
         "broad_wording",
         "secrecy_ordered_by",
         "secrecy_open_ended",
@@ -541,7 +542,9 @@ def _withdrawn_by_amendment(facts: Facts) -> str | None:
 # what the document's own words say (services/classifier/domain/extract) -----------
 
 
-def _document_flag(read: Callable[[DocumentFacts], Quote | None]) -> Callable[[Node, Vocabulary], Condition]:
+def _document_flag(
+    read: Callable[[DocumentFacts], Quote | None],
+) -> Callable[[Node, Vocabulary], Condition]:
     """A condition that holds when an extractor found its fact; the evidence is the
     document's own words."""
 
@@ -591,6 +594,22 @@ def _parse_reverse_search(value: Node, _v: Vocabulary) -> Condition:
     return Check(test, expected)
 
 
+def _parse_stated_period_years(value: Node, _v: Vocabulary) -> Condition:
+    """The period the text states spans this many calendar years (to the present:
+    up to the as-of year)."""
+    bounds = _count(value)
+
+    def test(facts: Facts) -> str | None:
+        period = facts.document.period
+        if period is None:
+            return None
+        last = period.last_year if period.last_year is not None else facts.as_of.year
+        years = last - period.first_year
+        return f"a period of {years} years: {period.quote}" if _in_bounds(years, bounds) else None
+
+    return Check(test)
+
+
 def _parse_text_requests(value: Node, _v: Vocabulary) -> Condition:
     wanted = enum_values(value, DataCategory)
 
@@ -609,7 +628,9 @@ def _parse_secrecy_ordered_by(value: Node, _v: Vocabulary) -> Condition:
         secrecy = facts.document.secrecy
         if secrecy is None or secrecy.source not in wanted:
             return None
-        who = "a court orders" if secrecy.source is SecrecySource.COURT else "the requester asks for"
+        who = (
+            "a court orders" if secrecy.source is SecrecySource.COURT else "the requester asks for"
+        )
         return f"{who} secrecy: {secrecy.quote}"
 
     return Check(test)
@@ -784,6 +805,9 @@ def _gag_expiry_missing(facts: Facts) -> str | None:
     gag = facts.gag
     if gag is None or gag.state is GagState.NONE or gag.nondisclosure.expires_at is not None:
         return None
+    stated = facts.document.secrecy
+    if stated is not None and stated.duration is not None and stated.open_ended is None:
+        return None  # the order has an end ("for one year"), only not transcribed
     return "the non-disclosure order sets no end date"
 
 
@@ -829,6 +853,7 @@ _PARSERS: dict[str, Callable[[Node, Vocabulary], Condition]] = {
     "reverse_search": _parse_reverse_search,
     "text_requests": _parse_text_requests,
     "whole_history": _document_flag(lambda d: d.whole_history),
+    "stated_period_years": _parse_stated_period_years,
     "broad_wording": _document_flag(lambda d: d.breadth),
     "secrecy_ordered_by": _parse_secrecy_ordered_by,
     "secrecy_open_ended": _flag(_secrecy_open_ended),

@@ -440,7 +440,9 @@ def _load_decisions(node: Node, vocabulary: Vocabulary) -> _DecisionsFile:
             Pattern.of(p) for p in root.require("recognised_gag_authorities").texts()
         ),
         thresholds=_thresholds(root.require("levels")),
-        score_cap=_level(cap) if (cap := root.optional("score_alone_reaches_at_most")) else RiskLevel.CRITICAL,
+        score_cap=_level(cap)
+        if (cap := root.optional("score_alone_reaches_at_most"))
+        else RiskLevel.CRITICAL,
         floors=tuple(floors),
         actions=tuple(actions),
         default_action=_action(root.require("default_action")),

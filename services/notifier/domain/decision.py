@@ -228,9 +228,7 @@ def _foreign_secrecy_claimed(
 # --- other facts ------------------------------------------------------------------------
 
 
-def _mentions(
-    submission: Submission, terms: Iterable[str], *, document: bool = False
-) -> bool:
+def _mentions(submission: Submission, terms: Iterable[str], *, document: bool = False) -> bool:
     parts = [submission.stated_purpose, submission.emergency.justification]
     if document:
         parts.append(submission.instrument.document_text)

@@ -103,7 +103,7 @@ def test_bad_regular_expression(policy_dir: Path) -> None:
         policy_dir,
         "risk_factors.yaml",
         'phrases: ["religious affiliation"',
-        'patterns: ["(unclosed"], phrases: ["religious affiliation"',
+        'patterns: ["(unclosed"]\n            phrases: ["religious affiliation"',
     )
     _refused(policy_dir, "risk_factors.yaml", line, "not a valid regular expression")
 

@@ -4,18 +4,22 @@ normalised text (see its module); ``read_document`` runs them over the fields wh
 that kind of fact is written and keeps, for each fact, the words that showed it, so a
 risk factor can quote its trigger as evidence.
 
-| fact | module | read in |
-|---|---|---|
-| how many people, or a whole class | ``scale`` | document text, stated purpose |
-| reverse search by place, time or query | ``dragnet`` | document text, stated purpose |
-| data categories named, whole-history periods, breadth | ``scope`` | document text |
-| who orders secrecy, and whether it ends | ``secrecy`` | document text, non-disclosure authority |
-| protected contexts (journalism, health, religion, protest, minors) | ``context`` | stated purpose, document text, emergency justification |
-| threats against staff or the service | ``coercion`` | document text |
-| an earlier demand withdrawn or contested | ``history`` | document text, stated purpose |
-| no offence or evidence shown, evidence offered, speakers who are not parties, a private lawsuit | ``showing`` | stated purpose, document text |
-| compelled technical assistance | ``assistance`` | document text |
-| preservation beyond 2703(f) | ``preservation`` | document text |
+Facts, the module that reads them, and the fields they are read in:
+
+* how many people, or a whole class: ``scale`` (document text, stated purpose)
+* reverse search by place, query or visitors: ``dragnet`` (document text, stated purpose)
+* data categories named, stated periods, whole-history periods, breadth: ``scope``
+  (document text)
+* who orders secrecy, whether and when it ends: ``secrecy`` (non-disclosure authority,
+  document text)
+* protected contexts (journalism, health, religion, protest, minors, child safety):
+  ``context`` (stated purpose, document text, emergency justification)
+* threats against staff or the service: ``coercion`` (document text)
+* an earlier demand withdrawn or contested: ``history`` (document text, stated purpose)
+* no offence or evidence shown, evidence offered, non-party speakers, a private lawsuit:
+  ``showing`` (stated purpose, document text)
+* compelled technical assistance: ``assistance`` (document text)
+* preservation beyond 2703(f): ``preservation`` (document text)
 """
 
 from __future__ import annotations
@@ -28,11 +32,16 @@ from services.classifier.domain.extract._match import Found
 from services.classifier.domain.extract.assistance import technical_assistance
 from services.classifier.domain.extract.coercion import Coercion, CoercionTarget, coercion
 from services.classifier.domain.extract.context import Context, protected_contexts
-from services.classifier.domain.extract.dragnet import ReverseSearch, SearchBy, reverse_search
+from services.classifier.domain.extract.dragnet import SearchBy, reverse_search
 from services.classifier.domain.extract.history import reissued_after_pushback
 from services.classifier.domain.extract.preservation import beyond_renewal, prospective_capture
 from services.classifier.domain.extract.scale import Scale, stated_scale
-from services.classifier.domain.extract.scope import breadth, named_categories, whole_history
+from services.classifier.domain.extract.scope import (
+    breadth,
+    named_categories,
+    stated_period,
+    whole_history,
+)
 from services.classifier.domain.extract.secrecy import (
     SecrecyDemand,
     SecrecySource,
@@ -78,10 +87,18 @@ class StatedScale:
 
 
 @dataclass(frozen=True)
+class StatedPeriod:
+    first_year: int
+    last_year: int | None  # None: to the present
+    quote: Quote
+
+
+@dataclass(frozen=True)
 class Secrecy:
     source: SecrecySource
     quote: Quote
     open_ended: Quote | None
+    duration: Quote | None
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,7 @@ class DocumentFacts:
     reverse_search: Dragnet | None
     categories: Mapping[DataCategory, Quote]
     whole_history: Quote | None
+    period: StatedPeriod | None
     breadth: Quote | None
     secrecy: Secrecy | None
     contexts: Mapping[Context, Quote]
@@ -127,7 +145,9 @@ NONDISCLOSURE = "nondisclosure_authority"
 
 
 def _first(
-    texts: Mapping[str, NormalisedText], fields: Sequence[str], extract: Callable[[NormalisedText], _T | None]
+    texts: Mapping[str, NormalisedText],
+    fields: Sequence[str],
+    extract: Callable[[NormalisedText], _T | None],
 ) -> tuple[str, _T] | None:
     for name in fields:
         text = texts.get(name)
@@ -139,7 +159,9 @@ def _first(
 
 
 def _quote(
-    texts: Mapping[str, NormalisedText], fields: Sequence[str], extract: Callable[[NormalisedText], Found | None]
+    texts: Mapping[str, NormalisedText],
+    fields: Sequence[str],
+    extract: Callable[[NormalisedText], Found | None],
 ) -> Quote | None:
     hit = _first(texts, fields, extract)
     return Quote(hit[0], hit[1].words) if hit else None
@@ -153,7 +175,11 @@ def _scale(texts: Mapping[str, NormalisedText]) -> StatedScale | None:
         if scale is None:
             continue
         candidate = StatedScale(scale.count, Quote(name, scale.found.words))
-        if best is None or scale.whole_class or (best.count is not None and (scale.count or 0) > best.count):
+        if (
+            best is None
+            or scale.whole_class
+            or (best.count is not None and (scale.count or 0) > best.count)
+        ):
             best = candidate
         if scale.whole_class:
             break
@@ -161,7 +187,9 @@ def _scale(texts: Mapping[str, NormalisedText]) -> StatedScale | None:
 
 
 def _mapping(
-    texts: Mapping[str, NormalisedText], fields: Sequence[str], extract: Callable[[NormalisedText], Mapping[_K, Found]]
+    texts: Mapping[str, NormalisedText],
+    fields: Sequence[str],
+    extract: Callable[[NormalisedText], Mapping[_K, Found]],
 ) -> dict[_K, Quote]:
     found: dict[_K, Quote] = {}
     for name in fields:
@@ -185,6 +213,7 @@ def read_document(texts: Mapping[str, NormalisedText]) -> DocumentFacts:
             demand.source,
             Quote(name, demand.found.words),
             Quote(name, demand.open_ended.words) if demand.open_ended else None,
+            Quote(name, demand.duration.words) if demand.duration else None,
         )
     threat_hit = _first(texts, (DOCUMENT,), coercion)
     return DocumentFacts(
@@ -194,6 +223,11 @@ def read_document(texts: Mapping[str, NormalisedText]) -> DocumentFacts:
         else None,
         categories=_mapping(texts, (DOCUMENT,), named_categories),
         whole_history=_quote(texts, (DOCUMENT,), whole_history),
+        period=StatedPeriod(
+            period[1].first, period[1].last, Quote(period[0], period[1].found.words)
+        )
+        if (period := _first(texts, (DOCUMENT,), stated_period))
+        else None,
         breadth=_quote(texts, (DOCUMENT,), breadth),
         secrecy=secrecy,
         contexts=_mapping(texts, (PURPOSE, DOCUMENT, EMERGENCY), protected_contexts),

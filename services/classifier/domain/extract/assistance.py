@@ -8,7 +8,9 @@ from __future__ import annotations
 from services.classifier.domain.extract._match import Found, compile_all, find
 from services.classifier.domain.text import NormalisedText
 
-_BUILD = r"(?:build|develop|create|write|design|engineer|deploy|install|implement|modify|alter|code)"
+_BUILD = (
+    r"(?:build|develop|create|write|design|engineer|deploy|install|implement|modify|alter|code)"
+)
 _THING = (
     r"(?:software|firmware|code|program|tool|capability|capacity|scanner|scanning|filter|feature|"
     r"version|update|backdoor|back door|interface|mechanism|system)"

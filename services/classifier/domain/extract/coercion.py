@@ -19,12 +19,16 @@ _STAFF = (
 )
 _AGAINST_STAFF = compile_all(
     [
-        r"\b(?:arrest|detention|imprisonment|jailing|incarceration|prosecution)(?: of)?(?: (?:its|the|their|your|company'?s?|local|platform'?s?|[a-z]+'s))*(?: [a-z-]+)? "
+        r"\b(?:arrest|detention|imprisonment|jailing|incarceration|prosecution)(?: of)?(?: (?:its|"
+        r"the|their|your|company'?s?|local|platform'?s?|[a-z]+'s))*(?: [a-z-]+)? "
         + _STAFF + r"\b",
-        r"\b(?:criminal (?:proceedings|charges|liability|prosecution|action)|personal (?:criminal )?liability|"
-        r"prison|jail)(?: [a-z-]+){0,4} (?:against|of|for|on) (?:its|the|their|your|company'?s?|local)(?: [a-z-]+){0,2} "
+        r"\b(?:criminal (?:proceedings|charges|liability|prosecution|action)|personal (?:criminal "
+        r")?liability|"
+        r"prison|jail)(?: [a-z-]+){0,4} (?:against|of|for|on) (?:its|the|their|your|company'?s?|"
+        r"local)(?: [a-z-]+){0,2} "
         + _STAFF + r"\b",
-        _STAFF + r"(?: [a-z-]+){0,3} (?:will|may|shall|could|can) be (?:arrested|detained|imprisoned|jailed|prosecuted|held (?:personally|criminally) liable)\b",
+        _STAFF + r"(?: [a-z-]+){0,3} (?:will|may|shall|could|can) be (?:arrested|detained|"
+                 r"imprisoned|jailed|prosecuted|held (?:personally|criminally) liable)\b",
         r"\b(?:punishable|liable|punished) (?:with|by) (?:imprisonment|jail|prison)\b",
         r"\bmeasures against the company'?s? (?:assets and )?representatives\b",
         r"\bpersonally (?:and criminally )?liable\b",
@@ -33,15 +37,20 @@ _AGAINST_STAFF = compile_all(
 )  # fmt: skip
 _AGAINST_SERVICE = compile_all(
     [
-        r"\b(?:suspension|suspend(?:ing)?|blocking|block|shut(?:ting)? ?down|ban(?:ning)?)(?: of)?(?: the)?(?: [a-z-]+){0,2} "
+        r"\b(?:suspension|suspend(?:ing)?|blocking|block|shut(?:ting)? ?down|ban(?:ning)?)(?: "
+        r"of)?(?: the)?(?: [a-z-]+){0,2} "
         r"(?:service|platform|application|app|site|website|activities|operations)\b",
-        r"\b(?:suspension|suspend(?:ing)?|blocking|block)(?: of)? [a-z-]+ (?:throughout|nationwide|across|in (?:the country|india|brazil))\b",
+        r"\b(?:suspension|suspend(?:ing)?|blocking|block)(?: of)? [a-z-]+ (?:throughout|"
+        r"nationwide|across|in (?:the country|india|brazil))\b",
         r"\bblock the site\b",
         r"\bnationwide (?:block(?:ing)?|suspension|ban)\b",
         r"\b(?:implement|enforce) the block\b",
-        r"\bdaily fines?\b", r"\bfines? of [^.;]{0,40}\b(?:per|a|each) day\b", r"\bper day of (?:delay|non-?compliance)\b",
+        r"\bdaily fines?\b",
+        r"\bfines? of [^.;]{0,40}\b(?:per|a|each) day\b",
+        r"\bper day of (?:delay|non-?compliance)\b",
         r"\bon pain of\b",
-        r"\b(?:seizure|freez(?:e|ing)|attachment|blocking) of (?:the )?(?:company'?s? )?(?:assets|funds|bank accounts)\b",
+        r"\b(?:seizure|freez(?:e|ing)|attachment|blocking) of (?:the )?(?:company'?s? )?(?:assets|"
+        r"funds|bank accounts)\b",
         r"\bmeasures against the company'?s? assets\b",
         r"\b(?:notice of )?contempt\b",
         r"\bremove the (?:application|app) from\b",

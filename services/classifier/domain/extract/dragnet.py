@@ -24,7 +24,7 @@ class ReverseSearch:
     found: Found
 
 
-_WHO = r"(?:devices|users|accounts|phones|persons|people|subscribers|customers|individuals|mobile devices)"
+_WHO = r"(?:devices?|users?|accounts?|phones?|persons?|people|subscribers?|customers?|individuals?)"
 _PLACE = compile_all(
     [
         r"\bgeo-?fenc(?:e|ed|ing)\b",
@@ -32,11 +32,13 @@ _PLACE = compile_all(
         r"\bcell[- ]site dumps?\b",
         r"\breverse (?:location|search)\b",
         # a place: "all devices within 150 meters", "every phone reported inside the polygon"
-        r"\b(?:all|every|any|each)(?: [a-z-]+){0,2} " + _WHO
+        r"\b(?:all|every|any|each)(?: [a-z-]+){0,2} "
+        + _WHO
         + r"(?: [a-z-]+){0,2} (?:within|inside|in the vicinity of|near|in or near|located in|"
         r"present (?:in|at)|in the area)\b",
         r"\blocation history (?:data )?(?:for|of) (?:all|every|any)\b",
-        r"\bwithin (?:a |an )?\d+[- ]?(?:meters?|metres?|feet|foot|yards?|miles?|km|kilometers?|kilometres?)\b",
+        r"\bwithin (?:a |an )?\d+[- ]?(?:meters?|metres?|feet|foot|yards?|miles?|km|kilometers?|"
+        r"kilometres?)\b",
         r"\bpolygon\b",
     ]
 )
@@ -46,8 +48,10 @@ _QUERY = compile_all(
         r"\bkeyword (?:search )?warrants?\b",
         # a query: "users who searched for", "everyone who posted #x", "who used the hashtag"
         r"\b(?:who|that) (?:searched|search|queried|looked up|googled)\b",
-        r"\b(?:searched|searches|queries) for (?:the )?(?:term|terms|keyword|keywords|words?|address|name)\b",
-        r"\b(?:who|that) (?:posted|tweeted|shared|used|mentioned|liked)(?: [a-z-]+){0,3} (?:the )?(?:hashtag|#|keyword|term)",
+        r"\b(?:searched|searches|queries) for (?:the )?(?:term|terms|keyword|keywords|words?|"
+        r"address|name)\b",
+        r"\b(?:who|that) (?:posted|tweeted|shared|used|mentioned|liked)(?: [a-z-]+){0,3} (?:the "
+        r")?(?:hashtag|#|keyword|term)",
         r"\b(?:who|that) (?:posted|tweeted|shared|used|mentioned) #",
         # content scanned for a selector: "all incoming messages ... for the selector"
         r"\b(?:all|every|each)(?: [a-z-]+){0,3} (?:messages?|e-?mails?|communications|posts)"
@@ -68,7 +72,11 @@ _VISITORS = compile_all(
 def reverse_search(text: NormalisedText) -> ReverseSearch | None:
     """How the demand picks out people it cannot name, if it does: by place, by query,
     or as the visitors of a site (in that order of gravity)."""
-    for by, patterns in ((SearchBy.PLACE, _PLACE), (SearchBy.QUERY, _QUERY), (SearchBy.VISITORS, _VISITORS)):
+    for by, patterns in (
+        (SearchBy.PLACE, _PLACE),
+        (SearchBy.QUERY, _QUERY),
+        (SearchBy.VISITORS, _VISITORS),
+    ):
         found = find(text, patterns)
         if found is not None:
             return ReverseSearch(by, found)

@@ -17,8 +17,13 @@ _PATTERNS = compile_all(
     [
         r"\b" + _EARLIER + r"(?: [a-z-]+){0,3} " + _INSTRUMENT + r"\b(?: [a-z0-9()'-]+){0,10} "
         r"(?:was|were|had been|has been|is|being) " + _PUSHBACK + r"\b",
-        r"\b(?:follows|replaces|supersedes|re-?issues|renews|reasserts)(?: the)? " + _EARLIER + r"\b",
-        r"\b(?:after|since|because|when) (?:the platform|the company|the provider|you|your company|it)"
+        r"\b" + _INSTRUMENT + r" (?:previously|earlier|first|once) (?:served|issued|sent|delivered)"
+        r"(?: [a-z-]+){0,4} (?:was|were|had been|has been) " + _PUSHBACK + r"\b",
+        r"\b(?:follows|replaces|supersedes|re-?issues|renews|reasserts)(?: the)? "
+        + _EARLIER
+        + r"\b",
+        r"\b(?:after|since|because|when) (?:the platform|the company|the provider|you|your "
+        r"company|it)"
         r"(?: [a-z-]+){0,2} (?:declined|refused|objected|resisted|challenged|moved to quash|"
         r"did not comply|failed to comply)\b",
         r"\bpreviously (?:withdrawn|challenged|contested|declined|refused|quashed)\b",

@@ -19,7 +19,8 @@ _PROSPECTIVE = compile_all(
 )
 _BEYOND_RENEWAL = compile_all(
     [
-        r"\b(?:third|fourth|fifth|further|additional) (?:request|letter|extension|renewal) to preserve\b",
+        r"\b(?:third|fourth|fifth|further|additional) (?:request|letter|extension|renewal) to "
+        r"preserve\b",
         r"\b(?:third|fourth|fifth) (?:preservation )?(?:request|letter|extension|renewal|period)\b",
         r"\b(?:second|another|additional) (?:90|ninety)[- ]day extension\b",
         r"\bbeyond (?:the )?(?:statutory )?(?:180|90 \+ 90|ninety plus ninety)\b",

@@ -13,9 +13,9 @@ from services.classifier.domain.extract._match import Found, compile_all, denied
 from services.classifier.domain.text import NormalisedText
 
 _PEOPLE = (
-    r"(?:account ?holders|accounts|users|user ?names|usernames|screen names|handles|profiles|"
-    r"subscribers|customers|members|persons|people|individuals|participants|followers|"
-    r"visitors|readers|posters|reviewers|devices|phones|phone numbers|telephone numbers|"
+    r"(?:account ?holders?|accounts?|users?|user ?names|usernames|screen names|handles|profiles|"
+    r"subscribers?|customers?|members?|persons?|people|individuals?|participants?|followers|"
+    r"visitors?|readers|posters|reviewers|devices?|phones|phone numbers|telephone numbers|"
     r"numbers|e-?mail addresses|email accounts|e-?mail accounts|identifiers|selectors|"
     r"warrants|subpoenas|orders|residents|recipients|contributors|editors|channels|groups)"
 )
@@ -33,8 +33,11 @@ _NUMBER = (
 )
 #: "381 warrants", "over a hundred phone numbers", "eight (8) accounts", "5,723 devices"
 _COUNTED = re.compile(
-    r"\b" + _NUMBER + r"(?: \(\d+\))? (?:of )?(?:(?:the|such|separate|different|[a-z-]+) ){0,3}"
-    + _PEOPLE + r"\b"
+    r"\b"
+    + _NUMBER
+    + r"(?: \(\d+\))? (?:of )?(?:(?:the|such|separate|different|[a-z-]+) ){0,3}"
+    + _PEOPLE
+    + r"\b"
 )
 _NAMED_LIST = (
     r"(?!\s(?:listed|named|identified|specified|set out|set forth|below|above|"
@@ -79,12 +82,18 @@ def stated_scale(text: NormalisedText) -> Scale | None:
     if whole is not None:
         return Scale(None, whole)
     best: Scale | None = None
+    cited = [(c.start, c.end) for c in text.citations]
     for match in _COUNTED.finditer(text.text):
-        if denied(text.text, match.start()):
-            continue
+        if denied(text.text, match.start()) or not match.group().endswith(("s", "people")):
+            continue  # a count of people is plural ("8 accounts", not "876 ... subscriber")
+        if any(start <= match.start() < end for start, end in cited):
+            continue  # the section number of a citation ("21 U.S.C. 876")
+        words = text.quote(*match.span())
+        if any(mark in words for mark in (". ", "; ", ": ")):
+            continue  # the number ends one sentence and the noun starts the next
         count = _count(match.group("n"))
         if 1900 <= count <= 2100 and "," not in match.group("n"):
             continue  # a year ("2015 users" in "between 2013 and 2015 users ...")
         if best is None or (best.count is not None and count > best.count):
-            best = Scale(count, Found(match.start(), match.end(), text.quote(*match.span())))
+            best = Scale(count, Found(match.start(), match.end(), words))
     return best

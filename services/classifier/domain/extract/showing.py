@@ -16,14 +16,21 @@ _GROUNDS = (
 _EVIDENCE = r"(?:affidavit|evidence|declaration|showing|prima facie|proof|exhibit|support)"
 _MISSING = compile_all(
     [
-        r"\bno (?:specific |particular )?(?:[a-z]+, )*" + _GROUNDS + r"\b(?: [a-z,-]+){0,4} (?:is |are |was |were )?"
+        r"\bno (?:specific |particular )?(?:[a-z]+, )*"
+        + _GROUNDS
+        + r"\b(?: [a-z,-]+){0,4} (?:is |are |was |were )?"
         r"(?:identified|stated|specified|alleged|described|named|shown|given)\b",
         r"\bno (?:affidavit|evidence|declaration|sworn statement|showing|prima facie)\b",
         r"\bwithout (?:any )?(?:affidavit|evidence|declaration|showing|supporting)\b",
-        r"\b" + _EVIDENCE + r"(?: [a-z-]+){0,6} (?:is|are|was|were) not (?:attached|provided|submitted|offered|included|given)\b",
-        r"\b(?:does|did) not (?:describe|identify|state|specify|name|allege|explain) (?:the |any |an )?"
+        r"\b"
+        + _EVIDENCE
+        + r"(?: [a-z-]+){0,6} (?:is|are|was|were) not "
+        r"(?:attached|provided|submitted|offered|included|given)\b",
+        r"\b(?:does|did) not (?:describe|identify|state|specify|name|allege|explain) (?:the |any |"
+        r"an )?"
         r"(?:[a-z-]+ )?" + _GROUNDS + r"\b",
-        r"\b(?:offen[cs]e|crime|claim|violation) (?:is |was )?not (?:described|identified|stated|specified)\b",
+        r"\b(?:offen[cs]e|crime|claim|violation) (?:is |was )?not (?:described|identified|stated|"
+        r"specified)\b",
         r"\bnot described in the\b",
         r"\bbeyond (?:that|its|their|this) belief\b",
     ]
@@ -44,6 +51,7 @@ def showing_missing(text: NormalisedText) -> Found | None:
 
 def speakers_not_parties(text: NormalisedText) -> Found | None:
     return find(text, _NON_PARTY, affirmed_only=False)
+
 
 _EVIDENCE_OFFERED = compile_all(
     [
