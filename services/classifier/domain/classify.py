@@ -40,6 +40,8 @@ class Identification:
     confidence: float
     #: why this authority, in words (for the CLI's "why")
     reason: str
+    #: the authority the document invokes but its sender may not (an "NSL" from a sheriff)
+    wrong_issuer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def _candidate(policy: Policy, rule: AuthorityRule, facts: Facts) -> _Candidate 
     for field in matching.fields:
         text = facts.texts[field.field]
         for pattern in rule.cited_as:
-            span = pattern.search(text)
+            span = pattern.affirmed(text)
             if span is None:
                 continue
             if (field.weight, pattern.specificity) > (score, specificity):
@@ -110,6 +112,18 @@ def identify_authority(policy: Policy, facts: Facts) -> Identification:
             rule, reason = refinement, _join(reason, f"refined to {refinement.code}: {why}")
             break
     kind = facts.submission.instrument.type
+    sender = facts.submission.requester.agency_type
+    if rule.issuers and sender not in rule.issuers:
+        return Identification(
+            policy.fallback,
+            AuthorityBasis.CONTRADICTORY,
+            best.matched_text,
+            policy.matching.unknown_confidence,
+            f"{reason}, but {rule.code} can be issued only by "
+            f"{', '.join(sorted(i.value for i in rule.issuers))}, "
+            f"not by a {sender.value} requester",
+            wrong_issuer=rule.code,
+        )
     if kind not in rule.instrument_types:
         return Identification(
             policy.fallback,
@@ -129,6 +143,9 @@ def _gag(policy: Policy, facts: Facts, rule: AuthorityRule) -> Gag:
         order = Nondisclosure(ordered=True)
     if not order.ordered:
         state = GagState.NONE
+    elif facts.wrong_issuer is not None:
+        # a gag statute invoked by someone it does not empower binds no one
+        state = GagState.NONBINDING
     else:
         cited = facts.texts[TextField.NONDISCLOSURE_AUTHORITY]
         recognised = any(p.search(cited) is not None for p in policy.recognised_gags)
@@ -177,6 +194,7 @@ def explain(
     rule = found.rule
     facts.authority_code, facts.authority_family = rule.code, rule.family
     facts.authority_basis, facts.matched_text = found.basis, found.matched_text
+    facts.wrong_issuer = found.wrong_issuer
     facts.authority_tags, facts.in_force_from = rule.tags, rule.in_force_from
     facts.authority_can_compel = rule.can_compel
     in_force = rule.in_force_from is None or as_of.date() >= rule.in_force_from

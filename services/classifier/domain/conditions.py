@@ -232,6 +232,8 @@ _REQUEST_ONLY_KEYS = frozenset(
         "beyond_renewal",
         "evidence_offered",
         "private_lawsuit",
+        "platform_not_party",
+        "data_held_abroad",
     }
 )
 
@@ -754,6 +756,13 @@ def _parse_beyond_authority(value: Node, _v: Vocabulary) -> Condition:
     return Check(test)
 
 
+def _issuer_not_entitled(facts: Facts) -> str | None:
+    if facts.wrong_issuer is None:
+        return None
+    sender = facts.submission.requester.agency_type.value
+    return f"the document invokes {facts.wrong_issuer}, which a {sender} requester cannot issue"
+
+
 def _parse_authority_compels(value: Node, _v: Vocabulary) -> Condition:
     wanted = enum_values(value, DataCategory)
 
@@ -867,6 +876,9 @@ _PARSERS: dict[str, Callable[[Node, Vocabulary], Condition]] = {
     "beyond_renewal": _document_flag(lambda d: d.beyond_renewal),
     "evidence_offered": _document_flag(lambda d: d.evidence_offered),
     "private_lawsuit": _document_flag(lambda d: d.private_lawsuit),
+    "platform_not_party": _document_flag(lambda d: d.platform_not_party),
+    "data_held_abroad": _document_flag(lambda d: d.data_held_in_home_country),
+    "issuer_not_entitled": _flag(_issuer_not_entitled),
     "authority_compels": _parse_authority_compels,
     "authority": _parse_authority,
     "family": _parse_family,

@@ -77,6 +77,8 @@ class Facts:
     authority_code: str = ""
     authority_basis: AuthorityBasis = AuthorityBasis.NONE
     matched_text: str | None = None
+    #: the authority the document invokes although its sender may not issue it
+    wrong_issuer: str | None = None
     authority_family: str = ""
     authority_tags: frozenset[str] = frozenset()
     in_force_from: date | None = None

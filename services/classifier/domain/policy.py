@@ -27,7 +27,7 @@ from services.classifier.domain.conditions import (
 from services.classifier.domain.facts import TextField
 from services.classifier.domain.text import Pattern
 from services.classifier.domain.yamlnodes import Mapping, Node, PolicyError, read_yaml
-from shared.submission import DataCategory, InstrumentType
+from shared.submission import AgencyType, DataCategory, InstrumentType
 from shared.verdict import RecommendedAction, RiskLevel
 
 SCHEMA_VERSION = 1
@@ -70,6 +70,8 @@ class AuthorityRule:
     cited_as: tuple[Pattern, ...]
     implied_by_instrument_type: frozenset[InstrumentType]
     instrument_types: frozenset[InstrumentType]
+    #: requester types that may issue it (empty: anyone); anyone else's use is no process
+    issuers: frozenset[AgencyType]
     requires: Condition | None
     refines: str | None
     can_compel: tuple[DataCategory, ...]
@@ -257,6 +259,7 @@ def _authority(
     refines = spec.optional("refines")
     compel = spec.optional("can_compel")
     in_force = spec.optional("in_force_from")
+    issuers = spec.optional("issuers")
     rule = AuthorityRule(
         code=code,
         family=family,
@@ -267,6 +270,7 @@ def _authority(
         if implied
         else frozenset(),
         instrument_types=frozenset(enum_values(spec.require("instrument_types"), InstrumentType)),
+        issuers=frozenset(enum_values(issuers, AgencyType)) if issuers else frozenset(),
         requires=parse_condition(requires, vocabulary) if requires else None,
         refines=refines.text() if refines else None,
         can_compel=tuple(dict.fromkeys(c for c in enum_values(compel, DataCategory)))

@@ -78,6 +78,23 @@ class NoticePolicy:
     #: Words in the stated purpose or emergency justification that make notice
     #: counter-productive without a formal gag (X, Meta, Reddit: terrorism).
     counterproductive_terms: tuple[str, ...] = ("terroris",)
+    #: Reasons a requester gives, with its own (non-binding) plea for silence, that
+    #: notice would defeat the investigation: counsel weighs them before anyone is told.
+    #: Never applied to an unmasking the user must be able to contest.
+    counterproductive_reasons: tuple[str, ...] = (
+        "tip off",
+        "tipped off",
+        "alert the account holder",
+        "alert the suspect",
+        "still active",
+        "destruction of evidence",
+        "destroy evidence",
+        "flee",
+        "jeopardise the investigation",
+        "jeopardize the investigation",
+        "impede the investigation",
+        "compromise the investigation",
+    )
     #: Words that mark a child-exploitation or child-endangerment matter: a child put
     #: at risk by the account holder. A minor who is the account holder, or whose own
     #: messages are sought, is not protected by silence (domain.md 4.1, 4.3).
@@ -353,6 +370,10 @@ def decide_notice(
             NotifyReason.FOREIGN_CONFIDENTIALITY_UNRESOLVED,
             review_after=review_later,
         )
+    if F_NO_LEGAL_PROCESS in facts.factors:
+        # no process at all, so no gag either (an "NSL" from a sheriff binds no one);
+        # nothing is produced and nobody is told
+        return _ruling(NoticeDecision.NOT_APPLICABLE, NotifyReason.NO_DISCLOSURE_PLANNED)
     if gag_in_force(nondisclosure, as_of) or F_NDO_PRESENT in facts.factors:
         return _court_gag(nondisclosure, as_of, policy, review_later)
 
@@ -423,8 +444,9 @@ def _company_records_only(submission: Submission, verdict: Verdict) -> bool:
 
 def _nothing_will_be_produced(facts: _Facts) -> bool:
     """The demand can produce nothing as it stands: no legal process at all, or an
-    instrument the platform returns. A private litigant turned away can still go to
-    court, so its target is told (domain.md 1.2: private parties and content)."""
+    instrument the platform returns. A private litigant pushed back on whose demand
+    still reaches some non-content can go to court for it, so its target is told; one
+    that asks only for content (barred by the SCA) produces nothing (domain.md 1.2)."""
     if facts.verdict.authority.family == "unknown" or F_NO_LEGAL_PROCESS in facts.factors:
         return True
     if facts.verdict.recommended_action not in NOTHING_PRODUCED_ACTIONS:
@@ -432,6 +454,7 @@ def _nothing_will_be_produced(facts: _Facts) -> bool:
     return not (
         facts.submission.requester.agency_type == PRIVATE_LITIGANT
         and facts.verdict.recommended_action is RecommendedAction.PUSH_BACK
+        and facts.verdict.data_scope.compellable
     )
 
 
@@ -462,13 +485,25 @@ def _notice_exception(facts: _Facts) -> NoticeRuling | None:
             NotifyReason.EMERGENCY_DEFER,
             review_after=as_of + policy.emergency_review_after,
         )
-    if _mentions(facts.submission, policy.counterproductive_terms):
+    if _mentions(facts.submission, policy.counterproductive_terms) or _reasoned_plea(facts):
         return _ruling(
             NoticeDecision.DELAYED,
             NotifyReason.COUNTERPRODUCTIVE_EXCEPTION,
             review_after=as_of + policy.withheld_review_interval,
         )
     return None
+
+
+def _reasoned_plea(facts: _Facts) -> bool:
+    """The requester asks for silence and says why notice would defeat its
+    investigation, and the demand is not one the user must be able to contest."""
+    if F_NONBINDING_SECRECY not in facts.factors or _contestable_unmasking(
+        facts.verdict, facts.factors
+    ):
+        return False
+    if facts.verdict.recommended_action is RecommendedAction.CHALLENGE:
+        return False
+    return _mentions(facts.submission, facts.policy.counterproductive_reasons, document=True)
 
 
 def _notice_now(facts: _Facts) -> NoticeRuling:

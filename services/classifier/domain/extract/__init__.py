@@ -38,6 +38,7 @@ from services.classifier.domain.extract.preservation import beyond_renewal, pros
 from services.classifier.domain.extract.scale import Scale, stated_scale
 from services.classifier.domain.extract.scope import (
     breadth,
+    data_held_in_home_country,
     named_categories,
     stated_period,
     whole_history,
@@ -50,6 +51,7 @@ from services.classifier.domain.extract.secrecy import (
 )
 from services.classifier.domain.extract.showing import (
     evidence_offered,
+    platform_not_party,
     private_lawsuit,
     showing_missing,
     speakers_not_parties,
@@ -129,6 +131,8 @@ class DocumentFacts:
     speakers_not_parties: Quote | None
     evidence_offered: Quote | None
     private_lawsuit: Quote | None
+    platform_not_party: Quote | None
+    data_held_in_home_country: Quote | None
     technical_assistance: Quote | None
     prospective_capture: Quote | None
     beyond_renewal: Quote | None
@@ -239,6 +243,8 @@ def read_document(texts: Mapping[str, NormalisedText]) -> DocumentFacts:
         speakers_not_parties=_quote(texts, (DOCUMENT,), speakers_not_parties),
         evidence_offered=_quote(texts, (DOCUMENT,), evidence_offered),
         private_lawsuit=_quote(texts, (DOCUMENT, PURPOSE), private_lawsuit),
+        platform_not_party=_quote(texts, (DOCUMENT,), platform_not_party),
+        data_held_in_home_country=_quote(texts, (DOCUMENT,), data_held_in_home_country),
         technical_assistance=_quote(texts, (DOCUMENT,), technical_assistance),
         prospective_capture=_quote(texts, (DOCUMENT,), prospective_capture),
         beyond_renewal=_quote(texts, (DOCUMENT,), beyond_renewal),

@@ -32,6 +32,8 @@ _AGAINST_STAFF = compile_all(
         r"\b(?:punishable|liable|punished) (?:with|by) (?:imprisonment|jail|prison)\b",
         r"\bmeasures against the company'?s? (?:assets and )?representatives\b",
         r"\bpersonally (?:and criminally )?liable\b",
+        _STAFF + r"(?: [a-z-]+){0,3} (?:face|faces|facing|risk|risks|are exposed to|is exposed to)"
+        r"(?: [a-z,-]+){0,4} (?:criminal|arrest|imprisonment|prosecution|jail|prison)",
         r"\bcriminal proceedings against (?:the )?(?:local|company)\b",
     ]
 )  # fmt: skip
@@ -45,7 +47,7 @@ _AGAINST_SERVICE = compile_all(
         r"\bblock the site\b",
         r"\bnationwide (?:block(?:ing)?|suspension|ban)\b",
         r"\b(?:implement|enforce) the block\b",
-        r"\bdaily fines?\b",
+        r"\b(?:daily|escalating|accumulated|accumulating|increasing) fines?\b",
         r"\bfines? of [^.;]{0,40}\b(?:per|a|each) day\b",
         r"\bper day of (?:delay|non-?compliance)\b",
         r"\bon pain of\b",
@@ -60,7 +62,8 @@ _AGAINST_SERVICE = compile_all(
 
 class CoercionTarget(StrEnum):
     STAFF = "staff"  # the liberty of people working for the platform
-    SERVICE = "service"  # the service, the company's money or its standing in court
+    SERVICE = "service"  # blocking or suspending the service, escalating fines, assets, contempt
+    PENALTY = "penalty"  # a fine or penalty for refusing, under the requester's own law
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,27 @@ class Coercion:
     found: Found
 
 
+_PENALTY = compile_all(
+    [
+        r"\b(?:punishable|punished|sanctioned|liable) (?:by|with) (?:a )?(?:criminal |"
+        r"administrative )?"
+        r"(?:fine|fines|penalty|penalties)\b",
+        r"\b(?:criminal|administrative|monetary) (?:fine|fines|penalty|penalties)\b",
+        r"\b(?:refusal|failure|non-?compliance)(?: [a-z-]+){0,4} (?:is|will be|may be|shall be) "
+        r"(?:punishable|punished|fined|sanctioned|penalised|penalized)\b",
+    ]
+)
+
+
 def coercion(text: NormalisedText) -> Coercion | None:
-    """The gravest threat in the text: against staff, else against the service."""
-    staff = find(text, _AGAINST_STAFF)
-    if staff is not None:
-        return Coercion(CoercionTarget.STAFF, staff)
-    service = find(text, _AGAINST_SERVICE)
-    return Coercion(CoercionTarget.SERVICE, service) if service is not None else None
+    """The gravest threat in the text: against staff, else against the service, else
+    a penalty for refusing."""
+    for target, patterns in (
+        (CoercionTarget.STAFF, _AGAINST_STAFF),
+        (CoercionTarget.SERVICE, _AGAINST_SERVICE),
+        (CoercionTarget.PENALTY, _PENALTY),
+    ):
+        found = find(text, patterns)
+        if found is not None:
+            return Coercion(target, found)
+    return None

@@ -26,6 +26,9 @@ _PATTERNS = compile_all(
         r"company|it)"
         r"(?: [a-z-]+){0,2} (?:declined|refused|objected|resisted|challenged|moved to quash|"
         r"did not comply|failed to comply)\b",
+        r"\b(?:you|your company|the platform|the company|the provider)(?: [a-z-]+){0,2} "
+        r"(?:declined|refused|objected|resisted|challenged|moved to quash|did not comply) "
+        r"(?:to|with|in response|and|because|on|after)\b",
         r"\bpreviously (?:withdrawn|challenged|contested|declined|refused|quashed)\b",
         r"\bin place of the (?:withdrawn|earlier|previous)\b",
         r"\bre-?issu(?:ed|es|ing) (?:the|this|its|a)\b",

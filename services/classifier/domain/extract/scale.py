@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.classifier.domain.extract._match import Found, compile_all, denied, find
-from services.classifier.domain.text import NormalisedText
+from services.classifier.domain.extract._match import Found, compile_all, find
+from services.classifier.domain.text import NormalisedText, denied
 
 _PEOPLE = (
     r"(?:account ?holders?|accounts?|users?|user ?names|usernames|screen names|handles|profiles|"
@@ -46,10 +46,10 @@ _NAMED_LIST = (
 #: "all customers who ...", "every member of", "all devices within", "each user that"
 _CLASS = compile_all(
     [
-        r"\b(?:all|every|each|any)(?: [a-z-]+){0,3} " + _PEOPLE + r"\b" + _NAMED_LIST
+        r"\b(?:all|every|each)(?: [a-z-]+){0,3} " + _PEOPLE + r"\b" + _NAMED_LIST
         + r"(?= (?:who|that|which|whose|of|on|in|within|inside|near|between|during|from|"
         r"using|used|with|at|to|for|reported|located|present)\b)",
-        r"\b(?:everyone|everybody|anyone|anybody) (?:who|that|whose)\b",
+        r"\b(?:everyone|everybody) (?:who|that|whose)\b",
         r"\b(?:all|every) (?:(?:ip|network|web|internet) )?(?:traffic|visits?) (?:to|of|on)\b",
         r"\bevery visitor'?s?\b",
         r"\bwhole (?:user ?base|customer base|membership)\b",
@@ -84,7 +84,7 @@ def stated_scale(text: NormalisedText) -> Scale | None:
     best: Scale | None = None
     cited = [(c.start, c.end) for c in text.citations]
     for match in _COUNTED.finditer(text.text):
-        if denied(text.text, match.start()) or not match.group().endswith(("s", "people")):
+        if denied(text, match.start()) or not match.group().endswith(("s", "people")):
             continue  # a count of people is plural ("8 accounts", not "876 ... subscriber")
         if any(start <= match.start() < end for start, end in cited):
             continue  # the section number of a citation ("21 U.S.C. 876")

@@ -180,3 +180,24 @@ def stated_period(text: NormalisedText) -> Period | None:
 
 def _span(period: Period) -> float:
     return float("inf") if period.last is None else period.last - period.first
+
+
+_HOME = (
+    r"(?:the united states|the us|the usa|usa|us servers|california|washington state|texas|"
+    r"virginia|oregon)"
+)
+_HELD_IN_HOME = compile_all(
+    [
+        r"\b(?:holds?|held|stores?|stored|keeps?|kept|maintains?|maintained|hosts?|hosted)"
+        r"(?: [a-z!.'-]+){0,3} (?:records|data|information|accounts|content|servers)"
+        r"(?: [a-z-]+){0,3} (?:in|within|on servers in) " + _HOME + r"\b",
+        r"\b(?:records|data|information|servers) (?:are |is |were |was )?(?:held|stored|kept|"
+        r"located|maintained|hosted) (?:in|within) " + _HOME + r"\b",
+    ]
+)
+
+
+def data_held_in_home_country(text: NormalisedText) -> Found | None:
+    """The text says the records sit in the platform's home country (the United States),
+    outside the foreign requester's territory."""
+    return find(text, _HELD_IN_HOME)

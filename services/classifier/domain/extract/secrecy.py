@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.classifier.domain.extract._match import Found, compile_all, denied, find
-from services.classifier.domain.text import Citation, NormalisedText
+from services.classifier.domain.extract._match import Found, compile_all, find
+from services.classifier.domain.text import Citation, NormalisedText, denied
 
 _NOT_DISCLOSE = r"(?:not (?:to )?(?:disclose|reveal|notify|inform|tell)|refrain from disclos)"
 _COURT_ORDERS = compile_all(
@@ -84,7 +84,7 @@ def _gag_citation(text: NormalisedText) -> Found | None:
     """A 2705(b) citation the document does not deny ("no order under 2705(b) is
     attached" is no order)."""
     for match in text.citations:
-        if _GAG_STATUTE.covers(match.citation) and not denied(text.text, match.start):
+        if _GAG_STATUTE.covers(match.citation) and not denied(text, match.start):
             return Found(match.start, match.end, text.quote(match.start, match.end))
     return None
 

@@ -82,3 +82,19 @@ def evidence_offered(text: NormalisedText) -> Found | None:
 def private_lawsuit(text: NormalisedText) -> Found | None:
     """The demand serves a private party's lawsuit, even when a court sends it."""
     return find(text, _PRIVATE_LAWSUIT)
+
+
+_PLATFORM_NOT_PARTY = compile_all(
+    [
+        r"\b(?:was|is|were) (?:never |not )(?:named as |made )?an? (?:party|defendant)\b",
+        r"\b(?:was|were|has not been|had not been) (?:never |not )?served with\b",
+        r"\bdid not appear\b",
+        r"\bnon-?party (?:platform|provider|company|website|service|intermediary)\b",
+    ]
+)
+
+
+def platform_not_party(text: NormalisedText) -> Found | None:
+    """An order binds the platform although it was never a party to the suit or served
+    in it (Hassell v. Bird; Yelp v. Hadeed on jurisdiction)."""
+    return find(text, _PLATFORM_NOT_PARTY, affirmed_only=False)

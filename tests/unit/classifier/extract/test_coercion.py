@@ -51,3 +51,30 @@ def test_threats_against_the_service(text: str) -> None:
 )
 def test_no_threat_to_the_platform(text: str) -> None:
     assert coercion(normalise(text)) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the company and its officers in Russia face fines and criminal liability",
+        "its local employees risk prosecution",
+    ],
+)
+def test_staff_facing_prosecution(text: str) -> None:
+    found = coercion(normalise(text))
+    assert found is not None
+    assert found.target is CoercionTarget.STAFF
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Refusal to provide the data is punishable by a criminal fine under article 46bis.",
+        "non-compliance will be sanctioned",
+        "an administrative penalty applies",
+    ],
+)
+def test_a_penalty_for_refusing(text: str) -> None:
+    found = coercion(normalise(text))
+    assert found is not None
+    assert found.target is CoercionTarget.PENALTY

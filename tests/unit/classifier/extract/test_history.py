@@ -36,3 +36,8 @@ def test_earlier_demand_resisted(text: str) -> None:
 )
 def test_no_pushback(text: str) -> None:
     assert reissued_after_pushback(normalise(text)) is None
+
+
+def test_the_platform_declined_an_earlier_instrument() -> None:
+    text = "On 14 November you declined to produce message headers in response to the subpoena."
+    assert reissued_after_pushback(normalise(text)) is not None

@@ -35,7 +35,6 @@ def test_a_stated_count(text: str, count: int) -> None:
         "all United States users who transferred virtual currency",
         "the registration data of ALL members of the channel and chat group",
         "identify everyone who posted #StopTheRaids during the week",
-        "any person who visited the page on 4 July",
         "all IP traffic to and from the website on June 25",
         "every visitor's IP address, date and time",
         "all devices reported within the polygon",

@@ -6,6 +6,7 @@ import pytest
 
 from services.classifier.domain.extract.scope import (
     breadth,
+    data_held_in_home_country,
     named_categories,
     stated_period,
     whole_history,
@@ -106,3 +107,16 @@ def test_stated_period(text: str, first: int, last: int | None) -> None:
 
 def test_no_period_without_years() -> None:
     assert stated_period(normalise("from 1 January to 31 March")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "held"),
+    [
+        ("Yahoo! holds the records in California", True),
+        ("the data are stored in the United States", True),
+        ("the provider keeps its account data on servers in the US", True),
+        ("the account holder lives in Rotterdam", False),
+    ],
+)
+def test_data_held_in_home_country(text: str, held: bool) -> None:
+    assert (data_held_in_home_country(normalise(text)) is not None) is held

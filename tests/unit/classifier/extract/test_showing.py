@@ -6,6 +6,7 @@ import pytest
 
 from services.classifier.domain.extract.showing import (
     evidence_offered,
+    platform_not_party,
     private_lawsuit,
     showing_missing,
     speakers_not_parties,
@@ -69,3 +70,16 @@ def test_speakers_not_parties(text: str, non_party: bool) -> None:
 )
 def test_private_lawsuit(text: str, private: bool) -> None:
     assert (private_lawsuit(normalise(text)) is not None) is private
+
+
+@pytest.mark.parametrize(
+    ("text", "not_party"),
+    [
+        ("Yelp was not named as a defendant, was not served with the complaint", True),
+        ("the non-party platform is ordered to remove the reviews", True),
+        ("the company did not appear", True),
+        ("the provider is a defendant and was served", False),
+    ],
+)
+def test_platform_not_party(text: str, not_party: bool) -> None:
+    assert (platform_not_party(normalise(text)) is not None) is not_party
