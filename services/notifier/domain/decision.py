@@ -12,11 +12,17 @@ Order of the rules (first match wins), from the most to the least binding:
 2. the request is withdrawn;
 3. nothing of the user's is at stake: technical-assistance orders, preservation only;
 4. the requester is not yet verified;
-5. a court gag (2705(b) and the like) in force, or a foreign secrecy claim;
-6. nothing will be produced (push back, clarification, no legal process);
-7. no specific account (none named, not found, dragnet/reverse search);
-8. emergency, child-safety and counter-productive exceptions;
-9. notice now: gag expired or lifted, notice to enable a challenge, non-binding secrecy
+5. a foreign secrecy claim; no legal process at all (so no gag binds either); a court
+   gag in force (2705(b) and the like, or one the classifier found in the document even
+   when the submission's authority field is empty: NDO_PRESENT);
+6. a demand for the company's own records (no account, no data category);
+7. nothing will be produced (push back, clarification); a private litigant pushed
+   back on whose demand still reaches some non-content is told all the same;
+8. no specific account (this target not named or not found, reverse search warrant);
+9. emergency, child-safety (a child endangered by the account holder, never a minor who
+   holds the account) and counter-productive exceptions (terrorism, or a requester's
+   reasoned plea that notice would defeat its investigation);
+10. notice now: gag expired or lifted, notice to enable a challenge, non-binding secrecy
    demand, removal notice, or the platform's default pre-disclosure notice.
 """
 
@@ -109,6 +115,9 @@ class NoticePolicy:
         "sextortion",
         "enticement of a minor",
         "missing child",
+        "child victim",
+        "minor victim",
+        "child endangerment",
     )
 
 

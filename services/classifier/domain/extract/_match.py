@@ -7,8 +7,9 @@ e-mail addresses and phone numbers blanked, so a finding can be shown as evidenc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from services.classifier.domain.text import NormalisedText, denied
 
@@ -39,3 +40,18 @@ def find(
                 best = Found(match.start(), match.end(), text.quote(match.start(), match.end()))
             break
     return best
+
+
+_K = TypeVar("_K")
+
+
+def find_each(
+    text: NormalisedText, patterns: Mapping[_K, Iterable[re.Pattern[str]]]
+) -> dict[_K, Found]:
+    """For each key, the earliest affirmed match of its patterns (keys with none left out)."""
+    found: dict[_K, Found] = {}
+    for key, key_patterns in patterns.items():
+        hit = find(text, key_patterns)
+        if hit is not None:
+            found[key] = hit
+    return found

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from enum import StrEnum
 
-from services.classifier.domain.extract._match import Found, compile_all, find
+from services.classifier.domain.extract._match import Found, compile_all, find_each
 from services.classifier.domain.text import NormalisedText
 
 
@@ -88,9 +88,4 @@ _PATTERNS: Mapping[Context, tuple[re.Pattern[str], ...]] = {
 
 
 def protected_contexts(text: NormalisedText) -> dict[Context, Found]:
-    found: dict[Context, Found] = {}
-    for context, patterns in _PATTERNS.items():
-        hit = find(text, patterns)
-        if hit is not None:
-            found[context] = hit
-    return found
+    return find_each(text, _PATTERNS)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.classifier.domain.extract._match import Found, compile_all, find
+from services.classifier.domain.extract._match import Found, compile_all, find, find_each
 from services.classifier.domain.text import NormalisedText
 from shared.submission import DataCategory
 
@@ -122,12 +122,7 @@ _BREADTH = compile_all(
 def named_categories(text: NormalisedText) -> dict[DataCategory, Found]:
     """Each data category the text asks for (a denied mention, "do not produce content",
     does not count), with the words that name it."""
-    named: dict[DataCategory, Found] = {}
-    for category, patterns in _CATEGORY_PATTERNS.items():
-        found = find(text, patterns)
-        if found is not None:
-            named[category] = found
-    return named
+    return find_each(text, _CATEGORY_PATTERNS)
 
 
 def whole_history(text: NormalisedText) -> Found | None:
