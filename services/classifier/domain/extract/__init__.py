@@ -44,7 +44,6 @@ from services.classifier.domain.extract.scope import (
     whole_history,
 )
 from services.classifier.domain.extract.secrecy import (
-    SecrecyDemand,
     SecrecySource,
     secrecy_authority,
     secrecy_demand,
@@ -205,20 +204,32 @@ def _mapping(
     return found
 
 
+def _secrecy(texts: Mapping[str, NormalisedText]) -> Secrecy | None:
+    """Who orders secrecy: the submission's own authority field first (a court named
+    there, however vaguely), then the document; how long it runs may be written in
+    either."""
+    authority = _first(texts, (NONDISCLOSURE,), secrecy_authority)
+    document = _first(texts, (DOCUMENT,), secrecy_demand)
+    hits = [hit for hit in (authority, document) if hit is not None]
+    if not hits:
+        return None
+    court = [hit for hit in hits if hit[1].source is SecrecySource.COURT]
+    name, demand = (court or hits)[0]
+
+    def first(attribute: str) -> Quote | None:
+        for where, found in court or hits:
+            words: Found | None = getattr(found, attribute)
+            if words is not None:
+                return Quote(where, words.words)
+        return None
+
+    return Secrecy(
+        demand.source, Quote(name, demand.found.words), first("open_ended"), first("duration")
+    )
+
+
 def read_document(texts: Mapping[str, NormalisedText]) -> DocumentFacts:
     """Every fact the extractors find in one request's texts (keyed by field name)."""
-    secrecy_hit: tuple[str, SecrecyDemand] | None = _first(
-        texts, (NONDISCLOSURE,), secrecy_authority
-    ) or _first(texts, (DOCUMENT,), secrecy_demand)
-    secrecy: Secrecy | None = None
-    if secrecy_hit is not None:
-        name, demand = secrecy_hit
-        secrecy = Secrecy(
-            demand.source,
-            Quote(name, demand.found.words),
-            Quote(name, demand.open_ended.words) if demand.open_ended else None,
-            Quote(name, demand.duration.words) if demand.duration else None,
-        )
     threat_hit = _first(texts, (DOCUMENT,), coercion)
     return DocumentFacts(
         scale=_scale(texts),
@@ -233,7 +244,7 @@ def read_document(texts: Mapping[str, NormalisedText]) -> DocumentFacts:
         if (period := _first(texts, (DOCUMENT,), stated_period))
         else None,
         breadth=_quote(texts, (DOCUMENT,), breadth),
-        secrecy=secrecy,
+        secrecy=_secrecy(texts),
         contexts=_mapping(texts, (PURPOSE, DOCUMENT, EMERGENCY), protected_contexts),
         threat=Threat(threat_hit[1].target, Quote(threat_hit[0], threat_hit[1].found.words))
         if threat_hit

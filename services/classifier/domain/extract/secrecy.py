@@ -22,7 +22,8 @@ _COURT_ORDERS = compile_all(
         r"(?: [a-z()'-]+){0,12} " + _NOT_DISCLOSE,
         r"\b(?:it is (?:further )?(?:hereby )?ordered|so ordered)\b(?: [a-z()'-]+){0,12} "
         + _NOT_DISCLOSE,
-        r"\border(?: [a-z0-9()'-]+){0,10} (?:directing|requiring|commanding|prohibiting|forbidding)"
+        r"\border(?: [a-z0-9()'-]+){0,10} (?:directing|directs|requiring|requires|commanding|"
+        r"commands|prohibiting|prohibits|forbidding|forbids)"
         r"(?: [a-z()'-]+){0,6} (?:not (?:to )?(?:disclose|reveal|notify)|from disclos)",
         r"\b(?:non-?disclosure|gag|secrecy|sealing) order\b",
         r"\border of non-?disclosure\b",
