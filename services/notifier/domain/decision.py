@@ -383,7 +383,7 @@ def decide_notice(
         # no process at all, so no gag either (an "NSL" from a sheriff binds no one);
         # nothing is produced and nobody is told
         return _ruling(NoticeDecision.NOT_APPLICABLE, NotifyReason.NO_DISCLOSURE_PLANNED)
-    if gag_in_force(nondisclosure, as_of) or F_NDO_PRESENT in facts.factors:
+    if gag_in_force(nondisclosure, as_of) or _gag_found_in_document(facts, nondisclosure):
         return _court_gag(nondisclosure, as_of, policy, review_later)
 
     if _company_records_only(submission, verdict):
@@ -439,6 +439,20 @@ def _court_gag(
         not_before=expires_at,
         review_after=max(as_of, expires_at - policy.renewal_check_lead),
     )
+
+
+def _gag_found_in_document(facts: _Facts, nondisclosure: Nondisclosure) -> bool:
+    """The classifier found a binding gag in the document (NDO_PRESENT) although the
+    submission's authority field is empty: it holds until an accepted amendment says
+    otherwise or its stated end passes."""
+    if F_NDO_PRESENT not in facts.factors:
+        return False
+    if any(
+        a.nondisclosure is not None for a in _amendments_in_force(facts.amendments, facts.as_of)
+    ):
+        return False
+    expires_at = nondisclosure.expires_at
+    return expires_at is None or to_utc(expires_at) > facts.as_of
 
 
 def _company_records_only(submission: Submission, verdict: Verdict) -> bool:

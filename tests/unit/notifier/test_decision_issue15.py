@@ -5,10 +5,13 @@ the account holder, and a requester's reasoned plea for silence."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from shared.amendments import Amendment
 from shared.events import NoticeDecision
 from shared.submission import Nondisclosure, Submission
 from shared.verdict import DataScope, RecommendedAction, Verdict
-from tests.unit.notifier.test_decision_rules import FOUND, decide, submission, verdict
+from tests.unit.notifier.test_decision_rules import FOUND, T0, decide, submission, verdict
 
 
 def _with_scope(base: Verdict, compellable: tuple[str, ...]) -> Verdict:
@@ -43,6 +46,14 @@ def test_a_court_gag_the_classifier_found_holds_notice_without_an_authority_fiel
     assert decide(sub).decision is NoticeDecision.NOW
     held = decide(sub, verdict(factors=("NDO_PRESENT",)))
     assert (held.decision, held.reason) == (NoticeDecision.DELAYED, "NDO_INDEFINITE_SEEK_LIMIT")
+    # an accepted amendment lifting the gag governs over the verdict given before it
+    lift = Amendment(
+        nondisclosure=Nondisclosure(ordered=False), effective_at=T0 + timedelta(days=3)
+    )
+    lifted = decide(
+        sub, verdict(factors=("NDO_PRESENT",)), amendments=(lift,), as_of=T0 + timedelta(days=3)
+    )
+    assert lifted.decision is NoticeDecision.NOW
 
 
 def test_company_records_only_is_not_a_user_data_request() -> None:
