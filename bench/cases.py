@@ -1,6 +1,7 @@
-"""The case mix every stage of the benchmark sends: the requests of
-``tests/policy_cases/*.jsonl`` (real-pattern government and legal demands) that intake
-accepts, and the union of their account directories."""
+"""The case mix every stage of the benchmark sends: the requests of the labelled cases
+(``../shared/cases/*.jsonl`` beside the repository, and ``tests/policy_cases/*.jsonl``:
+real-pattern government and legal demands) that intake accepts, and the union of their
+account directories."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-CASE_FILES = tuple(sorted((REPO / "tests" / "policy_cases").glob("*.jsonl")))
+CASE_FILES = (
+    *sorted((REPO.parent / "shared" / "cases").glob("*.jsonl")),
+    *sorted((REPO / "tests" / "policy_cases").glob("*.jsonl")),
+)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.classifier.domain.extract import SecrecySource
 from services.classifier.domain.facts import AuthorityBasis, Facts, Gag, GagState, TextField, gather
 from services.classifier.domain.policy import (
     LEVEL_ORDER,
@@ -18,7 +19,7 @@ from services.classifier.domain.policy import (
 )
 from shared.accounts import AccountDirectory
 from shared.amendments import Amendment, effective_state
-from shared.submission import Submission
+from shared.submission import Nondisclosure, Submission
 from shared.verdict import (
     Authority,
     DataScope,
@@ -39,6 +40,8 @@ class Identification:
     confidence: float
     #: why this authority, in words (for the CLI's "why")
     reason: str
+    #: the authority the document invokes but its sender may not (an "NSL" from a sheriff)
+    wrong_issuer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def _candidate(policy: Policy, rule: AuthorityRule, facts: Facts) -> _Candidate 
     for field in matching.fields:
         text = facts.texts[field.field]
         for pattern in rule.cited_as:
-            span = pattern.search(text)
+            span = pattern.affirmed(text)
             if span is None:
                 continue
             if (field.weight, pattern.specificity) > (score, specificity):
@@ -109,6 +112,18 @@ def identify_authority(policy: Policy, facts: Facts) -> Identification:
             rule, reason = refinement, _join(reason, f"refined to {refinement.code}: {why}")
             break
     kind = facts.submission.instrument.type
+    sender = facts.submission.requester.agency_type
+    if rule.issuers and sender not in rule.issuers:
+        return Identification(
+            policy.fallback,
+            AuthorityBasis.CONTRADICTORY,
+            best.matched_text,
+            policy.matching.unknown_confidence,
+            f"{reason}, but {rule.code} can be issued only by "
+            f"{', '.join(sorted(i.value for i in rule.issuers))}, "
+            f"not by a {sender.value} requester",
+            wrong_issuer=rule.code,
+        )
     if kind not in rule.instrument_types:
         return Identification(
             policy.fallback,
@@ -122,8 +137,15 @@ def identify_authority(policy: Policy, facts: Facts) -> Identification:
 
 def _gag(policy: Policy, facts: Facts, rule: AuthorityRule) -> Gag:
     order = facts.nondisclosure
+    stated = facts.document.secrecy
+    if not order.ordered and stated is not None and stated.source is SecrecySource.COURT:
+        # the document carries a court's gag the submission did not mark: fail closed
+        order = Nondisclosure(ordered=True)
     if not order.ordered:
         state = GagState.NONE
+    elif facts.wrong_issuer is not None:
+        # a gag statute invoked by someone it does not empower binds no one
+        state = GagState.NONBINDING
     else:
         cited = facts.texts[TextField.NONDISCLOSURE_AUTHORITY]
         recognised = any(p.search(cited) is not None for p in policy.recognised_gags)
@@ -131,6 +153,9 @@ def _gag(policy: Policy, facts: Facts, rule: AuthorityRule) -> Gag:
             state = GagState.BINDING
         elif facts.requester_foreign or rule.secrecy is Secrecy.FOREIGN_LAW:
             state = GagState.FOREIGN
+        elif stated is not None and stated.source is SecrecySource.COURT:
+            # a court's order binds even when the submission's authority field is vague
+            state = GagState.BINDING
         else:
             state = GagState.NONBINDING
     active = state is GagState.BINDING and (
@@ -175,7 +200,9 @@ def explain(
     rule = found.rule
     facts.authority_code, facts.authority_family = rule.code, rule.family
     facts.authority_basis, facts.matched_text = found.basis, found.matched_text
+    facts.wrong_issuer = found.wrong_issuer
     facts.authority_tags, facts.in_force_from = rule.tags, rule.in_force_from
+    facts.authority_can_compel = rule.can_compel
     in_force = rule.in_force_from is None or as_of.date() >= rule.in_force_from
     facts.compellable = tuple(
         c for c in submission.data_requested if in_force and c in rule.can_compel
@@ -205,7 +232,7 @@ def explain(
             or LEVEL_ORDER.index(candidate.at_least) > LEVEL_ORDER.index(floor.at_least)
         ):
             floor = candidate
-    score = sum(f.weight for f in factors)
+    score = policy.capped(sum(f.weight for f in factors))
     if floor is not None:
         score = max(score, policy.thresholds[floor.at_least])
     level: RiskLevel = policy.level_for(score)

@@ -22,6 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+from services.classifier.domain.extract import (
+    CoercionTarget,
+    Context,
+    DocumentFacts,
+    Quote,
+    SearchBy,
+    SecrecySource,
+)
 from services.classifier.domain.facts import AuthorityBasis, Facts, GagState, TextField
 from services.classifier.domain.requester import SignalKind
 from services.classifier.domain.text import Pattern, redact
@@ -206,6 +214,27 @@ _REQUEST_ONLY_KEYS = frozenset(
         "account",
         "requester",
         "withdrawn_by_amendment",
+        "stated_scale",
+        "whole_class",
+        "reverse_search",
+        "text_requests",
+        "whole_history",
+        "stated_period_years",
+        "broad_wording",
+        "secrecy_ordered_by",
+        "secrecy_open_ended",
+        "context",
+        "threat_against",
+        "earlier_demand_resisted",
+        "showing_missing",
+        "speakers_not_parties",
+        "technical_assistance",
+        "prospective_capture",
+        "beyond_renewal",
+        "evidence_offered",
+        "private_lawsuit",
+        "platform_not_party",
+        "data_held_abroad",
     }
 )
 
@@ -220,6 +249,10 @@ _E = TypeVar(
     GagState,
     SignalKind,
     ReceivedVia,
+    SecrecySource,
+    Context,
+    CoercionTarget,
+    SearchBy,
 )
 
 
@@ -547,6 +580,133 @@ def _withdrawn_by_amendment(facts: Facts) -> str | None:
     return "an amendment withdrew the request" if facts.withdrawn_by_amendment else None
 
 
+# what the document's own words say (services/classifier/domain/extract) -----------
+
+
+def _document_flag(
+    read: Callable[[DocumentFacts], Quote | None],
+) -> Callable[[Node, Vocabulary], Condition]:
+    """A condition that holds when an extractor found its fact; the evidence is the
+    document's own words."""
+
+    def test(facts: Facts) -> str | None:
+        found = read(facts.document)
+        return str(found) if found is not None else None
+
+    return _flag(test)
+
+
+def _parse_stated_scale(value: Node, _v: Vocabulary) -> Condition:
+    bounds = _count(value)
+
+    def test(facts: Facts) -> str | None:
+        scale = facts.document.scale
+        if scale is None:
+            return None
+        if scale.count is None:
+            return f"a whole class of people: {scale.quote}" if bounds[1] is None else None
+        if not _in_bounds(scale.count, bounds):
+            return None
+        return f"{scale.count} people or identifiers: {scale.quote}"
+
+    return Check(test)
+
+
+def _whole_class(facts: Facts) -> str | None:
+    scale = facts.document.scale
+    return f"a whole class of people: {scale.quote}" if scale and scale.count is None else None
+
+
+def _parse_reverse_search(value: Node, _v: Vocabulary) -> Condition:
+    """``reverse_search: true`` (any kind) or ``reverse_search: [place, query, visitors]``."""
+    if value.is_list():
+        wanted = frozenset(enum_values(value, SearchBy))
+        expected = True
+    else:
+        wanted = frozenset(SearchBy)
+        expected = value.boolean()
+
+    def test(facts: Facts) -> str | None:
+        dragnet = facts.document.reverse_search
+        if dragnet is None or dragnet.by not in wanted:
+            return None
+        return f"people picked out by {dragnet.by.value}: {dragnet.quote}"
+
+    return Check(test, expected)
+
+
+def _parse_stated_period_years(value: Node, _v: Vocabulary) -> Condition:
+    """The period the text states spans this many calendar years (to the present:
+    up to the as-of year)."""
+    bounds = _count(value)
+
+    def test(facts: Facts) -> str | None:
+        period = facts.document.period
+        if period is None:
+            return None
+        last = period.last_year if period.last_year is not None else facts.as_of.year
+        years = last - period.first_year
+        return f"a period of {years} years: {period.quote}" if _in_bounds(years, bounds) else None
+
+    return Check(test)
+
+
+def _parse_text_requests(value: Node, _v: Vocabulary) -> Condition:
+    wanted = enum_values(value, DataCategory)
+
+    def test(facts: Facts) -> str | None:
+        named = facts.document.categories
+        hits = [f"{c.value} ({named[c]})" for c in wanted if c in named]
+        return "the document asks for " + "; ".join(hits) if hits else None
+
+    return Check(test)
+
+
+def _parse_secrecy_ordered_by(value: Node, _v: Vocabulary) -> Condition:
+    wanted = frozenset(enum_values(value, SecrecySource))
+
+    def test(facts: Facts) -> str | None:
+        secrecy = facts.document.secrecy
+        if secrecy is None or secrecy.source not in wanted:
+            return None
+        who = (
+            "a court orders" if secrecy.source is SecrecySource.COURT else "the requester asks for"
+        )
+        return f"{who} secrecy: {secrecy.quote}"
+
+    return Check(test)
+
+
+def _secrecy_open_ended(facts: Facts) -> str | None:
+    secrecy = facts.document.secrecy
+    if secrecy is None or secrecy.open_ended is None:
+        return None
+    return f"secrecy without an end date: {secrecy.open_ended}"
+
+
+def _parse_context(value: Node, _v: Vocabulary) -> Condition:
+    wanted = enum_values(value, Context)
+
+    def test(facts: Facts) -> str | None:
+        found = facts.document.contexts
+        hit = next((c for c in wanted if c in found), None)
+        return f"{hit.value.replace('_', ' ')}: {found[hit]}" if hit is not None else None
+
+    return Check(test)
+
+
+def _parse_threat_against(value: Node, _v: Vocabulary) -> Condition:
+    wanted = frozenset(enum_values(value, CoercionTarget))
+
+    def test(facts: Facts) -> str | None:
+        threat = facts.document.threat
+        if threat is None or threat.target not in wanted:
+            return None
+        return f"threat against the {threat.target.value}: {threat.quote}"
+
+    return Check(test)
+
+
 # verdict-level conditions ------------------------------------------------------------
 
 
@@ -635,6 +795,26 @@ def _parse_beyond_authority(value: Node, _v: Vocabulary) -> Condition:
     return Check(test)
 
 
+def _issuer_not_entitled(facts: Facts) -> str | None:
+    if facts.wrong_issuer is None:
+        return None
+    sender = facts.submission.requester.agency_type.value
+    return f"the document invokes {facts.wrong_issuer}, which a {sender} requester cannot issue"
+
+
+def _parse_authority_compels(value: Node, _v: Vocabulary) -> Condition:
+    wanted = enum_values(value, DataCategory)
+
+    def test(facts: Facts) -> str | None:
+        if _not_yet_in_force(facts) is not None:
+            return None
+        if all(c in facts.authority_can_compel for c in wanted):
+            return f"{facts.authority_code} can compel {_names([c.value for c in wanted])}"
+        return None
+
+    return Check(test)
+
+
 def _everything_beyond_authority(facts: Facts) -> str | None:
     requested = facts.submission.data_requested
     if requested and set(requested) <= set(facts.beyond_authority):
@@ -673,6 +853,9 @@ def _gag_expiry_missing(facts: Facts) -> str | None:
     gag = facts.gag
     if gag is None or gag.state is GagState.NONE or gag.nondisclosure.expires_at is not None:
         return None
+    stated = facts.document.secrecy
+    if stated is not None and stated.duration is not None and stated.open_ended is None:
+        return None  # the order has an end ("for one year"), only not transcribed
     return "the non-disclosure order sets no end date"
 
 
@@ -713,6 +896,29 @@ _PARSERS: dict[str, Callable[[Node, Vocabulary], Condition]] = {
     "account": _parse_account,
     "requester": _parse_requester,
     "withdrawn_by_amendment": _flag(_withdrawn_by_amendment),
+    "stated_scale": _parse_stated_scale,
+    "whole_class": _flag(_whole_class),
+    "reverse_search": _parse_reverse_search,
+    "text_requests": _parse_text_requests,
+    "whole_history": _document_flag(lambda d: d.whole_history),
+    "stated_period_years": _parse_stated_period_years,
+    "broad_wording": _document_flag(lambda d: d.breadth),
+    "secrecy_ordered_by": _parse_secrecy_ordered_by,
+    "secrecy_open_ended": _flag(_secrecy_open_ended),
+    "context": _parse_context,
+    "threat_against": _parse_threat_against,
+    "earlier_demand_resisted": _document_flag(lambda d: d.earlier_demand_resisted),
+    "showing_missing": _document_flag(lambda d: d.showing_missing),
+    "speakers_not_parties": _document_flag(lambda d: d.speakers_not_parties),
+    "technical_assistance": _document_flag(lambda d: d.technical_assistance),
+    "prospective_capture": _document_flag(lambda d: d.prospective_capture),
+    "beyond_renewal": _document_flag(lambda d: d.beyond_renewal),
+    "evidence_offered": _document_flag(lambda d: d.evidence_offered),
+    "private_lawsuit": _document_flag(lambda d: d.private_lawsuit),
+    "platform_not_party": _document_flag(lambda d: d.platform_not_party),
+    "data_held_abroad": _document_flag(lambda d: d.data_held_in_home_country),
+    "issuer_not_entitled": _flag(_issuer_not_entitled),
+    "authority_compels": _parse_authority_compels,
     "authority": _parse_authority,
     "family": _parse_family,
     "authority_tag": _parse_authority_tag,

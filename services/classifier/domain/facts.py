@@ -10,6 +10,7 @@ from enum import StrEnum
 from functools import cached_property
 
 from services.classifier.domain.agencies import AgencyRegistry
+from services.classifier.domain.extract import DocumentFacts, read_document
 from services.classifier.domain.requester import RequesterEvidence, assess_requester
 from services.classifier.domain.text import NormalisedText, normalise, redact
 from shared.accounts import Account, AccountDirectory, IdentifierForm, Resolution, identifier_form
@@ -96,9 +97,13 @@ class Facts:
     authority_code: str = ""
     authority_basis: AuthorityBasis = AuthorityBasis.NONE
     matched_text: str | None = None
+    #: the authority the document invokes although its sender may not issue it
+    wrong_issuer: str | None = None
     authority_family: str = ""
     authority_tags: frozenset[str] = frozenset()
     in_force_from: date | None = None
+    #: every category the identified authority can reach, asked for or not
+    authority_can_compel: tuple[DataCategory, ...] = ()
     compellable: tuple[DataCategory, ...] = ()
     beyond_authority: tuple[DataCategory, ...] = ()
     gag: Gag | None = None
@@ -110,6 +115,12 @@ class Facts:
     @property
     def requester_foreign(self) -> bool:
         return self.submission.requester.country != self.home_country
+
+    @cached_property
+    def document(self) -> DocumentFacts:
+        """What the demand's own words say (counts, periods, secrecy, contexts ...),
+        read once when a rule first asks."""
+        return read_document({name.value: text for name, text in self.texts.items()})
 
     @cached_property
     def accounts(self) -> tuple[tuple[str, Account], ...]:

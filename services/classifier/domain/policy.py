@@ -28,7 +28,7 @@ from services.classifier.domain.conditions import (
 from services.classifier.domain.facts import TextField
 from services.classifier.domain.text import Pattern
 from services.classifier.domain.yamlnodes import Mapping, Node, PolicyError, read_yaml
-from shared.submission import DataCategory, InstrumentType
+from shared.submission import AgencyType, DataCategory, InstrumentType
 from shared.verdict import RecommendedAction, RiskLevel
 
 SCHEMA_VERSION = 1
@@ -71,6 +71,8 @@ class AuthorityRule:
     cited_as: tuple[Pattern, ...]
     implied_by_instrument_type: frozenset[InstrumentType]
     instrument_types: frozenset[InstrumentType]
+    #: requester types that may issue it (empty: anyone); anyone else's use is no process
+    issuers: frozenset[AgencyType]
     requires: Condition | None
     refines: str | None
     can_compel: tuple[DataCategory, ...]
@@ -117,11 +119,20 @@ class Policy:
     recognised_gags: tuple[Pattern, ...]
     factors: tuple[FactorRule, ...]
     thresholds: dict[RiskLevel, int]
+    #: the highest level the sum of weights reaches without a floor
+    score_cap: RiskLevel
     floors: tuple[LevelFloor, ...]
     actions: tuple[ActionRule, ...]
     default_action: RecommendedAction
     #: who owns which mail domain (the shipped .gov registry and the operator's file)
     agencies: AgencyRegistry
+
+    def capped(self, score: int) -> int:
+        """The sum of weights, kept below the level above ``score_cap``."""
+        above = LEVEL_ORDER.index(self.score_cap) + 1
+        if above < len(LEVEL_ORDER):
+            return min(score, self.thresholds[LEVEL_ORDER[above]] - 1)
+        return score
 
     def level_for(self, score: int) -> RiskLevel:
         """The highest level whose threshold the score reaches."""
@@ -251,6 +262,7 @@ def _authority(
     refines = spec.optional("refines")
     compel = spec.optional("can_compel")
     in_force = spec.optional("in_force_from")
+    issuers = spec.optional("issuers")
     rule = AuthorityRule(
         code=code,
         family=family,
@@ -261,6 +273,7 @@ def _authority(
         if implied
         else frozenset(),
         instrument_types=frozenset(enum_values(spec.require("instrument_types"), InstrumentType)),
+        issuers=frozenset(enum_values(issuers, AgencyType)) if issuers else frozenset(),
         requires=parse_condition(requires, vocabulary) if requires else None,
         refines=refines.text() if refines else None,
         can_compel=tuple(dict.fromkeys(c for c in enum_values(compel, DataCategory)))
@@ -380,6 +393,8 @@ class _DecisionsFile:
     home_country: str
     recognised_gags: tuple[Pattern, ...]
     thresholds: dict[RiskLevel, int]
+    #: the highest level the sum of weights reaches without a floor
+    score_cap: RiskLevel
     floors: tuple[LevelFloor, ...]
     actions: tuple[ActionRule, ...]
     default_action: RecommendedAction
@@ -432,6 +447,9 @@ def _load_decisions(node: Node, vocabulary: Vocabulary) -> _DecisionsFile:
             Pattern.of(p) for p in root.require("recognised_gag_authorities").texts()
         ),
         thresholds=_thresholds(root.require("levels")),
+        score_cap=_level(cap)
+        if (cap := root.optional("score_alone_reaches_at_most"))
+        else RiskLevel.CRITICAL,
         floors=tuple(floors),
         actions=tuple(actions),
         default_action=_action(root.require("default_action")),
@@ -483,6 +501,7 @@ def load_policy(directory: Path | None = None, agencies: AgencyRegistry | None =
         recognised_gags=decisions.recognised_gags,
         factors=factors,
         thresholds=decisions.thresholds,
+        score_cap=decisions.score_cap,
         floors=decisions.floors,
         actions=decisions.actions,
         default_action=decisions.default_action,

@@ -11,6 +11,7 @@ dropped; whitespace collapses. "19 U.S.C. § 1509", "19 USC 1509", "19 U.S.C. se
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -220,6 +221,45 @@ def parse_citation(pattern: str) -> Citation | None:
     return None
 
 
+# --- denial -------------------------------------------------------------------------
+
+#: Words that deny what follows them in the same clause ("no order under 2705(b) is
+#: attached", "do not produce content", "without any affidavit"). "no" before a number
+#: is a docket or case number ("Doe No. 3"), not a denial.
+_DENIAL = re.compile(
+    r"\b(?:no(?! ?\d)|not|without|none|never|neither|nor|absent|lacks?|lacking|excluding|except)\b"
+)
+#: Where a clause ends in the document's own words: ";" or ":", "but"/"however", or a
+#: sentence end (".", "!" or "?" before a capital), but not the dot of an abbreviation
+#: ("U.S.C. Section", "No. 3", "Fed. R. Crim. P.", "v. Doe"; see ``_sentence_end``).
+_CLAUSE_END = re.compile(r"[;:](?=\s)|\bbut\b|\bhowever\b|[.!?](?=\s+[\"'(\[]?[A-Z])")
+_LOOKBACK_WORDS = 6
+_LOOKBACK_CHARS = 120
+
+
+def _sentence_end(segment: str, match: re.Match[str]) -> bool:
+    if match.group() != ".":
+        return True
+    word = segment[: match.start()].rsplit(None, 1)[-1] if segment[: match.start()].strip() else ""
+    return len(word) > 3 and "." not in word
+
+
+def denied(text: NormalisedText, start: int) -> bool:
+    """Is the phrase starting at ``start`` (in ``text.text``) denied within its own
+    clause? Clause ends are read in the original words, where the punctuation is."""
+    low = max(0, start - _LOOKBACK_CHARS)
+    if start < len(text.starts):
+        origin_low = text.starts[low] if low < len(text.starts) else text.starts[start]
+        segment = text.original[origin_low : text.starts[start]]
+        ends = [m for m in _CLAUSE_END.finditer(segment) if _sentence_end(segment, m)]
+        if ends:
+            cut = origin_low + ends[-1].end()
+            while low < start and text.starts[low] < cut:
+                low += 1
+    words = text.text[low:start].split()[-_LOOKBACK_WORDS:]
+    return _DENIAL.search(" ".join(words)) is not None
+
+
 # --- phrases ------------------------------------------------------------------------
 
 
@@ -253,12 +293,20 @@ class Pattern:
         return 1.0 + min(len(self.source), 99) / 100
 
     def search(self, text: NormalisedText) -> tuple[int, int] | None:
+        return next(self.spans(text), None)
+
+    def affirmed(self, text: NormalisedText) -> tuple[int, int] | None:
+        """The first match the document does not deny ("does not intend to use a mutual
+        legal assistance request", "no order under 2705(b) is attached")."""
+        return next((s for s in self.spans(text) if not denied(text, s[0])), None)
+
+    def spans(self, text: NormalisedText) -> Iterator[tuple[int, int]]:
         if self.citation is not None:
             for found in text.citations:
                 if self.citation.covers(found.citation):
-                    return found.start, found.end
-            return None
+                    yield found.start, found.end
+            return
         if self.phrase not in text.text:  # a plain substring test rules most texts out
-            return None
-        match = self.regex.search(text.text)
-        return (match.start(), match.end()) if match else None
+            return
+        for match in self.regex.finditer(text.text):
+            yield match.start(), match.end()

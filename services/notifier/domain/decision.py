@@ -12,11 +12,17 @@ Order of the rules (first match wins), from the most to the least binding:
 2. the request is withdrawn;
 3. nothing of the user's is at stake: technical-assistance orders, preservation only;
 4. the requester is not yet verified;
-5. a court gag (2705(b) and the like) in force, or a foreign secrecy claim;
-6. nothing will be produced (push back, clarification, no legal process);
-7. no specific account (none named, not found, dragnet/reverse search);
-8. emergency, child-safety and counter-productive exceptions;
-9. notice now: gag expired or lifted, notice to enable a challenge, non-binding secrecy
+5. a foreign secrecy claim; no legal process at all (so no gag binds either); a court
+   gag in force (2705(b) and the like, or one the classifier found in the document even
+   when the submission's authority field is empty: NDO_PRESENT);
+6. a demand for the company's own records (no account, no data category);
+7. nothing will be produced (push back, clarification); a private litigant pushed
+   back on whose demand still reaches some non-content is told all the same;
+8. no specific account (this target not named or not found, reverse search warrant);
+9. emergency, child-safety (a child endangered by the account holder, never a minor who
+   holds the account) and counter-productive exceptions (terrorism, or a requester's
+   reasoned plea that notice would defeat its investigation);
+10. notice now: gag expired or lifted, notice to enable a challenge, non-binding secrecy
    demand, removal notice, or the platform's default pre-disclosure notice.
 """
 
@@ -78,14 +84,40 @@ class NoticePolicy:
     #: Words in the stated purpose or emergency justification that make notice
     #: counter-productive without a formal gag (X, Meta, Reddit: terrorism).
     counterproductive_terms: tuple[str, ...] = ("terroris",)
-    #: Words that mark a child-exploitation or child-endangerment matter.
+    #: Reasons a requester gives, with its own (non-binding) plea for silence, that
+    #: notice would defeat the investigation: counsel weighs them before anyone is told.
+    #: Never applied to an unmasking the user must be able to contest.
+    counterproductive_reasons: tuple[str, ...] = (
+        "tip off",
+        "tipped off",
+        "alert the account holder",
+        "alert the suspect",
+        "still active",
+        "destruction of evidence",
+        "destroy evidence",
+        "flee",
+        "jeopardise the investigation",
+        "jeopardize the investigation",
+        "impede the investigation",
+        "compromise the investigation",
+    )
+    #: Words that mark a child-exploitation or child-endangerment matter: a child put
+    #: at risk by the account holder. A minor who is the account holder, or whose own
+    #: messages are sought, is not protected by silence (domain.md 4.1, 4.3).
     child_safety_terms: tuple[str, ...] = (
         "child sexual",
         "child exploitation",
+        "child abuse",
+        "child pornography",
         "csam",
         "grooming",
         "groomed",
         "sextortion",
+        "enticement of a minor",
+        "missing child",
+        "child victim",
+        "minor victim",
+        "child endangerment",
     )
 
 
@@ -113,16 +145,16 @@ US = "US"
 
 #: Factors (domain.md section 5, plus the classifier's informational ones) read here.
 F_WITHDRAWN = "WITHDRAWN_BY_REQUESTER"
-F_TARGET_NOT_FOUND = "TARGET_NOT_FOUND"
 F_FOREIGN_SECRECY = "FOREIGN_SECRECY_CLAIMED"
 F_TECHNICAL_ASSISTANCE = "COMPELLED_TECHNICAL_ASSISTANCE"
 F_REQUESTER_UNVERIFIED = "REQUESTER_IDENTITY_UNVERIFIED"
 F_NO_LEGAL_PROCESS = "NO_LEGAL_PROCESS"
-F_DRAGNET = "DRAGNET_REVERSE_SEARCH"
-F_MINOR = "MINOR_INVOLVED"
 F_SENSITIVE_ACTIVITY = "SENSITIVE_ACTIVITY_DATA"
 F_UNMASKING = "ANON_SPEAKER_UNMASKING"
 F_NONBINDING_SECRECY = "NONBINDING_SECRECY_DEMAND"
+#: The classifier found a binding gag in force (a court's order, even when the
+#: submission's authority field is vague).
+F_NDO_PRESENT = "NDO_PRESENT"
 #: With an unmasking, any of these makes it a demand the speaker must be able to
 #: contest before being identified (Dendrite, Cahill; Twitter v. DHS; Reddit 2026).
 CONTESTABLE_UNMASKING_FACTORS = frozenset(
@@ -140,9 +172,14 @@ CONTESTABLE_UNMASKING_FACTORS = frozenset(
 PRIVATE_UNMASKING_FAMILIES = frozenset({"civil"})
 
 #: Actions under which nothing will be produced, so there is no disclosure to notify of.
+#: A private litigant pushed back on can still go to court (and some non-content may
+#: lawfully follow), so its target is told all the same (domain.md 1.2).
 NOTHING_PRODUCED_ACTIONS = frozenset(
     {RecommendedAction.PUSH_BACK, RecommendedAction.REQUEST_CLARIFICATION}
 )
+PRIVATE_LITIGANT = "private_litigant"
+#: Families whose empty ``data_requested`` means something else than company records.
+NOT_COMPANY_RECORDS_FAMILIES = frozenset({"removal", "preservation"})
 
 
 class NoticeRuling(BaseModel):
@@ -217,10 +254,11 @@ def _foreign_secrecy_claimed(
 # --- other facts ------------------------------------------------------------------------
 
 
-def _mentions(submission: Submission, terms: Iterable[str]) -> bool:
-    text = " ".join(
-        part or "" for part in (submission.stated_purpose, submission.emergency.justification)
-    ).casefold()
+def _mentions(submission: Submission, terms: Iterable[str], *, document: bool = False) -> bool:
+    parts = [submission.stated_purpose, submission.emergency.justification]
+    if document:
+        parts.append(submission.instrument.document_text)
+    text = " ".join(part or "" for part in parts).casefold()
     return any(term.casefold() in text for term in terms)
 
 
@@ -244,14 +282,14 @@ def _child_safety_matter(
     submission: Submission, factors: frozenset[str], account: Account | None, policy: NoticePolicy
 ) -> bool:
     """A child is endangered and the account is the suspected adult. Where the minor is
-    the account holder, or the 'minor' flag comes from a sensitive-activity inquiry
-    (health, reproduction), the minor is a subject rather than a victim and the
-    exception does not apply."""
+    the account holder, or the inquiry is about sensitive activity (health,
+    reproduction), the minor is a subject rather than a victim and the exception does
+    not apply; a minor merely mentioned is not a child-safety matter either."""
     if account is not None and account.minor:
         return False
-    if _mentions(submission, policy.child_safety_terms):
-        return True
-    return F_MINOR in factors and F_SENSITIVE_ACTIVITY not in factors
+    if F_SENSITIVE_ACTIVITY in factors:
+        return False
+    return _mentions(submission, policy.child_safety_terms, document=True)
 
 
 def _contestable_unmasking(verdict: Verdict, factors: frozenset[str]) -> bool:
@@ -341,14 +379,17 @@ def decide_notice(
             NotifyReason.FOREIGN_CONFIDENTIALITY_UNRESOLVED,
             review_after=review_later,
         )
-    if gag_in_force(nondisclosure, as_of):
+    if F_NO_LEGAL_PROCESS in facts.factors:
+        # no process at all, so no gag either (an "NSL" from a sheriff binds no one);
+        # nothing is produced and nobody is told
+        return _ruling(NoticeDecision.NOT_APPLICABLE, NotifyReason.NO_DISCLOSURE_PLANNED)
+    if gag_in_force(nondisclosure, as_of) or _gag_found_in_document(facts, nondisclosure):
         return _court_gag(nondisclosure, as_of, policy, review_later)
 
-    if (
-        verdict.recommended_action in NOTHING_PRODUCED_ACTIONS
-        or verdict.authority.family == "unknown"
-        or F_NO_LEGAL_PROCESS in facts.factors
-    ):
+    if _company_records_only(submission, verdict):
+        return _ruling(NoticeDecision.NOT_APPLICABLE, NotifyReason.NOT_USER_DATA_REQUEST)
+
+    if _nothing_will_be_produced(facts):
         return _ruling(NoticeDecision.NOT_APPLICABLE, NotifyReason.NO_DISCLOSURE_PLANNED)
 
     if _no_specific_account(facts):
@@ -400,13 +441,53 @@ def _court_gag(
     )
 
 
+def _gag_found_in_document(facts: _Facts, nondisclosure: Nondisclosure) -> bool:
+    """The classifier found a binding gag in the document (NDO_PRESENT) although the
+    submission's authority field is empty: it holds until an accepted amendment says
+    otherwise or its stated end passes."""
+    if F_NDO_PRESENT not in facts.factors:
+        return False
+    if any(
+        a.nondisclosure is not None for a in _amendments_in_force(facts.amendments, facts.as_of)
+    ):
+        return False
+    expires_at = nondisclosure.expires_at
+    return expires_at is None or to_utc(expires_at) > facts.as_of
+
+
+def _company_records_only(submission: Submission, verdict: Verdict) -> bool:
+    """A demand for the company's own records: no account named and no user data
+    category asked for (a committee's subpoena for moderation policies)."""
+    return (
+        not submission.data_requested
+        and not submission.targets
+        and verdict.authority.family not in NOT_COMPANY_RECORDS_FAMILIES
+    )
+
+
+def _nothing_will_be_produced(facts: _Facts) -> bool:
+    """The demand can produce nothing as it stands: no legal process at all, or an
+    instrument the platform returns. A private litigant pushed back on whose demand
+    still reaches some non-content can go to court for it, so its target is told; one
+    that asks only for content (barred by the SCA) produces nothing (domain.md 1.2)."""
+    if facts.verdict.authority.family == "unknown" or F_NO_LEGAL_PROCESS in facts.factors:
+        return True
+    if facts.verdict.recommended_action not in NOTHING_PRODUCED_ACTIONS:
+        return False
+    return not (
+        facts.submission.requester.agency_type == PRIVATE_LITIGANT
+        and facts.verdict.recommended_action is RecommendedAction.PUSH_BACK
+        and facts.verdict.data_scope.compellable
+    )
+
+
 def _no_specific_account(facts: _Facts) -> bool:
+    """This ruling's own target is not an identified account (the request's other
+    targets may be)."""
     return (
         facts.target is None
         or not facts.target.found
         or facts.account is None
-        or F_TARGET_NOT_FOUND in facts.factors
-        or F_DRAGNET in facts.factors
         or facts.verdict.authority.code in NO_SPECIFIC_ACCOUNT_CODES
     )
 
@@ -427,13 +508,25 @@ def _notice_exception(facts: _Facts) -> NoticeRuling | None:
             NotifyReason.EMERGENCY_DEFER,
             review_after=as_of + policy.emergency_review_after,
         )
-    if _mentions(facts.submission, policy.counterproductive_terms):
+    if _mentions(facts.submission, policy.counterproductive_terms) or _reasoned_plea(facts):
         return _ruling(
             NoticeDecision.DELAYED,
             NotifyReason.COUNTERPRODUCTIVE_EXCEPTION,
             review_after=as_of + policy.withheld_review_interval,
         )
     return None
+
+
+def _reasoned_plea(facts: _Facts) -> bool:
+    """The requester asks for silence and says why notice would defeat its
+    investigation, and the demand is not one the user must be able to contest."""
+    if F_NONBINDING_SECRECY not in facts.factors or _contestable_unmasking(
+        facts.verdict, facts.factors
+    ):
+        return False
+    if facts.verdict.recommended_action is RecommendedAction.CHALLENGE:
+        return False
+    return _mentions(facts.submission, facts.policy.counterproductive_reasons, document=True)
 
 
 def _notice_now(facts: _Facts) -> NoticeRuling:

@@ -37,11 +37,19 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 NDO_INDEFINITE = "  - code: NDO_INDEFINITE\n    weight: 25\n"
+SCORE_CAP = "score_alone_reaches_at_most: medium\n"
 
 
 def candidate_policy(directory: Path, weight: str) -> Path:
-    """The shipped policy with another weight for an indefinite gag."""
+    """The shipped policy with another weight for an indefinite gag, which the weights
+    alone may carry all the way up."""
     shutil.copytree(POLICY_DIR, directory)
+    decisions = directory / "decisions.yaml"
+    rules = decisions.read_text(encoding="utf-8")
+    assert SCORE_CAP in rules
+    decisions.write_text(
+        rules.replace(SCORE_CAP, "score_alone_reaches_at_most: critical\n"), encoding="utf-8"
+    )
     factors = directory / "risk_factors.yaml"
     text = factors.read_text(encoding="utf-8")
     assert NDO_INDEFINITE in text

@@ -8,8 +8,14 @@ from pathlib import Path
 
 from services.classifier.domain import Policy, load_policy
 
-CASES_DIR = Path(__file__).resolve().parents[2] / "policy_cases"
-CASE_FILES = (CASES_DIR / "sample.jsonl", CASES_DIR / "docket_cases.jsonl")
+REPO_ROOT = Path(__file__).resolve().parents[3]
+#: The labelled cases, read in place from the shared folder beside the repository
+#: (sample.jsonl, more.jsonl, ...), and Docket's own extra cases kept in the repository.
+SHARED_CASES_DIR = REPO_ROOT.parent / "shared" / "cases"
+CASE_FILES = (
+    *sorted(SHARED_CASES_DIR.glob("*.jsonl")),
+    REPO_ROOT / "tests" / "policy_cases" / "docket_cases.jsonl",
+)
 
 
 @cache

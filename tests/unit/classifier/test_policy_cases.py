@@ -56,7 +56,7 @@ def test_policy_test_command_fails_on_a_wrong_expectation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     case = json.loads(CASE_FILES[0].read_text(encoding="utf-8").splitlines()[0])
-    case["expected"]["authority_code"] = "CIVIL_SUBPOENA"
+    case["expected"]["authority_code"] = "NO_SUCH_AUTHORITY"
     path = tmp_path / "wrong.jsonl"
     path.write_text(json.dumps(case) + "\n", encoding="utf-8")
     assert policy_test_command([str(path)]) == 1

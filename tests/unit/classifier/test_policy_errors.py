@@ -99,7 +99,12 @@ def test_factor_refers_to_a_later_factor(policy_dir: Path) -> None:
 
 
 def test_bad_regular_expression(policy_dir: Path) -> None:
-    line = _edit(policy_dir, "risk_factors.yaml", 'patterns: ["', 'patterns: ["(unclosed", "')
+    line = _edit(
+        policy_dir,
+        "risk_factors.yaml",
+        'phrases: ["religious affiliation"',
+        'patterns: ["(unclosed"]\n            phrases: ["religious affiliation"',
+    )
     _refused(policy_dir, "risk_factors.yaml", line, "not a valid regular expression")
 
 

@@ -25,8 +25,8 @@ from shared.verdict import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-IN_REPO = REPO_ROOT / "tests" / "policy_cases" / "sample.jsonl"
-SHARED = Path("/work/shared/cases/sample.jsonl")
+#: the sample cases, read in place from the shared folder beside the repository
+SAMPLE = REPO_ROOT.parent / "shared" / "cases" / "sample.jsonl"
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class NoticeCase:
 
 
 def sample_path() -> Path:
-    return IN_REPO if IN_REPO.exists() else SHARED
+    return SAMPLE
 
 
 def _verdict(

@@ -211,11 +211,16 @@ def test_emergency_disclosure_defers_notice_for_review() -> None:
 def test_counterproductive_and_child_safety_exceptions() -> None:
     terror = decide(submission(purpose="Investigation of a terrorism financing network"))
     assert terror.reason == "COUNTERPRODUCTIVE_EXCEPTION"
-    child = decide(submission(), verdict(factors=("MINOR_INVOLVED",)))
+    exploitation = submission(purpose="Child sexual exploitation investigation")
+    child = decide(exploitation, verdict(factors=("MINOR_INVOLVED",)))
     assert child.reason == "CHILD_SAFETY_EXCEPTION"
+    # a minor merely involved, or a minor who holds the account, is not silenced
+    assert decide(submission(), verdict(factors=("MINOR_INVOLVED",))).reason == (
+        "POLICY_DEFAULT_NOTICE"
+    )
     minor_account = Account(handle="@someone", platform_user_id="u-1", minor=True)
     assert (
-        decide(submission(), verdict(factors=("MINOR_INVOLVED",)), account=minor_account).reason
+        decide(exploitation, verdict(factors=("MINOR_INVOLVED",)), account=minor_account).reason
         == "POLICY_DEFAULT_NOTICE"
     )
 
