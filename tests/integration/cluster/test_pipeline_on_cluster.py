@@ -111,7 +111,7 @@ async def pipeline(
                     port=port,
                     database_url=migrated.url("intake"),
                     audit_base_url=f"http://127.0.0.1:{audit_port}",
-                    bootstrap_key=f"cluster-test:submit,amend,decide:{API_KEY}",
+                    bootstrap_key=f"cluster-test:legal+national_security:{API_KEY}",
                 )
             ),
         )
@@ -299,7 +299,8 @@ async def wait_until_processed(
 ) -> dict[str, list[dict[str, Any]]]:
     histories: dict[str, list[dict[str, Any]]] = {rid: [] for rid in request_ids}
     deadline = time.monotonic() + within
-    async with httpx.AsyncClient(timeout=10) as client:
+    headers = {"Authorization": f"Bearer {API_KEY}"}  # legal + national security: sees all
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         while True:
             pending = [rid for rid, events in histories.items() if not complete(events)]
             for rid in pending:
