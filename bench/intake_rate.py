@@ -240,14 +240,14 @@ async def self_contained(count: int, concurrency: int) -> tuple[float, int]:
     work = Path(tempfile.mkdtemp(prefix="docket-bench-"))
     pg_data = Path(tempfile.mkdtemp(prefix="docket-pg-bench-"))  # the data dir itself
     postgres = LocalPostgres(pg_data)
-    bootstrap_servers, broker = await ensure_kafka(work / "kafka")
+    kafka, broker = await ensure_kafka(work / "kafka")
     try:
         admin_url = postgres.start()
         await create_database(admin_url, "bench")
         secret = secrets.token_urlsafe(32)
         port = free_port()
         settings = IntakeSettings(
-            kafka_bootstrap_servers=bootstrap_servers,
+            **kafka.service_settings("intake"),
             database_url=with_database(admin_url, "bench"),
             bootstrap_key=f"bench:submit:{secret}",
             port=port,

@@ -26,6 +26,7 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from deploy.kafka.launcher import ensure_kafka
+from deploy.kafka.security import KafkaAccess
 from deploy.postgres.launcher import DATABASE_URL_ENV, LocalPostgres, create_database
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,7 +72,8 @@ def local_api_key() -> str:
     return path.read_text().strip()
 
 
-def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
+def start_services(env: dict[str, str], kafka: KafkaAccess) -> dict[str, subprocess.Popen[bytes]]:
+    """Every service as a process, connecting to Kafka as its own principal."""
     logs = RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -80,7 +82,7 @@ def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
         processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}.app"],
             cwd=REPO,
-            env=env,
+            env={**env, **kafka.service_env(name)},
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -174,10 +176,21 @@ def print_summary(history: dict[str, Any]) -> None:
         )
 
 
+def say_kafka(kafka: KafkaAccess) -> None:
+    """Where Kafka is and who connects as whom (passwords stay in the file named)."""
+    if kafka.external:
+        say(f"  kafka      {kafka.bootstrap_servers} (security from DOCKET_KAFKA_*)")
+        return
+    users = ", ".join(sorted(kafka.passwords))
+    say(f"  kafka      SASL_SSL (SCRAM-SHA-512) on {kafka.bootstrap_servers}, CA {kafka.ca_file}")
+    say(f"  kafka users {users}: passwords in {RUN / 'kafka' / 'users.json'}")
+
+
 async def run(once: bool) -> int:
     RUN.mkdir(exist_ok=True)
     say("starting Kafka ...")
-    bootstrap, broker = await ensure_kafka(RUN / "kafka", port=9092)
+    kafka, broker = await ensure_kafka(RUN / "kafka", port=9092)
+    say_kafka(kafka)
     postgres: LocalPostgres | None = None
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -192,7 +205,6 @@ async def run(once: bool) -> int:
         api_key = local_api_key()
         env = {
             **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             DATABASE_URL_ENV: database_url,
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
@@ -202,7 +214,7 @@ async def run(once: bool) -> int:
         }
         with mail_catcher(smtp_port):
             say("starting the services (logs in .run/logs) ...")
-            processes = start_services(env)
+            processes = start_services(env, kafka)
             await wait_ready(processes, timeout_s=120)
             say("submitting examples/requests ...")
             request_ids = await submit_examples(api_key)

@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 
+from deploy.kafka.security import KafkaAccess
 from deploy.postgres.launcher import create_database
 from tests.chaos.harness import Mailbox, System
 from tests.fixtures.postgres import PostgresTestServer
@@ -24,7 +25,7 @@ def mailbox() -> Mailbox:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def chaos_system(
-    kafka_bootstrap: str,
+    kafka_access: KafkaAccess,
     postgres_server: PostgresTestServer,
     mailbox: Mailbox,
 ) -> AsyncIterator[System]:
@@ -34,7 +35,7 @@ async def chaos_system(
     await create_database(postgres_server.admin_url, name)
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    system = System(kafka_bootstrap, postgres_server.url(name), smtp.port, folder)
+    system = System(kafka_access, postgres_server.url(name), smtp.port, folder)
     try:
         await system.start()
         yield system

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from deploy.kafka.security import KafkaAccess
 from shared.amendments import Amendment, effective_state
 from shared.submission import Submission
 from tests.fixtures.servers import free_port
@@ -141,21 +142,18 @@ class Counts:
 class System:
     """Intake, two classifiers, two notifiers and two audits on one database."""
 
-    def __init__(
-        self, kafka_bootstrap: str, database_url: str, smtp_port: int, folder: Path
-    ) -> None:
+    def __init__(self, kafka: KafkaAccess, database_url: str, smtp_port: int, folder: Path) -> None:
         token = secrets.token_hex(4)
         self.api_key = "chaos-" + secrets.token_hex(20)
         self.database_url = database_url
         self.folder = folder
         self.groups = {
-            "classifier": f"chaos-classifier-{token}",
-            "notifier": f"chaos-notifier-{token}",
-            "audit": f"chaos-audit-{token}",
+            "classifier": f"docket-classifier-chaos-{token}",
+            "notifier": f"docket-notifier-chaos-{token}",
+            "audit": f"docket-audit-chaos-{token}",
         }
         common = {
             **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "DOCKET_DATABASE_URL": database_url,
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
@@ -172,7 +170,11 @@ class System:
         for service, copies in (("audit", 2), ("classifier", 2), ("notifier", 2), ("intake", 1)):
             for copy in range(copies):
                 name = f"{service}-{'ab'[copy]}" if copies > 1 else service
-                env = {**common, "DOCKET_INSTANCE_ID": f"{name}-{token}"}
+                env = {
+                    **common,
+                    **kafka.service_env(service),
+                    "DOCKET_INSTANCE_ID": f"{name}-{token}",
+                }
                 if service in ("classifier", "notifier"):
                     env["DOCKET_CONSUMER_GROUP"] = self.groups[service]
                 if service == "intake":

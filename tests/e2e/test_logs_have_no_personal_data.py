@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from deploy.kafka.security import KafkaAccess
 from tests.fixtures.servers import free_port
 from tests.fixtures.system import EXAMPLES, Mailbox
 
@@ -33,7 +34,7 @@ PERSONAL = {
 
 
 async def test_no_personal_data_in_any_log_line(
-    kafka_bootstrap: str, database_url: str, tmp_path: Path
+    kafka_access: KafkaAccess, database_url: str, tmp_path: Path
 ) -> None:
     body: dict[str, Any] = json.loads(
         (EXAMPLES / "requests" / "01-customs-summons-anonymous-critic.json").read_text()
@@ -67,7 +68,6 @@ async def test_no_personal_data_in_any_log_line(
     token = secrets.token_hex(4)
     common = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "DOCKET_DATABASE_URL": database_url,
         "DOCKET_ACCOUNTS_FILE": str(accounts),
         "DOCKET_LOG_LEVEL": "DEBUG",
@@ -75,14 +75,21 @@ async def test_no_personal_data_in_any_log_line(
         "DOCKET_SMTP_PORT": str(smtp.port),
         "DOCKET_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
         "DOCKET_INTAKE_BOOTSTRAP_KEY": f"logs-test:submit:{SECRET}",
-        "DOCKET_CONSUMER_GROUP_PREFIX": f"logs-audit-{token}",
+        "DOCKET_CONSUMER_GROUP_PREFIX": f"docket-audit-logs-{token}",
     }
-    groups = {"classifier": f"logs-classifier-{token}", "notifier": f"logs-notifier-{token}"}
+    groups = {
+        "classifier": f"docket-classifier-logs-{token}",
+        "notifier": f"docket-notifier-logs-{token}",
+    }
     processes: dict[str, asyncio.subprocess.Process] = {}
     logs = {name: tmp_path / f"{name}.log" for name in ports}
     try:
         for name, port in ports.items():
-            env = {**common, f"DOCKET_{name.upper()}_PORT": str(port)}
+            env = {
+                **common,
+                **kafka_access.service_env(name),
+                f"DOCKET_{name.upper()}_PORT": str(port),
+            }
             if name in groups:
                 env["DOCKET_CONSUMER_GROUP"] = groups[name]
             processes[name] = await asyncio.create_subprocess_exec(

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from deploy.kafka.security import KafkaAccess
 from services.audit.app import create_app
 from services.audit.domain.merkle import verify_inclusion
 from shared import topics
@@ -37,11 +38,11 @@ async def _wait_for(url: str, check: Any, timeout_s: float = 30.0) -> dict[str, 
 
 
 async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
-    kafka_bootstrap: str, database_url: str
+    kafka_access: KafkaAccess, database_url: str
 ) -> None:
     port = free_port()
     settings = AuditSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
+        **kafka_access.service_settings("audit"),
         database_url=database_url,
         port=port,
         signing_key_file=Path(tempfile.mkdtemp()) / "key.pem",
@@ -56,7 +57,7 @@ async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
     )
     envelope = envelope_for(decision, source="/tests")
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
+        **kafka_access.client_options(), acks="all", enable_idempotence=True
     )
     await producer.start()
     try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from deploy.kafka.security import KafkaAccess
 from services.audit.app import create_app
 from shared import topics
 from shared.events import DeadLettered, EventData, envelope_for
@@ -19,21 +20,23 @@ from tests.fixtures.servers import RunningService, free_port, start_service
 from tests.unit.audit import factories as f
 
 
-async def start_audit(kafka: str, database_url: str, **overrides: Any) -> RunningService:
+async def start_audit(kafka: KafkaAccess, database_url: str, **overrides: Any) -> RunningService:
     port = free_port()
     settings = AuditSettings(
-        kafka_bootstrap_servers=kafka,
+        **kafka.service_settings("audit"),
         database_url=database_url,
         port=port,
         signing_key_file=Path(tempfile.mkdtemp()) / "key.pem",
-        consumer_group_prefix=f"test-audit-{secrets.token_hex(4)}",
+        consumer_group_prefix=f"docket-audit-test-{secrets.token_hex(4)}",
         **overrides,
     )
     return await start_service("audit", create_app(settings), port)
 
 
-async def publish(kafka: str, events: list[EventData], raw: list[tuple[str, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True)
+async def publish(
+    kafka: KafkaAccess, events: list[EventData], raw: list[tuple[str, bytes]]
+) -> None:
+    producer = AIOKafkaProducer(**kafka.client_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for event in events:

@@ -81,9 +81,10 @@ async def pipeline(
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
+    # All three nodes, comma-separated, as an operator would configure it; each service
+    # as its own principal.
+    kafka = kafka_cluster.access.service_settings
     common: dict[str, Any] = {
-        # All three nodes, comma-separated, as an operator would configure it.
-        "kafka_bootstrap_servers": kafka_cluster.bootstrap_servers,
         "database_url": database_url,
         "accounts_file": EXAMPLES / "accounts.jsonl",
     }
@@ -93,12 +94,15 @@ async def pipeline(
     for _ in range(2):
         factories += [
             ("audit", lambda port: create_audit(
-                AuditSettings(**common, port=port, signing_key_file=signing_key,
-                              tree_head_interval_s=0)
+                AuditSettings(**common, **kafka("audit"), port=port,
+                              signing_key_file=signing_key, tree_head_interval_s=0)
             )),
-            ("classifier", lambda port: create_classifier(ClassifierSettings(**common, port=port))),
+            ("classifier", lambda port: create_classifier(
+                ClassifierSettings(**common, **kafka("classifier"), port=port)
+            )),
             ("notifier", lambda port: create_notifier(NotifierSettings(
-                **common, port=port, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                **common, **kafka("notifier"), port=port, smtp_host="127.0.0.1",
+                smtp_port=smtp.port,
                 dispatch_poll_interval_s=0.5,
             ))),
         ]  # fmt: skip
@@ -108,6 +112,7 @@ async def pipeline(
             lambda port: create_intake(
                 IntakeSettings(
                     **common,
+                    **kafka("intake"),
                     port=port,
                     audit_base_url=f"http://127.0.0.1:{audit_port}",
                     bootstrap_key=f"cluster-test:submit,amend,decide:{API_KEY}",
@@ -146,7 +151,7 @@ def submissions() -> list[dict[str, Any]]:
 
 async def busiest_topic_leader(cluster: KafkaCluster) -> tuple[str, int]:
     """The topic with the most records so far and the node leading most of its partitions."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=cluster.bootstrap_servers)
+    consumer = AIOKafkaConsumer(**cluster.access.client_options())
     await consumer.start()
     try:
         partitions = [

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from deploy.kafka.security import KafkaAccess
 from services.intake.app import create_app
 from shared.settings import IntakeSettings
 from tests.fixtures.servers import RunningService, free_port, start_service
@@ -36,14 +37,14 @@ def submission(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def start_intake(kafka_bootstrap: str, database_url: str) -> AsyncIterator[StartIntake]:
+async def start_intake(kafka_access: KafkaAccess, database_url: str) -> AsyncIterator[StartIntake]:
     """Starts intake (again, after a stop) on one port and database; stops it at the end."""
     port = free_port()
     running: list[RunningService] = []
 
     async def start() -> RunningService:
         settings = IntakeSettings(
-            kafka_bootstrap_servers=kafka_bootstrap,
+            **kafka_access.service_settings("intake"),
             database_url=database_url,
             bootstrap_key=BOOTSTRAP_KEY,
             publish_timeout_s=3.0,
@@ -64,10 +65,10 @@ async def intake(start_intake: StartIntake) -> RunningService:
     return await start_intake()
 
 
-async def events_for(bootstrap: str, topic: str, request_id: str) -> list[dict[str, Any]]:
+async def events_for(kafka: KafkaAccess, topic: str, request_id: str) -> list[dict[str, Any]]:
     """Every record on ``topic`` keyed by ``request_id`` (its CloudEvents envelope)."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        topic, **kafka.client_options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:

@@ -3,12 +3,21 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from services.intake.domain.idempotency import Resolution
 from services.intake.domain.keys import Credential, Scope
 from services.intake.store import Change, ChangeResult, NewRequest, Publish
+from shared.settings import IntakeSettings
 
 FULL_KEY = "full-" + "x" * 40
 SUBMIT_ONLY_KEY = "submit-" + "y" * 40
+#: Intake's settings for tests that never reach the broker (nothing listens there).
+OFFLINE_SETTINGS = IntakeSettings(
+    kafka_bootstrap_servers="127.0.0.1:1",
+    kafka_username="docket-intake",
+    kafka_password=SecretStr("never-used"),
+)
 
 
 class KeysOnlyRepository:

@@ -12,18 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
-from shared.settings import IntakeSettings
 from shared.submission import Submission
-from tests.unit.intake.fakes import FULL_KEY, SUBMIT_ONLY_KEY, KeysOnlyRepository
+from tests.unit.intake.fakes import FULL_KEY, OFFLINE_SETTINGS, SUBMIT_ONLY_KEY, KeysOnlyRepository
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "requests"
 
 
 @pytest.fixture
 def client() -> TestClient:
-    app = create_app(
-        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"), repository=KeysOnlyRepository()
-    )
+    app = create_app(OFFLINE_SETTINGS, repository=KeysOnlyRepository())
     return TestClient(app, headers={"authorization": f"Bearer {FULL_KEY}"})
 
 

@@ -9,16 +9,13 @@ from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
 from services.intake.openapi import render
-from shared.settings import IntakeSettings
-from tests.unit.intake.fakes import KeysOnlyRepository
+from tests.unit.intake.fakes import OFFLINE_SETTINGS, KeysOnlyRepository
 
 CHECKED_IN = Path(__file__).resolve().parents[3] / "docs" / "openapi-intake.json"
 
 
 def test_served_openapi_is_the_checked_in_one() -> None:
-    app = create_app(
-        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"), repository=KeysOnlyRepository()
-    )
+    app = create_app(OFFLINE_SETTINGS, repository=KeysOnlyRepository())
     served = TestClient(app).get("/openapi.json").json()
     assert served == json.loads(CHECKED_IN.read_text()), (
         "docs/openapi-intake.json is stale: run "
