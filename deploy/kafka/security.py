@@ -29,6 +29,7 @@ anything without an ACL is refused (``allow.everyone.if.no.acl.found=false``).
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import json
@@ -41,7 +42,7 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import for_code
-from aiokafka.protocol.admin import CreateAclsRequest
+from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -59,6 +60,8 @@ _RESOURCE_TYPE: Final = {"topic": 2, "group": 3}
 _PATTERN_TYPE: Final = {"literal": 3, "prefix": 4}
 _OPERATION: Final = {"Read": 3, "Write": 4}
 _ALLOW: Final = 3
+#: A DescribeAcls filter matching any resource type, pattern, operation or permission.
+_ANY: Final = 1
 
 
 class AclError(RuntimeError):
@@ -316,28 +319,55 @@ class KafkaAccess:
         return env
 
 
-async def create_acls(access: KafkaAccess, rules: list[AclRule] | None = None) -> int:
+def _wire(rule: AclRule) -> tuple[int, str, int, str, int]:
+    return (
+        _RESOURCE_TYPE[rule.resource_type],
+        rule.name,
+        _PATTERN_TYPE[rule.pattern],
+        f"User:{rule.principal}",
+        _OPERATION[rule.operation],
+    )
+
+
+async def create_acls(
+    access: KafkaAccess, rules: list[AclRule] | None = None, *, visible_within: float = 30.0
+) -> int:
     """Create the ALLOW rules (default: every service's, from ``shared/kafka_acl.py``) as
-    the admin; rules that exist already are kept. Returns how many were sent."""
+    the admin, and wait until every broker enforces them; rules that exist already are
+    kept. Returns how many rules there are."""
     wanted = all_acl_rules() if rules is None else rules
     client = AIOKafkaClient(**access.client_options(ADMIN_USER))
     await client.bootstrap()
     try:
         node = client.get_random_node()
         for rule in wanted:
+            resource_type, name, pattern, principal, operation = _wire(rule)
             request = CreateAclsRequest(
-                resource_type=_RESOURCE_TYPE[rule.resource_type],
-                resource_name=rule.name,
-                resource_pattern_type_filter=_PATTERN_TYPE[rule.pattern],
-                principal=f"User:{rule.principal}",
-                host="*",
-                operation=_OPERATION[rule.operation],
-                permission_type=_ALLOW,
+                resource_type, name, pattern, principal, "*", operation, _ALLOW
             )
             response = await client.send(node, request)
             for code, message in response.creation_responses:
                 if code != 0:
                     raise AclError(f"cannot create ACL {rule}: {for_code(code).__name__} {message}")
+        expected = {_wire(rule) for rule in wanted}
+        async with asyncio.timeout(visible_within):
+            for broker in client.cluster.brokers():
+                while not expected <= await _enforced(client, broker.nodeId):
+                    await asyncio.sleep(0.1)
     finally:
         await client.close()
     return len(wanted)
+
+
+async def _enforced(client: AIOKafkaClient, node_id: int) -> set[tuple[int, str, int, str, int]]:
+    """The ALLOW rules broker ``node_id`` knows (its authorizer's view of the metadata)."""
+    request = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)  # type: ignore[arg-type]
+    response = await client.send(node_id, request)
+    if response.error_code != 0:
+        raise AclError(f"cannot list ACLs: {for_code(response.error_code).__name__}")
+    return {
+        (resource_type, name, pattern, principal, operation)
+        for resource_type, name, pattern, acls in response.resources
+        for principal, _host, operation, permission in acls
+        if permission == _ALLOW
+    }
