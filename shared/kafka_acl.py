@@ -31,7 +31,7 @@ ADMIN_USER: Final = "docket-admin"
 #: inter-broker and controller listeners.
 BROKER_USER: Final = "docket-broker"
 
-Operation = Literal["Read", "Write"]
+Operation = Literal["Read", "Write", "Describe"]
 ResourceType = Literal["topic", "group"]
 PatternType = Literal["literal", "prefix"]
 
@@ -116,6 +116,22 @@ def acl_rules(access: ServiceAccess) -> list[AclRule]:
     if access.group_prefix is not None:
         rules.append(AclRule(access.principal, "group", access.group_prefix, "prefix", "Read"))
     return sorted(rules)
+
+
+#: KEDA, which scales the consumers on their lag in Kubernetes (``deploy/k8s``), reads
+#: committed offsets and end offsets: DESCRIBE on Docket's groups and topics, nothing
+#: more (it can neither read a record nor join a group).
+LAG_READER: Final = "docket-keda"
+
+
+def lag_reader_rules() -> list[AclRule]:
+    """The lag reader's rules (Kubernetes only; the local broker has no KEDA)."""
+    return sorted(
+        [
+            AclRule(LAG_READER, "group", "docket-", "prefix", "Describe"),
+            AclRule(LAG_READER, "topic", "docket.", "prefix", "Describe"),
+        ]
+    )
 
 
 def all_acl_rules() -> list[AclRule]:

@@ -58,7 +58,7 @@ CERTIFICATE_DAYS: Final = 825
 #: Kafka's wire codes (org.apache.kafka.common.acl / resource).
 _RESOURCE_TYPE: Final = {"topic": 2, "group": 3}
 _PATTERN_TYPE: Final = {"literal": 3, "prefix": 4}
-_OPERATION: Final = {"Read": 3, "Write": 4}
+_OPERATION: Final = {"Read": 3, "Write": 4, "Describe": 8}
 _ALLOW: Final = 3
 #: A DescribeAcls filter matching any resource type, pattern, operation or permission.
 _ANY: Final = 1
@@ -352,7 +352,7 @@ async def create_acls(
         expected = {_wire(rule) for rule in wanted}
         async with asyncio.timeout(visible_within):
             for broker in client.cluster.brokers():
-                while not expected <= await _enforced(client, broker.nodeId):
+                while not expected <= await _enforced(client, broker.nodeId):  # noqa: ASYNC110
                     await asyncio.sleep(0.1)
     finally:
         await client.close()
