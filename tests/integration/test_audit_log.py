@@ -85,7 +85,9 @@ async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
             ]
             assert indexes == list(range(len(indexes)))
             reason = await conn.fetchval(
-                "SELECT leaf_data FROM audit.event_log WHERE event_type = 'UnreadableRecord'"
+                "SELECT leaf_data FROM audit.event_log"
+                " WHERE event_type = 'UnreadableRecord' AND request_id = $1",
+                request_id,
             )
             assert "not JSON" in json.loads(bytes(reason))["unreadable"]["reason"]
             with pytest.raises(asyncpg.PostgresError, match="append-only"):
