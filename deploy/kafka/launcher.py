@@ -815,8 +815,13 @@ def main(argv: list[str] | None = None) -> int:
         "cluster", help="start a 3-node cluster on free ports, run until interrupted"
     )
     cluster.add_argument("--data-dir", type=Path, required=True, help="one folder per node")
-    commands.add_parser(
-        "topics", help=f"create the project topics on the cluster named by {BOOTSTRAP_ENV}"
+    topics_command = commands.add_parser(
+        "topics",
+        help=f"create the project topics on the cluster named by {BOOTSTRAP_ENV}, connecting"
+        " as DOCKET_KAFKA_* say",
+    )
+    topics_command.add_argument(
+        "--acls", action="store_true", help="also create every service's ACLs (as the admin)"
     )
     args = parser.parse_args(argv)
     try:
@@ -828,8 +833,9 @@ def main(argv: list[str] | None = None) -> int:
             if not servers:
                 status(f"error: set {BOOTSTRAP_ENV} to the cluster to create the topics on")
                 return 2
-            asyncio.run(ensure_topics(KafkaAccess(servers)))
-            status(f"topics ready on {servers}")
+            access = KafkaAccess(servers)
+            asyncio.run(secure(access) if args.acls else ensure_topics(access))
+            status(f"topics{' and ACLs' if args.acls else ''} ready on {servers}")
             return 0
         if args.command == "cluster":
             return asyncio.run(_serve_cluster(args.data_dir))

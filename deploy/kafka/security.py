@@ -68,7 +68,7 @@ class AclError(RuntimeError):
     """The broker refused to create an ACL."""
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write a file only its owner may read."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -93,6 +93,8 @@ class BrokerTls:
     """The CA and certificates in one ``tls/`` folder."""
 
     directory: Path
+    #: Host names the brokers' certificate is valid for (besides 127.0.0.1).
+    hostnames: tuple[str, ...] = ("localhost",)
 
     @property
     def ca_file(self) -> Path:
@@ -139,19 +141,19 @@ class BrokerTls:
             )
             .sign(ca_key, hashes.SHA256())
         )
-        _write_private(self.ca_key_file, _key_pem(ca_key))
+        write_private(self.ca_key_file, _key_pem(ca_key))
         self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-        key, certificate = self._issue(BROKER_USER, ca, ca_key, server=True)
-        _write_private(self.keystore_file, key + certificate)
+        key, certificate = self._issue(BROKER_USER, ca, ca_key, server=self.hostnames)
+        write_private(self.keystore_file, key + certificate)
 
     def issue_client_certificate(self, common_name: str, directory: Path) -> tuple[Path, Path]:
         """A client certificate (mTLS) for principal ``common_name``: ``(cert, key)``."""
         ca = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
         ca_key = serialization.load_pem_private_key(self.ca_key_file.read_bytes(), None)
         assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-        key, certificate = self._issue(common_name, ca, ca_key, server=False)
+        key, certificate = self._issue(common_name, ca, ca_key, server=())
         cert_file, key_file = directory / f"{common_name}.pem", directory / f"{common_name}-key.pem"
-        _write_private(key_file, key)
+        write_private(key_file, key)
         cert_file.write_bytes(certificate)
         return cert_file, key_file
 
@@ -161,8 +163,10 @@ class BrokerTls:
         ca: x509.Certificate,
         ca_key: ec.EllipticCurvePrivateKey,
         *,
-        server: bool,
+        server: tuple[str, ...],
     ) -> tuple[bytes, bytes]:
+        """A key and certificate for ``common_name``; a server's (valid for the host
+        names ``server`` and 127.0.0.1) when ``server`` names any."""
         now = datetime.datetime.now(datetime.UTC)
         key = ec.generate_private_key(ec.SECP256R1())
         usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -183,7 +187,7 @@ class BrokerTls:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(
                     [
-                        x509.DNSName("localhost"),
+                        *(x509.DNSName(name) for name in server),
                         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                     ]
                 ),
@@ -218,7 +222,7 @@ class BrokerSecurity:
         stored: dict[str, str] = json.loads(users_file.read_text()) if users_file.is_file() else {}
         if any(user not in stored for user in wanted):
             stored = {user: stored.get(user) or secrets.token_hex(24) for user in wanted}
-            _write_private(users_file, json.dumps(stored, indent=2).encode())
+            write_private(users_file, json.dumps(stored, indent=2).encode())
         return cls(directory, {user: SecretStr(password) for user, password in stored.items()})
 
     def scram_arguments(self) -> list[str]:
