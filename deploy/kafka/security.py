@@ -365,7 +365,7 @@ async def create_acls(
 
 async def _enforced(client: AIOKafkaClient, node_id: int) -> set[tuple[int, str, int, str, int]]:
     """The ALLOW rules broker ``node_id`` knows (its authorizer's view of the metadata)."""
-    request = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)  # type: ignore[arg-type]
+    request = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)
     response = await client.send(node_id, request)
     if response.error_code != 0:
         raise AclError(f"cannot list ACLs: {for_code(response.error_code).__name__}")
