@@ -121,7 +121,8 @@ async def wait_for_kafka(bootstrap_servers: str, security: KafkaSecurity, timeou
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 raise ConnectionError(
-                    f"Kafka at {bootstrap_servers} is unreachable after {timeout_s:.0f}s "
+                    f"Kafka at {bootstrap_servers} is unreachable (or refused our credentials)"
+                    f" after {timeout_s:.0f}s "
                     f"({type(error).__name__})"
                 ) from None
             log.warning(
