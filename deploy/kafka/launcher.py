@@ -766,6 +766,10 @@ async def _serve(data_dir: Path, port: int, ready_within: float) -> int:
         print(access.bootstrap_servers, flush=True)
         if broker is None:
             return 0
+        status(
+            f"SASL_SSL (SCRAM-SHA-512): CA {broker.security.tls.ca_file},"
+            f" users and passwords in {broker.security.users_file}"
+        )
         status("running; Ctrl-C or SIGTERM stops it")
         exited = asyncio.create_task(broker.wait_exited())
         await asyncio.wait({stop_waiter, exited}, return_when=asyncio.FIRST_COMPLETED)

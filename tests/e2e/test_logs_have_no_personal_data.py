@@ -145,4 +145,6 @@ async def test_no_personal_data_in_any_log_line(
         assert record["service"] in ports  # ... naming its service
         for kind, value in PERSONAL.items():
             assert value not in line, f"{kind} leaked into a log line: {line[:300]}"
+        for user, password in kafka_access.passwords.items():  # nor a Kafka credential
+            assert password.get_secret_value() not in line, f"{user}'s Kafka password leaked"
     assert any(request_id in line for line in lines), "logs should name the request by id"
