@@ -23,14 +23,14 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deploy.postgres.launcher import LocalPostgres, create_database, drop_database, with_database
-from services.audit.app import MIGRATIONS, SCHEMA
+from deploy.postgres.launcher import DatabaseRoles, LocalPostgres, drop_database, prepare_database
+from services.audit.app import SCHEMA
 from services.audit.domain.ledger import LedgerEntry
 from services.audit.domain.merkle import MerkleLog, leaf_hash, verify_consistency, verify_inclusion
 from services.audit.handlers import MAX_BATCH_RECORDS, pending_entry_for
 from services.audit.store import AuditStore
 from shared import topics
-from shared.db import Database, create_pool, migrate
+from shared.db import Database, create_pool
 from shared.events import envelope_for
 from shared.kafka import RecordInfo
 from tests.unit.audit import factories as f
@@ -64,10 +64,10 @@ async def append_rate(admin_url: str, count: int, batch: int) -> float:
     ``append``, one event per transaction; more: through ``append_many``, as the log
     writer does with each batch it reads)."""
     name = f"bench_{secrets.token_hex(4)}"
-    await create_database(admin_url, name)
-    pool = await create_pool(with_database(admin_url, name), schema=SCHEMA, max_size=2)
+    roles = DatabaseRoles.generate()
+    owner_url = await prepare_database(admin_url, name, roles)
+    pool = await create_pool(roles.service_url(owner_url, SCHEMA), schema=SCHEMA, max_size=2)
     try:
-        await migrate(pool, SCHEMA, MIGRATIONS)
         store = AuditStore(Database.of(pool))
         records = ledger_records(count)
         began = time.perf_counter()

@@ -232,7 +232,7 @@ async def measure(url: str, key: str, count: int, concurrency: int) -> tuple[flo
 
 async def self_contained(count: int, concurrency: int) -> tuple[float, int]:
     from deploy.kafka.launcher import ensure_kafka
-    from deploy.postgres.launcher import LocalPostgres, create_database, with_database
+    from deploy.postgres.launcher import DatabaseRoles, LocalPostgres, prepare_database
     from services.intake.app import create_app
     from shared.settings import IntakeSettings
     from tests.fixtures.servers import free_port, start_service
@@ -243,12 +243,13 @@ async def self_contained(count: int, concurrency: int) -> tuple[float, int]:
     kafka, broker = await ensure_kafka(work / "kafka")
     try:
         admin_url = postgres.start()
-        await create_database(admin_url, "bench")
+        roles = DatabaseRoles.generate()
+        owner_url = await prepare_database(admin_url, "bench", roles)
         secret = secrets.token_urlsafe(32)
         port = free_port()
         settings = IntakeSettings(
             **kafka.service_settings("intake"),
-            database_url=with_database(admin_url, "bench"),
+            database_url=roles.service_url(owner_url, "intake"),
             bootstrap_key=f"bench:submit:{secret}",
             port=port,
         )

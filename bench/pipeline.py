@@ -24,7 +24,7 @@ from bench.intake_rate import LoadResult, percentile
 from bench.stack import Stack, stop_processes
 from deploy.kafka.launcher import ensure_topics
 from deploy.kafka.security import KafkaAccess
-from deploy.postgres.launcher import create_database, with_database
+from deploy.postgres.launcher import prepare_database
 from shared.events import (
     NotificationFailed,
     NotificationScheduled,
@@ -291,13 +291,12 @@ async def replay_rate(stack: Stack, timeout_s: float) -> dict[str, float]:
     and from process start."""
     expected = await log_size(stack.database_url)
     name = f"docket_replay_{stack.token}"
-    await create_database(stack.admin_url, name)
-    url = with_database(stack.admin_url, name)
+    url = await prepare_database(stack.admin_url, name, stack.roles)
     began = time.perf_counter()
     process = stack.spawn(
         "audit",
         extra_env={
-            "DOCKET_DATABASE_URL": url,
+            "DOCKET_DATABASE_URL": stack.roles.service_url(url, "audit"),
             "DOCKET_INGEST": "false",
             "DOCKET_CONSUMER_GROUP_PREFIX": f"bench-{stack.token}-replay",
             "DOCKET_TREE_HEAD_INTERVAL_S": "0",

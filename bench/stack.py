@@ -1,7 +1,8 @@
 """The real Docket stack for the benchmark: a Kafka broker (or ``KAFKA_BOOTSTRAP_SERVERS``),
-a local PostgreSQL with its durable defaults (or ``DOCKET_DATABASE_URL``'s server), an
-SMTP sink in its own process, and every service as its own process, as ``make run``
-starts them; classifier and notifier can run as several instances of one group."""
+a local PostgreSQL with its durable defaults (or ``DOCKET_DATABASE_URL``'s server) with a
+database migrated by ``docket migrate`` as the owner role, an SMTP sink in its own process,
+and every service as its own process logged in as its own role, as ``make run`` starts
+them; classifier and notifier can run as several instances of one group."""
 
 from __future__ import annotations
 
@@ -23,17 +24,11 @@ from deploy.kafka.launcher import KafkaBroker, ensure_kafka, free_ports
 from deploy.kafka.security import KafkaAccess
 from deploy.postgres.launcher import (
     DATABASE_URL_ENV,
+    DatabaseRoles,
     LocalPostgres,
-    create_database,
-    with_database,
+    prepare_database,
 )
-
-PORT_ENV = {
-    "intake": "DOCKET_INTAKE_PORT",
-    "classifier": "DOCKET_CLASSIFIER_PORT",
-    "notifier": "DOCKET_NOTIFIER_PORT",
-    "audit": "DOCKET_AUDIT_PORT",
-}
+from shared.settings import listen_environment
 
 
 @dataclass
@@ -87,7 +82,9 @@ class Stack:
     log_level: str = "INFO"
     kafka: KafkaAccess = field(default_factory=lambda: KafkaAccess(""))
     admin_url: str = ""
+    #: The owner role's URL of the benchmark's database (each service uses its own role).
     database_url: str = ""
+    roles: DatabaseRoles = field(default_factory=DatabaseRoles.generate)
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     token: str = field(default_factory=lambda: secrets.token_hex(3))
     broker: KafkaBroker | None = None
@@ -115,8 +112,7 @@ class Stack:
             self.postgres = LocalPostgres(self.pg_data)
             self.admin_url = await asyncio.to_thread(self.postgres.start)
         name = f"docket_bench_{self.token}"
-        await create_database(self.admin_url, name)
-        self.database_url = with_database(self.admin_url, name)
+        self.database_url = await prepare_database(self.admin_url, name, self.roles)
         write_accounts(load_cases(), self.work / "accounts.jsonl")
         (self.smtp_port,) = free_ports(1)
         self.smtp = start_smtp_sink(self.smtp_port)
@@ -131,12 +127,13 @@ class Stack:
         return {
             **os.environ,
             "PYTHONPATH": str(REPO),
-            DATABASE_URL_ENV: self.database_url,
             "DOCKET_ACCOUNTS_FILE": str(self.work / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(self.smtp_port),
             "DOCKET_SIGNING_KEY_FILE": str(self.work / "audit-signing-key.pem"),
-            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"bench:submit,amend,decide:{self.api_key}",
+            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"bench:legal:{self.api_key}",
+            # one client drives all the load: measure the pipeline, not the rate limit
+            "DOCKET_RATE_LIMIT_PER_S": "0",
             "DOCKET_AUDIT_BASE_URL": f"http://127.0.0.1:{audit_port}",
             # Fresh groups: an external broker may hold other runs' offsets.
             "DOCKET_CONSUMER_GROUP_PREFIX": f"docket-audit-bench-{self.token}",
@@ -161,10 +158,16 @@ class Stack:
         label: str | None = None,
     ) -> Process:
         """Start one instance of service ``name`` on a free port."""
-        (port,) = free_ports(1)
-        # Each service connects to Kafka as its own principal.
+        port, admin_port = free_ports(2)
+        database_url = self.roles.service_url(self.database_url, name)
+        # Each service connects to Kafka as its own principal and to PostgreSQL as its role.
         env = self.env(
-            {**self.kafka.service_env(name), PORT_ENV[name]: str(port), **(extra_env or {})}
+            {
+                **self.kafka.service_env(name),
+                **listen_environment(name, port, admin_port),
+                DATABASE_URL_ENV: database_url,
+                **(extra_env or {}),
+            }
         )
         if name in ("classifier", "notifier"):
             env.setdefault("DOCKET_CONSUMER_GROUP", self.groups()[name])

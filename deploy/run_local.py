@@ -1,19 +1,23 @@
 """``make run``: the whole of Docket on this machine, without Docker.
 
 Starts Apache Kafka (KRaft) and PostgreSQL (or uses ``KAFKA_BOOTSTRAP_SERVERS`` /
-``DOCKET_DATABASE_URL``), a local mail catcher that keeps every notice as an ``.eml``
-file under ``.run/mail``, and the four services as separate processes (logs in
-``.run/logs``). Then it submits every request in ``examples/requests`` and prints, for
-each, the request id, authority, risk, notice decision and history. It keeps serving
-until Ctrl-C, or exits after the summary with ``--once``.
+``DOCKET_DATABASE_URL``), runs ``docket migrate`` once as the owner role, then a local
+mail catcher that keeps every notice as an ``.eml`` file under ``.run/mail``, and the four
+services as separate processes (logs in ``.run/logs``), each logged in to PostgreSQL as its
+own role. The roles' passwords are kept in ``.run/postgres-roles.json`` (mode 0600).
+Authentication is on: it makes one API key per role (kept under ``.run/keys``, reused
+across runs while the database keeps them) and prints them. Then legal staff's key
+submits every request in ``examples/requests`` and it prints, read with the
+national-security counsel's key, each one's id, authority, risk, notice decision and
+history. It keeps serving until Ctrl-C, or exits after the summary with ``--once``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -21,18 +25,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
 from deploy.kafka.launcher import ensure_kafka
 from deploy.kafka.security import KafkaAccess
-from deploy.postgres.launcher import DATABASE_URL_ENV, LocalPostgres, create_database
+from deploy.postgres.launcher import (
+    DATABASE_URL_ENV,
+    DatabaseRoles,
+    LocalPostgres,
+    prepare_database,
+)
+from shared.auth.keys import KeySpec, Role
+from shared.auth.store import opened_key_store
+from shared.db import MigrationError
+from shared.settings import listen_environment
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / ".run"
 EXAMPLES = REPO / "examples"
+MIGRATION_URL_ENV = "DOCKET_MIGRATION_DATABASE_URL"
 SERVICES = {"audit": 8083, "classifier": 8081, "notifier": 8082, "intake": 8080}
+#: Each service's admin port (``/metrics``), the settings' defaults.
+ADMIN_PORTS = {"audit": 9183, "classifier": 9181, "notifier": 9182, "intake": 9180}
 SETTLED = {"notice_sent", "notice_scheduled", "notice_withheld", "decided", "withdrawn"}
 
 
@@ -63,17 +81,61 @@ def mail_catcher(port: int) -> Iterator[None]:
         controller.stop()
 
 
-def local_api_key() -> str:
-    """The key ``make run`` writes with, kept in ``.run/api-key`` across runs."""
-    path = RUN / "api-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+def _example_agency(name: str) -> str:
+    agency: str = json.loads((EXAMPLES / "requests" / name).read_text())["requester"]["agency"]
+    return agency
 
 
-def start_services(env: dict[str, str], kafka: KafkaAccess) -> dict[str, subprocess.Popen[bytes]]:
-    """Every service as a process, connecting to Kafka as its own principal."""
+#: The keys ``make run`` makes, by file name under ``.run/keys``. Legal staff enter the
+#: examples (as they do for demands received by fax or mail, from several agencies);
+#: ``submitter`` is CBP's portal, which may submit, read and amend only CBP's requests.
+LOCAL_KEYS = {
+    "legal": KeySpec("legal-ops", Role.LEGAL),
+    "natsec": KeySpec("natsec-counsel", Role.LEGAL, national_security=True),
+    "submitter": KeySpec(
+        "cbp-portal",
+        Role.SUBMITTER,
+        _example_agency("01-customs-summons-anonymous-critic.json"),
+    ),
+    "reader": KeySpec("on-call", Role.READER),
+    "auditor": KeySpec("auditor", Role.AUDITOR),
+}
+
+
+async def local_keys(database_url: str) -> dict[str, str]:
+    """name -> secret of every :data:`LOCAL_KEYS` key: the one in ``.run/keys/<name>`` if
+    the database still knows it, else a new one written there (mode 0600)."""
+    folder = RUN / "keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    keys: dict[str, str] = {}
+    async with opened_key_store(database_url) as store:
+        for name, spec in LOCAL_KEYS.items():
+            path = folder / name
+            if path.exists() and await store.principal(SecretStr(path.read_text().strip())):
+                keys[name] = path.read_text().strip()
+                continue
+            issued = await store.create(spec)
+            path.write_text(issued.secret.get_secret_value())
+            path.chmod(0o600)
+            keys[name] = issued.secret.get_secret_value()
+    return keys
+
+
+def print_keys(keys: dict[str, str]) -> None:
+    say("API keys (one per role; send as 'Authorization: Bearer <key>'):")
+    for name, secret in keys.items():
+        spec = LOCAL_KEYS[name]
+        what = spec.role.value + (" + national security" if spec.national_security else "")
+        owner = f" for {spec.organisation}" if spec.organisation else ""
+        say(f"  {name:<10} {spec.client_id:<15} {what}{owner}")
+        say(f"             {secret}   (.run/keys/{name})")
+
+
+def start_services(
+    env: dict[str, str], kafka: KafkaAccess, database_urls: dict[str, str]
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Each service as a process, connecting to Kafka as its own principal and to
+    PostgreSQL as its own role (``database_urls[name]``)."""
     logs = RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -82,7 +144,7 @@ def start_services(env: dict[str, str], kafka: KafkaAccess) -> dict[str, subproc
         processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}.app"],
             cwd=REPO,
-            env={**env, **kafka.service_env(name)},
+            env={**env, **kafka.service_env(name), DATABASE_URL_ENV: database_urls[name]},
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -111,7 +173,10 @@ async def wait_ready(processes: dict[str, subprocess.Popen[bytes]], timeout_s: f
                     raise RuntimeError(f"{name} exited with {processes[name].returncode}:\n{tail}")
                 try:
                     if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                        say(f"  {name:<10} ready on http://127.0.0.1:{port}")
+                        say(
+                            f"  {name:<10} ready on http://127.0.0.1:{port}"
+                            f"  (metrics: http://127.0.0.1:{ADMIN_PORTS[name]}/metrics)"
+                        )
                         break
                 except httpx.HTTPError:
                     pass
@@ -139,10 +204,12 @@ async def submit_examples(api_key: str) -> list[str]:
     return request_ids
 
 
-async def settled_history(client: httpx.AsyncClient, request_id: str) -> dict[str, Any]:
+async def settled_history(
+    client: httpx.AsyncClient, request_id: str, api_key: str
+) -> dict[str, Any]:
     url = f"http://127.0.0.1:{SERVICES['audit']}/v1/requests/{request_id}"
     for _ in range(300):
-        response = await client.get(url)
+        response = await client.get(url, headers={"authorization": f"Bearer {api_key}"})
         if response.status_code == 200:
             history: dict[str, Any] = response.json()
             if history["state"] in SETTLED:
@@ -194,35 +261,57 @@ async def run(once: bool) -> int:
     postgres: LocalPostgres | None = None
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        database_url = os.environ.get(DATABASE_URL_ENV)
-        if not database_url:
-            say("starting PostgreSQL ...")
+        roles = DatabaseRoles.kept_in(RUN / "postgres-roles.json")
+        owner_url = os.environ.get(MIGRATION_URL_ENV) or os.environ.get(DATABASE_URL_ENV)
+        if owner_url:
+            say("docket migrate (as the owner role of DOCKET_DATABASE_URL) ...")
+            await roles.migrate(owner_url)
+        else:
+            say("starting PostgreSQL, then docket migrate (as the owner role) ...")
             postgres = LocalPostgres(RUN / "postgres")
             admin_url = await asyncio.to_thread(postgres.start)
-            await create_database(admin_url, "docket")
-            database_url = postgres.url("docket")
+            try:
+                owner_url = await prepare_database(admin_url, "docket", roles)
+            except MigrationError as error:
+                if "does not own" not in str(error):
+                    raise
+                raise SystemExit(
+                    f"{error}\n.run/postgres predates the per-service roles: `make clean`"
+                    " (deletes the local state) and `make run` again"
+                ) from None
+        database_urls = {name: roles.service_url(owner_url, name) for name in SERVICES}
+        users = ", ".join(urlsplit(url).username or "?" for url in database_urls.values())
+        say(f"  migrated; the services log in as {users} (passwords: .run/postgres-roles.json)")
         smtp_port = int(os.environ.get("DOCKET_SMTP_PORT", "2525"))
-        api_key = local_api_key()
+        keys = await local_keys(owner_url)
         env = {
-            **os.environ,
-            DATABASE_URL_ENV: database_url,
+            **{key: value for key, value in os.environ.items() if key != MIGRATION_URL_ENV},
+            **{
+                key: value
+                for name, port in SERVICES.items()
+                for key, value in listen_environment(name, port, ADMIN_PORTS[name]).items()
+            },
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
             "DOCKET_SIGNING_KEY_FILE": str(RUN / "audit-signing-key.pem"),
-            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"make-run:submit,amend,decide:{api_key}",
         }
         with mail_catcher(smtp_port):
             say("starting the services (logs in .run/logs) ...")
-            processes = start_services(env, kafka)
+            processes = start_services(env, kafka, database_urls)
             await wait_ready(processes, timeout_s=120)
-            say("submitting examples/requests ...")
-            request_ids = await submit_examples(api_key)
+            print_keys(keys)
+            say("submitting examples/requests with the legal key ...")
+            request_ids = await submit_examples(keys["legal"])
             async with httpx.AsyncClient(timeout=5) as client:
                 for request_id in request_ids:
-                    print_summary(await settled_history(client, request_id))
+                    print_summary(await settled_history(client, request_id, keys["natsec"]))
             say(f"\nnotices sent by e-mail are in {RUN / 'mail'}")
-            say(f"write with: export DOCKET_API_KEY=$(cat {RUN / 'api-key'})")
+            say(f"call as legal staff with: export DOCKET_API_KEY=$(cat {RUN / 'keys' / 'legal'})")
+            say(
+                "the national security letter is visible only with the natsec key; "
+                "the reader and auditor keys read history without document text or contacts"
+            )
             if once:
                 return 0
             say(

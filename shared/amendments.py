@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from shared.submission import Nondisclosure, Submission, UtcDatetime
 
@@ -19,7 +19,7 @@ class Amendment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     nondisclosure: Nondisclosure | None = None
-    withdrawn: bool = False
+    withdrawn: StrictBool = False
     note: str | None = None
     effective_at: UtcDatetime
 

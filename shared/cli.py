@@ -7,8 +7,16 @@ imports a command's module when it runs, so ``docket classify`` needs no broker.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
+
+
+def api_key_headers() -> dict[str, str]:
+    """``Authorization: Bearer $DOCKET_API_KEY`` (none when the variable is unset)."""
+    key = os.environ.get("DOCKET_API_KEY")
+    return {"authorization": f"Bearer {key}"} if key else {}
+
 
 #: command words -> (module, function). The function takes the remaining arguments.
 COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
@@ -22,6 +30,11 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
         "policy_test_command",
         "score case files against the policy (contract 2a)",
     ),
+    ("registry", "refresh"): (
+        "services.classifier.registry.refresh",
+        "refresh_command",
+        "rewrite the shipped .gov agency registry from CISA's current-full.csv",
+    ),
     ("submit",): ("services.intake.cli", "submit_command", "submit a request FILE.json"),
     ("status",): ("services.intake.cli", "status_command", "show a request's history"),
     ("amend",): (
@@ -30,7 +43,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
         "amend a request (non-disclosure order, withdrawal)",
     ),
     ("decide",): ("services.intake.cli", "decide_command", "record a request's outcome"),
-    ("keys",): ("services.intake.cli", "keys_command", "create, list or revoke intake API keys"),
+    ("keys",): ("services.intake.cli", "keys_command", "create, list, rotate or revoke API keys"),
     ("audit", "export"): (
         "services.audit.cli",
         "export_command",
@@ -47,6 +60,11 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
         "rebuild the request views from the audit log",
     ),
     ("report",): ("services.audit.cli", "report_command", "the transparency report (and chart)"),
+    ("migrate",): (
+        "shared.migrate",
+        "migrate_command",
+        "apply migrations, create service roles, grant (as the owner role)",
+    ),
     ("trace",): (
         "services.audit.trace_cli",
         "trace_command",
@@ -58,7 +76,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
 def usage() -> str:
     lines = ["usage: docket COMMAND [ARGS...]", "", "commands:"]
     for words, (_module, _function, help_text) in COMMANDS.items():
-        lines.append(f"  {' '.join(words):<14} {help_text}")
+        lines.append(f"  {' '.join(words):<16} {help_text}")
     return "\n".join(lines)
 
 

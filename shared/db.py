@@ -1,24 +1,32 @@
-"""PostgreSQL access: a small connection pool and versioned SQL migrations (no ORM).
+"""PostgreSQL access: a small connection pool, TLS settings and versioned SQL migrations
+(no ORM).
 
 A service keeps its schema in plain SQL files named ``NNNN_description.sql`` (``0001``,
 ``0002``, ... without gaps). :func:`migrate` applies the pending ones in order, each in its
 own transaction, and records them in ``<schema>.schema_migrations`` with the SHA-256 of the
 file. A file that was changed after it was applied, or an applied version whose file is
 gone, stops the run before anything is applied: fix the history with a new migration.
+Migrations are applied by ``docket migrate`` (``shared/migrate.py``) as the owner role;
+a service only checks, when it starts, that its schema is at the version it was built for
+(:func:`require_migrated`) and that it does not run as the owner.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from shared.settings import DatabaseSettings, SslMode
 
 _MIGRATION_FILE: Final = re.compile(r"(?P<version>\d{4})_[a-z0-9_]+\.sql")
 _SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]*")
@@ -28,6 +36,73 @@ _Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asy
 
 class MigrationError(RuntimeError):
     """The migration files disagree with the migrations recorded in the database."""
+
+
+class SchemaNotReady(RuntimeError):
+    """A service's schema is not at the version it was built for, or the service
+    connected as a role it must not run as (the owner, a superuser)."""
+
+
+_SSL_MODES: Final = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+_TLS_PARAMETERS: Final = frozenset({"sslmode", "sslrootcert", "sslcert", "sslkey"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to connect: the URL (without its TLS parameters) and asyncpg's ``ssl``."""
+
+    dsn: str
+    ssl: ssl.SSLContext | SslMode | None
+
+    @classmethod
+    def of(
+        cls, url: str, sslmode: SslMode | None = None, sslrootcert: Path | None = None
+    ) -> Target:
+        """``url``'s ``sslmode``, ``sslrootcert``, ``sslcert`` and ``sslkey`` as libpq
+        reads them, ``sslmode``/``sslrootcert`` given here winning over the URL's.
+
+        ``verify-full`` verifies the server's certificate against ``sslrootcert`` (the
+        system's CAs when none is given, or ``sslrootcert=system``) and checks that it
+        names the host connected to; ``verify-ca`` skips the host name check;
+        ``require`` encrypts without verifying (unless a root certificate is given, as
+        libpq does); ``allow``, ``prefer``, ``disable`` are passed to asyncpg."""
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        tls = {key: value for key, value in query if key in _TLS_PARAMETERS}
+        rest = [(key, value) for key, value in query if key not in _TLS_PARAMETERS]
+        dsn = urlunsplit(parts._replace(query=urlencode(rest)))
+        mode = sslmode or tls.get("sslmode")
+        root = str(sslrootcert) if sslrootcert else tls.get("sslrootcert")
+        if mode is None:
+            return cls(dsn, None)
+        if mode not in _SSL_MODES:
+            raise ValueError(f"sslmode must be one of {', '.join(_SSL_MODES)}, not {mode!r}")
+        if mode in ("disable", "allow", "prefer"):
+            return cls(dsn, cast(SslMode, mode))
+        verify = mode != "require" or root is not None
+        cafile = root if verify and root != "system" else None
+        try:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+            if tls.get("sslcert"):
+                context.load_cert_chain(tls["sslcert"], tls.get("sslkey"))
+        except OSError as error:  # missing file, or not a PEM certificate or key
+            raise ValueError(f"PostgreSQL TLS files cannot be used: {error}") from None
+        context.check_hostname = mode == "verify-full"
+        if not verify:
+            context.verify_mode = ssl.CERT_NONE
+        return cls(dsn, context)
+
+    @classmethod
+    def from_settings(cls, settings: DatabaseSettings, url: str | None = None) -> Target:
+        """The target of ``url`` (default: ``DOCKET_DATABASE_URL``) with the TLS settings."""
+        if url is None:
+            if settings.database_url is None:
+                raise ValueError("DOCKET_DATABASE_URL is not set")
+            url = settings.database_url.get_secret_value()
+        return cls.of(url, settings.database_sslmode, settings.database_sslrootcert)
+
+    async def connect(self, connect_timeout: float = 10.0) -> asyncpg.Connection[asyncpg.Record]:
+        return await asyncpg.connect(self.dsn, ssl=self.ssl, timeout=connect_timeout)
 
 
 @dataclass(frozen=True)
@@ -92,7 +167,7 @@ async def migrate(
 
 
 async def create_pool(
-    url: str,
+    url: str | Target,
     *,
     min_size: int = 1,
     max_size: int = 5,
@@ -104,14 +179,17 @@ async def create_pool(
     """Open a small asyncpg pool; idle connections beyond ``min_size`` close after 5 minutes.
 
     With ``schema``, its connections resolve unqualified names in ``<schema>, public``.
+    A plain URL is read as :meth:`Target.of` reads it (TLS parameters included).
     """
+    target = url if isinstance(url, Target) else Target.of(url)
     settings: dict[str, str] = {}
     if schema is not None:
         settings["search_path"] = f"{_schema_ident(schema)}, public"
     if application_name:
         settings["application_name"] = application_name
     return await asyncpg.create_pool(
-        url,
+        target.dsn,
+        ssl=target.ssl,
         min_size=min_size,
         max_size=max_size,
         command_timeout=command_timeout,
@@ -206,21 +284,82 @@ def _pending(
     return pending
 
 
+async def applied_migrations(conn: _Conn, schema: str) -> list[asyncpg.Record]:
+    """The rows of ``<schema>.schema_migrations`` (none when the table does not exist)."""
+    table = f"{_schema_ident(schema)}.schema_migrations"
+    if await conn.fetchval("SELECT to_regclass($1)", table) is None:
+        return []
+    return await conn.fetch(f"SELECT version, name, checksum FROM {table} ORDER BY version")
+
+
+async def require_migrated(conn: _Conn, schema: str, migrations_dir: Path) -> int:
+    """Check that every migration of ``migrations_dir`` is applied to ``schema``, unchanged;
+    returns the schema's version. Later versions applied by a newer build are accepted
+    (``docket migrate`` runs before a rolling upgrade). Raises :class:`SchemaNotReady`."""
+    migrations = load_migrations(migrations_dir)
+    try:
+        rows = await applied_migrations(conn, schema)
+    except asyncpg.InsufficientPrivilegeError as error:
+        raise SchemaNotReady(
+            f"cannot read schema {schema!r} as role {await _current_user(conn)!r} ({error});"
+            " run `docket migrate`, which grants each service's role its own schema"
+        ) from None
+    recorded = {row["version"]: row for row in rows}
+    for migration in migrations:
+        row = recorded.get(migration.version)
+        if row is None:
+            at = max(recorded, default=0)
+            raise SchemaNotReady(
+                f"schema {schema!r} is at version {at:04d} but this build needs "
+                f"{migrations[-1].version:04d} ({migration.name} is not applied);"
+                " run `docket migrate` as the owner role first"
+            )
+        if row["checksum"] != migration.checksum or row["name"] != migration.name:
+            raise SchemaNotReady(
+                f"schema {schema!r}: version {migration.version:04d} was applied as "
+                f"{row['name']} with other contents than this build's {migration.name}"
+            )
+    return max(recorded, default=0)
+
+
+async def _current_user(conn: _Conn) -> str:
+    user: str = await conn.fetchval("SELECT current_user")
+    return user
+
+
+async def refuse_owner(conn: _Conn, schema: str) -> None:
+    """Raise :class:`SchemaNotReady` when connected as a superuser or as a role that owns
+    ``schema`` or may act as its owner: a service runs with its own, lesser role."""
+    row = await conn.fetchrow(
+        "SELECT current_user AS name, r.rolsuper AS super,"
+        " n.nspowner IS NOT NULL AND pg_has_role(current_user, n.nspowner, 'MEMBER') AS owns"
+        " FROM pg_roles r LEFT JOIN pg_namespace n ON n.nspname = $1"
+        " WHERE r.rolname = current_user",
+        schema,
+    )
+    if row is not None and (row["super"] or row["owns"]):
+        what = "a superuser" if row["super"] else f"the owner of schema {schema!r}"
+        raise SchemaNotReady(
+            f"connected to PostgreSQL as {row['name']!r}, {what}; a service runs as its own"
+            f" role (`docket migrate` creates {schema!r}'s role): give it that role's URL"
+        )
+
+
 class Database:
     """One service's schema in PostgreSQL. A service opens it in its lifespan
-    (:meth:`opened`: a pool, then the pending migrations); a command-line tool that
+    (:meth:`opened`: a pool, once its schema is checked); a command-line tool that
     already holds a pool wraps it with :meth:`of`. Stores reach the pool through here."""
 
     def __init__(
         self,
-        url: str,
+        target: str | Target,
         schema: str,
         migrations_dir: Path,
         *,
         application_name: str | None = None,
         max_size: int = 5,
     ) -> None:
-        self.url = url
+        self.target = target if isinstance(target, Target) else Target.of(target)
         self.schema = schema
         self.migrations_dir = migrations_dir
         self.application_name = application_name
@@ -229,16 +368,22 @@ class Database:
 
     @classmethod
     def for_service(
-        cls, url: str | None, service: str, migrations_dir: Path, **options: Any
+        cls, settings: DatabaseSettings, service: str, migrations_dir: Path, **options: Any
     ) -> Database:
         """The schema named after ``service``; refuses to go on without a URL."""
-        if not url:
+        if settings.database_url is None:
             raise ValueError(f"DOCKET_DATABASE_URL is required for the {service} service")
-        return cls(url, service, migrations_dir, application_name=f"docket-{service}", **options)
+        return cls(
+            Target.from_settings(settings),
+            service,
+            migrations_dir,
+            application_name=f"docket-{service}",
+            **options,
+        )
 
     @classmethod
     def of(cls, pool: asyncpg.Pool[asyncpg.Record]) -> Database:
-        database = cls("", "", Path())
+        database = cls("postgresql:///", "", Path())
         database._pool = pool
         return database
 
@@ -251,16 +396,33 @@ class Database:
     async def ping(self) -> bool:
         return bool(await self.pool.fetchval("SELECT true"))
 
+    async def check(self) -> None:
+        """Before a service starts: PostgreSQL answers, the service's role is not the
+        owner, and the schema is migrated. Raises :class:`SchemaNotReady` with the reason."""
+        try:
+            conn = await self.target.connect()
+        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            raise SchemaNotReady(f"cannot connect to PostgreSQL: {error}") from None
+        try:
+            await self._check(conn)
+        finally:
+            await conn.close()
+
+    async def _check(self, conn: _Conn) -> None:
+        await refuse_owner(conn, self.schema)
+        await require_migrated(conn, self.schema, self.migrations_dir)
+
     @asynccontextmanager
     async def opened(self) -> AsyncIterator[None]:
         pool = await create_pool(
-            self.url,
+            self.target,
             schema=self.schema,
             max_size=self.max_size,
             application_name=self.application_name,
         )
         try:
-            await migrate(pool, self.schema, self.migrations_dir)
+            async with pool.acquire() as conn:
+                await self._check(conn)
             self._pool = pool
             yield
         finally:

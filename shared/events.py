@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared import topics
 from shared.amendments import Amendment
-from shared.submission import DataCategory, Submission, UtcDatetime
+from shared.submission import STORED, DataCategory, Submission, UtcDatetime
 from shared.verdict import (
     Authority,
     DataScope,
@@ -312,7 +312,7 @@ def parse_data(envelope: Envelope) -> EventData:
             f"(this consumer reads {cls.dataschema()!r})"
         )
     try:
-        data = cls.model_validate(envelope.data)
+        data = cls.model_validate(envelope.data, context=STORED)
     except ValidationError as error:
         raise EventRejected(f"{envelope.type} data invalid: {_first_error(error)}") from error
     if data.request_id != envelope.subject:

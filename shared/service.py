@@ -1,11 +1,16 @@
-"""The frame every Docket service runs in: a FastAPI app serving ``/healthz``,
-``/readyz`` and ``/metrics``, whose lifespan starts and stops the Kafka broker (and any
-other resource), and a ``serve`` entry point that fails fast and clearly when the
-broker is unreachable instead of looping on stack traces."""
+"""The frame every Docket service runs in: a FastAPI app serving ``/healthz`` and
+``/readyz`` (cached: see ``shared.readiness``) beside the service's own API, whose
+lifespan starts and stops the Kafka broker (and any other resource); a separate admin
+app serving ``/metrics`` on the admin port (``DOCKET_ADMIN_HOST``, 127.0.0.1 by
+default), so the API port never shows operational detail; and a ``serve`` entry point
+running both that fails fast and clearly when the broker is unreachable instead of
+looping on stack traces. OpenAPI documents (``/docs``, ``/redoc``, ``/openapi.json``)
+are served only when ``DOCKET_OPENAPI_DOCS`` is true."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -32,17 +37,20 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.applications import Starlette
+from starlette.routing import Route
 
+from shared.db import SchemaNotReady
 from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
 from shared.kafka_security import KafkaSecurity
 from shared.logs import configure_logging
+from shared.readiness import CachedReadiness, ReadinessCheck
 from shared.settings import CommonSettings
 from shared.telemetry import create_tracer_provider
 
 log = structlog.get_logger("docket.service")
 
-ReadinessCheck = Callable[[], Awaitable[bool]]
-UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz"})
 Resource = Callable[[], AbstractAsyncContextManager[None]]
 
 
@@ -61,6 +69,13 @@ class ServiceRuntime:
     resources: list[Resource] = field(default_factory=list)
     #: Entered once the broker runs (background loops that publish), left before it stops.
     background: list[Resource] = field(default_factory=list)
+    #: Serve ``/docs``, ``/redoc`` and ``/openapi.json`` (``DOCKET_OPENAPI_DOCS``).
+    openapi_docs: bool = False
+    #: ``/readyz`` checks the broker and database at most this often.
+    readiness_interval_s: float = 2.0
+    #: Checked by ``serve`` before the service starts (the database schema is migrated);
+    #: one raising ``SchemaNotReady`` ends the process with one ``startup_failed`` line.
+    preflight: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def create_runtime(
@@ -83,7 +98,14 @@ def create_runtime(
         registry=registry,
     )
     runtime = ServiceRuntime(
-        name, broker, provider, registry, dead_letters, ConsumerMetrics(registry)
+        name,
+        broker,
+        provider,
+        registry,
+        dead_letters,
+        ConsumerMetrics(registry),
+        openapi_docs=settings.openapi_docs,
+        readiness_interval_s=settings.readiness_interval_s,
     )
 
     async def broker_reachable() -> bool:
@@ -94,7 +116,8 @@ def create_runtime(
 
 
 def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
-    """The service's FastAPI app; routes specific to a service are added by it."""
+    """The service's FastAPI app; routes specific to a service are added by it. Its
+    admin app (``admin_app_of``) serves the metrics."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -109,7 +132,16 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
                 await runtime.broker.stop()
                 runtime.tracer_provider.shutdown()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    docs = runtime.openapi_docs
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
+    app.state.admin_app = create_admin_app(runtime.registry)
+    app.state.preflight = runtime.preflight
     tracer = runtime.tracer_provider.get_tracer(f"docket.{runtime.name}.http")
     http_requests = Counter(
         "docket_http_requests",
@@ -155,25 +187,49 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
+    readiness = CachedReadiness(runtime.readiness, runtime.readiness_interval_s)
+
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        results: dict[str, bool] = {}
-        for name, check in runtime.readiness.items():
-            try:
-                results[name] = await asyncio.wait_for(check(), timeout=3.0)
-            except Exception:
-                results[name] = False
-        ready = all(results.values())
+        results = await readiness.results()
+        failing = sorted(name for name, ok in results.items() if not ok)
         return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": results},
-            status_code=200 if ready else 503,
+            {"status": "not_ready" if failing else "ready", "checks": results, "failing": failing},
+            status_code=503 if failing else 200,
         )
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
-
     return app
+
+
+def create_admin_app(registry: CollectorRegistry) -> Starlette:
+    """What only operators and Prometheus reach: ``/metrics``, on the admin port."""
+
+    async def metrics(_request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/metrics", metrics)])
+
+
+def admin_app_of(app: FastAPI) -> Starlette:
+    """The admin app ``create_http_app`` made beside ``app``."""
+    admin: Starlette = app.state.admin_app
+    return admin
+
+
+class AdminServer(uvicorn.Server):
+    """The admin port's server: it runs beside the API server, which alone handles
+    SIGTERM/SIGINT, and stops when told to."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def admin_server(app: FastAPI, host: str, port: int) -> AdminServer:
+    config = uvicorn.Config(
+        admin_app_of(app), host=host, port=port, lifespan="off", log_config=None, access_log=False
+    )
+    return AdminServer(config)
 
 
 @asynccontextmanager
@@ -201,11 +257,14 @@ def serve(
     name: str,
     settings: CommonSettings,
     port: int,
+    admin_port: int,
     app_factory: Callable[[], FastAPI],
 ) -> None:
-    """Run one service until SIGINT/SIGTERM. Exits 2 with one clear log line when the
-    broker cannot be reached within ``kafka_connect_timeout_s`` or ``app_factory``
-    refuses the configuration (raises ``ValueError``, e.g. a malformed policy)."""
+    """Run one service (its API on ``port``, its metrics on ``admin_port``) until
+    SIGINT/SIGTERM. Exits 2 with one clear log line when the broker cannot be reached
+    within ``kafka_connect_timeout_s``, ``app_factory`` refuses the configuration
+    (raises ``ValueError``, e.g. a malformed policy), a preflight check fails (the
+    database is unreachable or its schema not migrated) or the admin port is taken."""
     configure_logging(name, settings.log_level)
     try:
         security = KafkaSecurity.from_settings(settings).checked()
@@ -222,6 +281,18 @@ def serve(
     except ValueError as error:  # a refused configuration, e.g. a malformed policy
         log.error("startup_failed", service=name, reason=str(error))
         sys.exit(2)
+    for check in getattr(app.state, "preflight", ()):
+        try:
+            asyncio.run(check())
+        except SchemaNotReady as error:
+            log.error("startup_failed", service=name, reason=str(error))
+            sys.exit(2)
+    try:
+        admin_socket = _bound(settings.admin_host, admin_port)
+    except OSError as error:
+        reason = f"cannot listen on the admin port {settings.admin_host}:{admin_port}: {error}"
+        log.error("startup_failed", service=name, reason=reason)
+        sys.exit(2)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -231,7 +302,32 @@ def serve(
         timeout_graceful_shutdown=25,
     )
     server = _Server(config)
-    server.run()
+    admin = admin_server(app, settings.admin_host, admin_port)
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve_with_admin(server, admin, admin_socket))
     if not server.started:
         log.error("startup_failed", service=name, reason="the service did not start")
         sys.exit(3)
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket bound to ``host:port`` (``OSError`` when taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def _serve_with_admin(api: uvicorn.Server, admin: AdminServer, sock: socket.socket) -> None:
+    """The API server in the foreground; the admin server beside it, stopped after it."""
+    admin_task = asyncio.create_task(admin.serve(sockets=[sock]))
+    try:
+        await api.serve()
+    finally:
+        admin.should_exit = True
+        await admin_task

@@ -8,8 +8,28 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.schemas import DEFAULT_ROLE_PREFIX
 
-class CommonSettings(BaseSettings):
+#: libpq's ``sslmode`` values; ``verify-full`` checks the server's certificate against
+#: ``sslrootcert`` (or the system's CAs) and its host name.
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+class DatabaseSettings(BaseSettings):
+    """How to reach PostgreSQL: ``DOCKET_DATABASE_URL`` (each service its own role), and
+    TLS either in the URL (``?sslmode=verify-full&sslrootcert=/path/ca.pem``) or in
+    ``DOCKET_DATABASE_SSLMODE`` / ``DOCKET_DATABASE_SSLROOTCERT``, which win over the URL."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOCKET_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    database_url: SecretStr | None = None
+    database_sslmode: SslMode | None = None
+    database_sslrootcert: Path | None = None
+
+
+class CommonSettings(DatabaseSettings):
     """``KAFKA_BOOTSTRAP_SERVERS`` and ``DOCKET_*`` variables shared by all services."""
 
     model_config = SettingsConfigDict(
@@ -35,9 +55,6 @@ class CommonSettings(BaseSettings):
     #: A client certificate and its key (PEM) for mutual TLS.
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
-    #: Allows what is only safe on a developer's machine (Kafka without TLS).
-    development_mode: bool = False
-    database_url: str | None = None
     accounts_file: Path | None = None
     host: str = "127.0.0.1"
     log_level: str = "INFO"
@@ -47,17 +64,55 @@ class CommonSettings(BaseSettings):
     #: How long a publish waits for others to share its batch. Services that publish
     #: one record at a time and wait for it (the consumers) gain nothing from waiting.
     kafka_linger_ms: int = 0
+    #: The address the admin port (``/metrics``) binds to; only operators and
+    #: Prometheus should reach it.
+    admin_host: str = "127.0.0.1"
+    #: Serve the OpenAPI documents (``/docs``, ``/redoc``, ``/openapi.json``): off, so a
+    #: production port does not describe itself to whoever asks.
+    openapi_docs: bool = False
+    #: ``/readyz`` checks the broker and database at most once per this many seconds,
+    #: however often it is called.
+    readiness_interval_s: float = Field(default=2.0, ge=0.0)
+    #: ``DOCKET_DEVELOPMENT_MODE=true`` accepts the placeholder secrets published in this
+    #: repository (docker-compose.yml, deploy/k8s) and Kafka without TLS (PLAINTEXT,
+    #: SASL_PLAINTEXT). Never set it in production.
+    development_mode: bool = False
 
 
-class IntakeSettings(CommonSettings):
+def listen_environment(service: str, port: int, admin_port: int) -> dict[str, str]:
+    """The variables that put ``service``'s API on ``port`` and its metrics on
+    ``admin_port`` (for launchers that start services as processes)."""
+    prefix = f"DOCKET_{service.upper()}"
+    return {f"{prefix}_PORT": str(port), f"{prefix}_ADMIN_PORT": str(admin_port)}
+
+
+class ApiSettings(CommonSettings):
+    """Services whose HTTP API needs an API key (intake, audit): ``shared.auth``."""
+
+    #: A key found is trusted this long without asking the database: the longest a
+    #: revoked key still works.
+    key_cache_ttl_s: float = 5.0
+    #: A key not found is answered 401 this long without asking the database again.
+    unknown_key_cache_ttl_s: float = 2.0
+    #: Calls a second each client may make on average (a token bucket per client id,
+    #: in each instance); 0 turns the limit off.
+    rate_limit_per_s: float = 20.0
+    #: Calls a client may make at once before the average applies.
+    rate_limit_burst: int = 40
+
+
+class IntakeSettings(ApiSettings):
     port: int = Field(default=8080, validation_alias=AliasChoices("DOCKET_INTAKE_PORT"))
+    #: ``/metrics`` (Prometheus), on ``admin_host``.
+    admin_port: int = Field(default=9180, validation_alias=AliasChoices("DOCKET_INTAKE_ADMIN_PORT"))
     #: Where clients read a request's status (the audit service).
     audit_base_url: str = "http://127.0.0.1:8083"
     #: A publish not acknowledged by Kafka within this time is answered 503.
     publish_timeout_s: float = 5.0
-    #: ``client_id:scope,scope:secret`` (scopes: submit, amend, decide; secret of at
-    #: least 32 characters): hashed and stored as key ``bootstrap-<client_id>`` at start.
-    bootstrap_key: str | None = Field(
+    #: ``client_id:role[+national_security]:secret`` (role legal, reader or auditor;
+    #: secret of at least 32 characters): stored (hashed) as key ``bootstrap-<client_id>``
+    #: the first time intake starts, and never again: a revoked one stays revoked.
+    bootstrap_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DOCKET_INTAKE_BOOTSTRAP_KEY")
     )
     #: Connections of intake's PostgreSQL pool (one is held per write while it publishes).
@@ -68,16 +123,27 @@ class IntakeSettings(CommonSettings):
 
 class ClassifierSettings(CommonSettings):
     port: int = Field(default=8081, validation_alias=AliasChoices("DOCKET_CLASSIFIER_PORT"))
+    #: ``/metrics`` (Prometheus), on ``admin_host``.
+    admin_port: int = Field(
+        default=9181, validation_alias=AliasChoices("DOCKET_CLASSIFIER_ADMIN_PORT")
+    )
     #: Every classifier instance joins this group and they share the partitions.
     consumer_group: str = "docket-classifier"
     policy_dir: Path | None = None
     #: A candidate policy run beside the active one (``DOCKET_SHADOW_POLICY_DIR``): its
     #: verdicts go to ``docket.request.classified.shadow`` and are never acted on.
     shadow_policy_dir: Path | None = None
+    #: The operator's own agency registry (``DOCKET_AGENCY_REGISTRY_FILE``), read after
+    #: the shipped .gov registry: foreign and non-.gov agencies, aliases, free-mail services.
+    agency_registry_file: Path | None = None
 
 
 class NotifierSettings(CommonSettings):
     port: int = Field(default=8082, validation_alias=AliasChoices("DOCKET_NOTIFIER_PORT"))
+    #: ``/metrics`` (Prometheus), on ``admin_host``.
+    admin_port: int = Field(
+        default=9182, validation_alias=AliasChoices("DOCKET_NOTIFIER_ADMIN_PORT")
+    )
     #: Every notifier instance joins this group and they share the partitions.
     consumer_group: str = "docket-notifier"
     #: E-mail notices: an SMTP server (none configured: e-mail notices fail and stay
@@ -94,8 +160,10 @@ class NotifierSettings(CommonSettings):
     dispatch_poll_interval_s: float = 1.0
 
 
-class AuditSettings(CommonSettings):
+class AuditSettings(ApiSettings):
     port: int = Field(default=8083, validation_alias=AliasChoices("DOCKET_AUDIT_PORT"))
+    #: ``/metrics`` (Prometheus), on ``admin_host``.
+    admin_port: int = Field(default=9183, validation_alias=AliasChoices("DOCKET_AUDIT_ADMIN_PORT"))
     signing_key_file: Path | None = None
     signing_key: str | None = None
     #: Sign a tree head this often when the log grew (one instance signs, under a
@@ -109,3 +177,34 @@ class AuditSettings(CommonSettings):
     #: National-security process is published only in bands of this width (50 U.S.C.
     #: 1874: 1000, 500, 250 or, annually, 100).
     national_security_band: int = 250
+
+
+class MigrateSettings(DatabaseSettings):
+    """``docket migrate``: connects as the owner role (``DOCKET_MIGRATION_DATABASE_URL``,
+    else ``DOCKET_DATABASE_URL``) and sets each service role's password from
+    ``DOCKET_<SERVICE>_DATABASE_PASSWORD`` (a role whose password is unset keeps the
+    one it has, or none)."""
+
+    migration_database_url: SecretStr | None = None
+    #: Service roles are ``<prefix><service>``: ``docket_intake``, ``docket_audit``, ...
+    database_role_prefix: str = Field(
+        default=DEFAULT_ROLE_PREFIX, pattern=r"^[a-z_][a-z0-9_]{0,40}$"
+    )
+    intake_database_password: SecretStr | None = None
+    classifier_database_password: SecretStr | None = None
+    notifier_database_password: SecretStr | None = None
+    audit_database_password: SecretStr | None = None
+
+    def owner_url(self) -> str | None:
+        url = self.migration_database_url or self.database_url
+        return url.get_secret_value() if url else None
+
+    def passwords(self) -> dict[str, SecretStr]:
+        """Service -> the password its role is given."""
+        found = {
+            "intake": self.intake_database_password,
+            "classifier": self.classifier_database_password,
+            "notifier": self.notifier_database_password,
+            "audit": self.audit_database_password,
+        }
+        return {service: password for service, password in found.items() if password}

@@ -7,11 +7,20 @@ dropped, every timestamp is normalised to UTC, and handles are normalised to ``@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    model_validator,
+)
 
 
 class ReceivedVia(StrEnum):
@@ -67,13 +76,64 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+#: Control characters prose may keep: tab, line breaks and the form feed that text
+#: taken from a PDF uses as its page break.
+PROSE_LAYOUT = frozenset("\t\n\r\f")
+
+#: Validation context of a record Docket already accepted and stored (an event read
+#: back from Kafka, a row from a service's own tables): it is read as it was written,
+#: so a rule made stricter at the edge later never turns an old gag amendment into a
+#: dead letter that the notifier would not see.
+STORED: Final[dict[str, bool]] = {"stored": True}
+
+
+def _is_stored(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
+
+
+def refuse_control_characters(value: str) -> str:
+    """``value`` unchanged, or ``ValueError`` naming its first control character
+    (Unicode category Cc: U+0000-U+001F, U+007F-U+009F). Such characters reach
+    notices, logs and terminals and have no place in a name, a citation or a reference."""
+    for ch in value:
+        if unicodedata.category(ch) == "Cc":
+            raise ValueError(
+                f"control characters (here U+{ord(ch):04X}) are not allowed in this field"
+            )
+    return value
+
+
+def refuse_control_characters_in_prose(value: str) -> str:
+    """Prose (a letter's text, a justification) as a demand really comes: any character
+    but the C0 controls that break storage and terminals (NUL, escape and the like);
+    tab, line breaks and form feeds are kept."""
+    for ch in value:
+        if ch not in PROSE_LAYOUT and (ord(ch) < 0x20 or ord(ch) == 0x7F):
+            raise ValueError(
+                f"control characters (here U+{ord(ch):04X}) are not allowed in this text"
+            )
+    return value
+
+
+def _one_line(value: str, info: ValidationInfo) -> str:
+    return value if _is_stored(info) else refuse_control_characters(value)
+
+
+def _prose(value: str, info: ValidationInfo) -> str:
+    return value if _is_stored(info) else refuse_control_characters_in_prose(value)
+
+
+def _account_identifier(value: str, info: ValidationInfo) -> str:
+    if not _is_stored(info):
+        refuse_control_characters(value)
+    return normalise_handle(value)
+
+
 def normalise_handle(value: str) -> str:
     """An account identifier in whatever form the demand uses, tidied but never refused
     for its shape: a bare handle (``"  alt_uscis "``, ``"@ALT_uscis"``) becomes
     ``"@..."`` with case kept; a display name, profile URL, e-mail address or phone
     number keeps its form, with runs of white space folded to one space."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError("an account identifier cannot contain control characters")
     folded = " ".join(value.split())
     stripped = folded.lstrip("@").strip()
     if not stripped:
@@ -97,8 +157,13 @@ def handle_key(handle: str) -> str:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
-Handle = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(normalise_handle)]
-ShortText = Annotated[str, Field(min_length=1, max_length=500)]
+Handle = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_account_identifier)]
+#: One line of text (a name, a citation, a reference): no control characters at all.
+ONE_LINE = AfterValidator(_one_line)
+#: Free text (a letter, a justification): layout kept, no C0 control characters (NUL
+#: and the like break storage and the terminals notices are read on).
+PROSE = AfterValidator(_prose)
+ShortText = Annotated[str, Field(min_length=1, max_length=500), ONE_LINE]
 #: ISO 3166-1 alpha-2; ``ZZ`` when the country is unknown.
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
@@ -117,20 +182,20 @@ class Requester(ContractModel):
 
 
 class Nondisclosure(ContractModel):
-    ordered: bool = False
+    ordered: StrictBool = False
     authority: ShortText | None = None
     expires_at: UtcDatetime | None = None
 
 
 class Instrument(ContractModel):
     type: InstrumentType
-    cited_authority: Annotated[str, Field(max_length=500)] | None = None
-    issued_by: Annotated[str, Field(max_length=500)] | None = None
+    cited_authority: Annotated[str, Field(max_length=500), ONE_LINE] | None = None
+    issued_by: Annotated[str, Field(max_length=500), ONE_LINE] | None = None
     issued_at: date | None = None
-    case_number: Annotated[str, Field(max_length=200)] | None = None
+    case_number: Annotated[str, Field(max_length=200), ONE_LINE] | None = None
     response_deadline: UtcDatetime | None = None
     nondisclosure: Nondisclosure = Field(default_factory=Nondisclosure)
-    document_text: Annotated[str, Field(max_length=200_000)] | None = None
+    document_text: Annotated[str, Field(max_length=200_000), PROSE] | None = None
 
 
 class Target(ContractModel):
@@ -158,8 +223,8 @@ class DateRange(ContractModel):
 
 
 class Emergency(ContractModel):
-    claimed: bool = False
-    justification: Annotated[str, Field(max_length=5_000)] | None = None
+    claimed: StrictBool = False
+    justification: Annotated[str, Field(max_length=5_000), PROSE] | None = None
 
 
 class Submission(ContractModel):
@@ -178,7 +243,7 @@ class Submission(ContractModel):
     targets: Annotated[list[Target], Field(max_length=10_000)]
     data_requested: Annotated[list[DataCategory], Field(max_length=len(DataCategory))]
     date_range: DateRange = Field(default_factory=DateRange)
-    stated_purpose: Annotated[str, Field(max_length=5_000)] | None = None
+    stated_purpose: Annotated[str, Field(max_length=5_000), PROSE] | None = None
     emergency: Emergency = Field(default_factory=Emergency)
 
     @model_validator(mode="after")

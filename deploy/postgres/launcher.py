@@ -18,6 +18,11 @@ Usage::
 
 ``start`` stays in the foreground, prints the URL of the ``docket`` database and stops the
 server on SIGINT/SIGTERM.
+
+Docket's own database is owned by a separate owner role (:func:`ensure_owner_role`,
+``docket_owner``: LOGIN and CREATEROLE, not a superuser) that ``docket migrate`` runs as;
+the services log in as the roles it creates. The wheel's server is built without OpenSSL,
+so it serves no TLS itself (``ssl=on`` fails with "SSL is not supported by this build").
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ import contextlib
 import fcntl
 import functools
 import importlib.util
+import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -38,15 +45,19 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
+from pydantic import SecretStr
 
-from shared.db import quote_ident
+from shared.db import Target, quote_ident
+from shared.migrate import MigrationReport, migrate_all, scram_verifier
+from shared.schemas import GRANTS, role_name
 
 DATABASE_URL_ENV: Final = "DOCKET_DATABASE_URL"
 SYSTEM_USER: Final = "docket-pg"
@@ -54,6 +65,8 @@ HOST: Final = "127.0.0.1"
 DEFAULT_USER: Final = "docket"
 DEFAULT_PASSWORD: Final = "docket"
 DEFAULT_DATABASE: Final = "docket"
+#: The role that owns Docket's schemas and runs ``docket migrate``.
+OWNER_ROLE: Final = "docket_owner"
 LOG_FILE: Final = "server.log"
 PUBLIC_BINARIES: Final = Path("/var/tmp/docket-postgres")
 
@@ -146,14 +159,95 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + quote(database, safe="")))
 
 
-async def create_database(admin_url: str, name: str) -> bool:
-    """Create database ``name`` unless it exists; True when this call created it."""
+def with_credentials(url: str, user: str, password: str) -> str:
+    """``url`` logging in as ``user`` with ``password`` instead."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
+
+
+async def ensure_owner_role(admin_url: str, password: str, role: str = OWNER_ROLE) -> None:
+    """Create (or update) ``role``: LOGIN, CREATEROLE (to make the service roles), no
+    superuser; its password is set as a SCRAM verifier."""
+    ident = quote_ident(role)
+    verifier = "'" + scram_verifier(password) + "'"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        for _attempt in range(5):
+            try:
+                if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                    await conn.execute(f"CREATE ROLE {ident} LOGIN CREATEROLE")
+                await conn.execute(f"ALTER ROLE {ident} WITH LOGIN CREATEROLE PASSWORD {verifier}")
+                return
+            except (asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
+                continue  # created concurrently by another process
+            except asyncpg.InternalServerError as error:  # "tuple concurrently updated"
+                if "concurrently" not in str(error):
+                    raise
+                await asyncio.sleep(0.05)
+        raise PostgresError(f"role {role} kept changing concurrently")
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class DatabaseRoles:
+    """Passwords of the owner role and of each service's role, for a local server."""
+
+    owner: str
+    services: Mapping[str, str]
+
+    @classmethod
+    def generate(cls) -> DatabaseRoles:
+        return cls(secrets.token_urlsafe(24), {name: secrets.token_urlsafe(24) for name in GRANTS})
+
+    @classmethod
+    def kept_in(cls, path: Path) -> DatabaseRoles:
+        """The passwords in ``path`` (JSON, mode 0600), generated there on first use."""
+        if not path.exists():
+            fresh = cls.generate()
+            path.touch(mode=0o600)
+            path.write_text(json.dumps({"owner": fresh.owner, "services": fresh.services}))
+        kept = json.loads(path.read_text())
+        return cls(kept["owner"], {**cls.generate().services, **kept["services"]})
+
+    def owner_url(self, url: str) -> str:
+        """``url`` (any role's) as the owner role."""
+        return with_credentials(url, OWNER_ROLE, self.owner)
+
+    def service_url(self, url: str, service: str) -> str:
+        """``url`` (any role's) as ``service``'s own role."""
+        return with_credentials(url, role_name(service), self.services[service])
+
+    async def migrate(self, owner_url: str) -> MigrationReport:
+        """``docket migrate`` with the owner's URL, setting these passwords."""
+        passwords = {name: SecretStr(password) for name, password in self.services.items()}
+        return await migrate_all(Target.of(owner_url), passwords=passwords)
+
+
+async def prepare_database(admin_url: str, name: str, roles: DatabaseRoles) -> str:
+    """The owner role, database ``name`` owned by it, migrated; returns the owner's URL."""
+    await ensure_owner_role(admin_url, roles.owner)
+    await create_database(admin_url, name, owner=OWNER_ROLE)
+    owner_url = roles.owner_url(with_database(admin_url, name))
+    await roles.migrate(owner_url)
+    return owner_url
+
+
+async def create_database(admin_url: str, name: str, owner: str | None = None) -> bool:
+    """Create database ``name`` (owned by ``owner``, default the admin) unless it exists;
+    True when this call created it. An existing database is handed to ``owner``."""
+    database = quote_ident(name)
     conn = await asyncpg.connect(admin_url)
     try:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            if owner:
+                await conn.execute(f"ALTER DATABASE {database} OWNER TO {quote_ident(owner)}")
             return False
         try:
-            await conn.execute(f"CREATE DATABASE {quote_ident(name)}")
+            owned_by = f" OWNER {quote_ident(owner)}" if owner else ""
+            await conn.execute(f"CREATE DATABASE {database}{owned_by}")
         except asyncpg.DuplicateDatabaseError:  # created concurrently
             return False
         return True

@@ -1,4 +1,4 @@
-"""Composition root of audit: database pool and migrations, the log writer, the API."""
+"""Composition root of audit: database pool (its schema checked), the log writer, the API."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import Gauge
 
-from services.audit.api import PublicKey, install_routes
+from services.audit.api import Audit, PublicKey, install_routes
 from services.audit.domain.tree_head import key_id
 from services.audit.handlers import register_handlers
 from services.audit.signing_key import (
@@ -23,7 +23,9 @@ from services.audit.signing_key import (
 )
 from services.audit.store import AuditStore
 from services.audit.tree import LogTree
+from shared.auth.access import install_access
 from shared.db import Database
+from shared.schemas import SCHEMAS
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import AuditSettings
 
@@ -31,11 +33,11 @@ log = structlog.get_logger("docket.audit")
 
 SERVICE = "audit"
 SCHEMA = "audit"
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = SCHEMAS[SCHEMA]
 
 
 def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None = None) -> FastAPI:
-    database = Database.for_service(settings.database_url, SCHEMA, MIGRATIONS)
+    database = Database.for_service(settings, SCHEMA, MIGRATIONS)
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     store = AuditStore(database)
     signing_key = load_or_create_signing_key(
@@ -52,6 +54,7 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
 
     runtime.resources.append(log_opened)
     runtime.readiness["postgres"] = database.ping
+    runtime.preflight.append(database.check)
 
     log_size = Gauge("docket_audit_log_size", "Leaves in the audit log", registry=runtime.registry)
     signed_size = Gauge(
@@ -95,23 +98,26 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
         tracer=runtime.tracer_provider.get_tracer("docket.audit"),
     )
     app = create_http_app(runtime, "Docket audit")
+    install_access(app, SERVICE, settings, runtime.resources, runtime.readiness)
     install_routes(
         app,
-        store,
-        tree,
-        PublicKey(
-            key_id=key_id(public),
-            public_key_pem=public_key_pem(public),
-            public_key_base64=public_key_base64(public),
+        Audit(
+            store,
+            tree,
+            PublicKey(
+                key_id=key_id(public),
+                public_key_pem=public_key_pem(public),
+                public_key_base64=public_key_base64(public),
+            ),
+            settings.national_security_band,
         ),
-        settings.national_security_band,
     )
     return app
 
 
 def main() -> None:
     settings = AuditSettings()
-    serve(SERVICE, settings, settings.port, lambda: create_app(settings))
+    serve(SERVICE, settings, settings.port, settings.admin_port, lambda: create_app(settings))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """``docket audit export|verify|rebuild`` and ``docket report``.
 
-They read the audit database of ``DOCKET_DATABASE_URL`` (or ``--database-url``);
-``verify`` also reads an export file instead, and takes the public key from a PEM file
-or from the audit service's ``/v1/audit/public-key``.
+``export``, ``verify`` and ``report`` only read: they run with the audit service's role
+(its ``DOCKET_DATABASE_URL``, or ``--database-url``). ``rebuild`` deletes and rewrites
+the request views, which the service's role may not do: it runs as the owner role
+(``DOCKET_MIGRATION_DATABASE_URL``). ``verify`` also reads an export file instead, and
+takes the public key from a PEM file or from the audit service's ``/v1/audit/public-key``.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from services.audit.app import MIGRATIONS, SCHEMA
 from services.audit.chart import requests_chart_svg
-from services.audit.domain.request_view import RequestView
 from services.audit.domain.transparency import (
+    MonthGroup,
+    ReportCounts,
+    period_problems,
     report_csv,
     requests_by_month,
     transparency_report,
@@ -37,8 +42,8 @@ from services.audit.export import (
     read_leaves,
 )
 from services.audit.store import AuditStore
-from shared.db import Database, create_pool, migrate
-from shared.settings import AuditSettings
+from shared.db import Database, SchemaNotReady, Target, create_pool, require_migrated
+from shared.settings import AuditSettings, MigrateSettings
 
 
 def export_command(argv: list[str]) -> int:
@@ -73,9 +78,21 @@ def verify_command(argv: list[str]) -> int:
 
 
 def rebuild_command(argv: list[str]) -> int:
-    parser = _parser("docket audit rebuild", "Rebuild the request views from the log.")
+    parser = _parser(
+        "docket audit rebuild",
+        "Rebuild the request views from the log (as the owner role).",
+        MigrateSettings().owner_url(),
+    )
     args = parser.parse_args(argv)
-    count = asyncio.run(_rebuild(args.database_url))
+    try:
+        count = asyncio.run(_rebuild(args.database_url))
+    except asyncpg.InsufficientPrivilegeError as error:
+        print(
+            f"cannot rebuild: {error}; the rebuild runs as the owner role"
+            " (DOCKET_MIGRATION_DATABASE_URL), not the audit service's",
+            file=sys.stderr,
+        )
+        return 2
     print(f"rebuilt {count} request views")
     return 0
 
@@ -87,19 +104,24 @@ def report_command(argv: list[str]) -> int:
     parser.add_argument("--format", choices=("json", "csv"), default="json")
     parser.add_argument("--chart", type=Path, help="also write the SVG chart here")
     args = parser.parse_args(argv)
-    views = asyncio.run(_views(args.database_url, args.start, args.end))
+    for field, message in period_problems(args.start, args.end):
+        parser.error(f"--{field}: {message}")
+    counts, months = asyncio.run(_counts(args.database_url, args.start, args.end))
     band = AuditSettings().national_security_band
-    report = transparency_report(views, args.start, args.end, band)
+    report = transparency_report(counts, args.start, args.end, band)
     print(report_csv(report) if args.format == "csv" else report.model_dump_json(indent=2))
     if args.chart:
-        series = requests_by_month(views, args.start, args.end)
+        series = requests_by_month(months, args.start, args.end)
         args.chart.write_text(requests_chart_svg(series, "Requests by authority family"))
     return 0
 
 
-def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+def _parser(prog: str, description: str, default_url: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--database-url", default=AuditSettings().database_url)
+    if default_url is None:
+        configured = AuditSettings().database_url
+        default_url = configured.get_secret_value() if configured else None
+    parser.add_argument("--database-url", default=default_url)
     return parser
 
 
@@ -136,13 +158,18 @@ def _report_text(report: VerificationReport) -> str:
 
 
 @asynccontextmanager
-async def _store(database_url: str | None, migrated: bool = False) -> AsyncIterator[AuditStore]:
+async def _store(database_url: str | None) -> AsyncIterator[AuditStore]:
     if not database_url:
         raise SystemExit("DOCKET_DATABASE_URL (or --database-url) is required")
-    pool = await create_pool(database_url, schema=SCHEMA)
+    settings = AuditSettings()
+    target = Target.of(database_url, settings.database_sslmode, settings.database_sslrootcert)
+    pool = await create_pool(target, schema=SCHEMA)
     try:
-        if migrated:
-            await migrate(pool, SCHEMA, MIGRATIONS)
+        async with pool.acquire() as conn:
+            try:
+                await require_migrated(conn, SCHEMA, MIGRATIONS)
+            except SchemaNotReady as error:
+                raise SystemExit(f"docket audit: {error}") from None
         store = AuditStore(Database.of(pool))
         yield store
     finally:
@@ -172,10 +199,12 @@ async def _verify_database(database_url: str | None, key: Ed25519PublicKey) -> V
 
 
 async def _rebuild(database_url: str | None) -> int:
-    async with _store(database_url, migrated=True) as store:
+    async with _store(database_url) as store:
         return await store.rebuild_views()
 
 
-async def _views(database_url: str | None, start: datetime, end: datetime) -> list[RequestView]:
+async def _counts(
+    database_url: str | None, start: datetime, end: datetime
+) -> tuple[ReportCounts, list[MonthGroup]]:
     async with _store(database_url) as store:
-        return await store.views_received_between(start, end)
+        return await store.report_counts(start, end), await store.month_counts(start, end)

@@ -18,11 +18,29 @@ from pydantic import BaseModel
 from services.audit.domain.ledger import DeadLetterView, LedgerEntry, dead_letter_of
 from services.audit.domain.merkle import leaf_hash
 from services.audit.domain.request_view import RequestView, changed_views, fold_views
+from services.audit.domain.transparency import (
+    DemandGroup,
+    MonthGroup,
+    NoticeGroup,
+    ReportCounts,
+)
 from services.audit.domain.tree_head import SignedTreeHead
 from shared.db import DatabaseStore
 from shared.events import EventData
 
 Connection = asyncpg.Connection | PoolConnectionProxy
+
+#: The columns of ``transparency.ProcessKind``, from a view's submission ``s``.
+_PROCESS_KIND = (
+    "authority_family AS family, s->'instrument'->>'type' AS instrument,"
+    " s->'requester'->>'agency_type' AS agency_type"
+)
+#: The views, each with its submission as ``s``.
+_VIEWS = " FROM request_views CROSS JOIN LATERAL (SELECT view->'received'->'submission' AS s) AS r"
+#: One row per notice decision of a view, as ``n``.
+_EACH_NOTICE = " CROSS JOIN LATERAL jsonb_array_elements(view->'notifications') AS n"
+#: Demands received in [$1, $2).
+_RECEIVED_BETWEEN = " WHERE received_at >= $1 AND received_at < $2"
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,8 @@ SIGNER_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"docket.audit.tree-head-signer").digest()[:8], "big", signed=True
 )
 DEAD_LETTER_TYPES = ("DeadLettered", "UnreadableRecord")
+#: Appends and the rebuild run one at a time (``event_log`` itself takes INSERT only).
+TAKE_WRITER_TURN = "LOCK TABLE log_writer_turn IN EXCLUSIVE MODE"
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,29 @@ class ViewFilter:
     deadline_before: datetime | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ViewAccess:
+    """What a caller reaches of the read side: only ``organisation``'s requests (its
+    ``requester.agency``, case-insensitively) when given; national-security process only
+    with ``national_security``."""
+
+    organisation: str | None = None
+    national_security: bool = False
+
+
+#: ``shared.auth.policy.is_national_security`` over a row of ``request_views`` (``v``).
+NATIONAL_SECURITY_FORM = (
+    "(coalesce(v.authority_family, '') = 'national_security'"
+    " OR v.view #>> '{received,submission,instrument,type}' = 'national_security_letter'"
+    " OR v.view #>> '{received,submission,requester,agency_type}' = 'intelligence')"
+)
+#: A view with no RequestReceived yet: its form is unknown.
+NOT_RECEIVED = "coalesce(jsonb_typeof(v.view -> 'received'), 'null') = 'null'"
+#: What is hidden without the national-security scope (unknown form: fail closed).
+NATIONAL_SECURITY_VIEW = f"({NOT_RECEIVED} OR {NATIONAL_SECURITY_FORM})"
+OWNER_VIEW = "lower(btrim(v.view #>> '{received,submission,requester,agency}'))"
 
 
 class RequestSummary(BaseModel):
@@ -96,7 +139,7 @@ class AuditStore(DatabaseStore):
         """Append, in ledger order and in one transaction, the entries not stored yet;
         returns how many leaves were added.
 
-        One writer at a time (``LOCK TABLE ... IN EXCLUSIVE MODE``) keeps leaf indexes
+        One writer at a time (the EXCLUSIVE lock of ``log_writer_turn``) keeps leaf indexes
         dense and in commit order: the next index is read under the lock on every call,
         never cached, so two instances sharing the ledger (a rebalance) cannot collide.
         The ledger positions are stored in the same transaction, so a crash between the
@@ -105,7 +148,7 @@ class AuditStore(DatabaseStore):
         if not pending:
             return 0
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("LOCK TABLE event_log IN EXCLUSIVE MODE")
+            await conn.execute(TAKE_WRITER_TURN)
             next_index: int = await conn.fetchval(
                 "SELECT coalesce(max(leaf_index) + 1, 0) FROM event_log"
             )
@@ -270,10 +313,14 @@ class AuditStore(DatabaseStore):
                 yield row["leaf_index"], bytes(row["leaf_data"]), bytes(row["leaf_hash"])
 
     async def list_views(
-        self, where: ViewFilter, limit: int, after: tuple[datetime, str] | None
+        self,
+        where: ViewFilter,
+        limit: int,
+        after: tuple[datetime, str] | None,
+        access: ViewAccess,
     ) -> list[RequestSummary]:
-        """Views matching ``where`` in (received_at, request_id) order, after the cursor
-        (views not received yet sort as received at the epoch)."""
+        """Views matching ``where`` that ``access`` reaches, in (received_at, request_id)
+        order, after the cursor (views not received yet sort as received at the epoch)."""
         sort_key = "coalesce(received_at, 'epoch'::timestamptz)"
         clauses: list[str] = []
         params: list[Any] = []
@@ -285,6 +332,10 @@ class AuditStore(DatabaseStore):
         for column in ("state", "authority_code", "authority_family", "risk_level", "country"):
             if getattr(where, column) is not None:
                 add(f"{column} = ?", getattr(where, column))
+        if access.organisation is not None:
+            add(f"{OWNER_VIEW} = lower(btrim(?))", access.organisation)
+        if not access.national_security:
+            clauses.append(f"NOT {NATIONAL_SECURITY_VIEW}")
         if where.deadline_before is not None:
             add("deadline < ?", where.deadline_before)
         if where.received_from is not None:
@@ -297,31 +348,74 @@ class AuditStore(DatabaseStore):
         params.append(limit)
         rows = await self.pool.fetch(
             "SELECT request_id, state, received_at, deadline, authority_code,"
-            " authority_family, risk_level, country FROM request_views"
+            " authority_family, risk_level, country FROM request_views v"
             f" WHERE {' AND '.join(clauses) or 'true'}"
             f" ORDER BY {sort_key}, request_id LIMIT ${len(params)}",
             *params,
         )
         return [RequestSummary(**dict(row)) for row in rows]
 
-    async def views_received_between(self, start: datetime, end: datetime) -> list[RequestView]:
+    async def report_counts(self, start: datetime, end: datetime) -> ReportCounts:
+        """The demands received in ``[start, end)`` and their notice decisions, counted
+        in SQL by every attribute the transparency report distinguishes (a few rows,
+        however many requests the period holds), from one snapshot of the views."""
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            demands = await conn.fetch(
+                f"SELECT {_PROCESS_KIND}, country,"
+                " coalesce((s->'emergency'->>'claimed')::boolean, false) AS emergency_claimed,"
+                " view->'decision'->>'outcome' AS outcome, count(*) AS requests,"
+                " coalesce(sum(jsonb_array_length(s->'targets')), 0) AS accounts"
+                f"{_VIEWS}{_RECEIVED_BETWEEN} GROUP BY 1, 2, 3, 4, 5, 6",
+                start,
+                end,
+            )
+            notices = await conn.fetch(
+                f"SELECT {_PROCESS_KIND}, n->>'decision' AS decision,"
+                " n->>'last_event' AS last_event, count(*) AS notices"
+                f"{_VIEWS}{_EACH_NOTICE}{_RECEIVED_BETWEEN} GROUP BY 1, 2, 3, 4, 5",
+                start,
+                end,
+            )
+        return ReportCounts(
+            demands=tuple(DemandGroup(**dict(row)) for row in demands),
+            notices=tuple(NoticeGroup(**dict(row)) for row in notices),
+        )
+
+    async def month_counts(self, start: datetime, end: datetime) -> list[MonthGroup]:
+        """Demands received in ``[start, end)`` by UTC month and kind, counted in SQL."""
         rows = await self.pool.fetch(
-            "SELECT view FROM request_views WHERE received_at >= $1 AND received_at < $2"
-            " ORDER BY received_at, request_id",
+            f"SELECT {_PROCESS_KIND},"
+            " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, count(*) AS requests"
+            f"{_VIEWS}{_RECEIVED_BETWEEN} GROUP BY 1, 2, 3, 4",
             start,
             end,
         )
-        return [RequestView.model_validate(json.loads(row["view"])) for row in rows]
+        return [MonthGroup(**dict(row)) for row in rows]
 
     async def dead_letters(
-        self, start: datetime | None, end: datetime | None, after: int, limit: int
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        after: int,
+        limit: int,
+        access: ViewAccess,
     ) -> list[StoredDeadLetter]:
-        """Dead-lettered and unreadable records stored in ``[start, end)``, by leaf index."""
+        """Dead-lettered and unreadable records stored in ``[start, end)``, by leaf index;
+        without national-security scope, none keyed by a national-security request."""
+        hidden = (
+            ""
+            if access.national_security
+            else " AND NOT EXISTS (SELECT 1 FROM request_views v"
+            f" WHERE v.request_id = e.request_id AND {NATIONAL_SECURITY_FORM})"
+        )
         rows = await self.pool.fetch(
-            "SELECT leaf_index, stored_at, leaf_data FROM event_log"
+            "SELECT leaf_index, stored_at, leaf_data FROM event_log e"
             " WHERE event_type = ANY($1::text[]) AND leaf_index > $2"
             " AND ($3::timestamptz IS NULL OR stored_at >= $3)"
-            " AND ($4::timestamptz IS NULL OR stored_at < $4)"
+            f" AND ($4::timestamptz IS NULL OR stored_at < $4){hidden}"
             " ORDER BY leaf_index LIMIT $5",
             list(DEAD_LETTER_TYPES),
             after,
@@ -339,9 +433,10 @@ class AuditStore(DatabaseStore):
     async def rebuild_views(self) -> int:
         """Replace every request view by folding the log; returns how many were written.
 
-        Appends wait meanwhile (the writer's table lock), so no event is missed."""
+        Appends wait meanwhile (the writer's turn), so no event is missed. Runs as the
+        owner role: the service's role may not delete views."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("LOCK TABLE event_log IN EXCLUSIVE MODE")
+            await conn.execute(TAKE_WRITER_TURN)
             await conn.execute("DELETE FROM request_views")
             events = []
             async for row in conn.cursor("SELECT leaf_data FROM event_log ORDER BY leaf_index"):

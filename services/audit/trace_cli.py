@@ -1,9 +1,9 @@
 """``docket trace REQUEST_ID``: a request's path through the system, hop by hop.
 
 Reads the request's history from the audit service (``GET /v1/requests/{id}``, contract
-section 4) and prints every event in the order it happened: which service produced it,
-when, how long after the previous hop, where audit stored it (leaf index), and the
-trace to open in Jaeger.
+section 4, with the key in ``DOCKET_API_KEY``) and prints every event in the order it
+happened: which service produced it, when, how long after the previous hop, where audit
+stored it (leaf index), and the trace to open in Jaeger.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+
+from shared.cli import api_key_headers
 
 AUDIT_URL = os.environ.get("DOCKET_AUDIT_URL", "http://127.0.0.1:8083")
 JAEGER_URL = os.environ.get("DOCKET_JAEGER_URL", "http://localhost:16686")
@@ -130,7 +132,7 @@ def trace_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     url = f"{args.audit_url.rstrip('/')}/v1/requests/{args.request_id}"
     try:
-        response = httpx.get(url, timeout=30)
+        response = httpx.get(url, headers=api_key_headers(), timeout=30)
     except httpx.HTTPError as error:
         print(f"cannot reach the audit service at {args.audit_url}: {error}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from services.classifier.domain import Explanation, Policy, PolicyError, explain, load_policy
+from services.classifier.registry import RegistryError, load_agency_registry
 from services.notifier.domain.decision import decide_notice
 from shared.accounts import Account, AccountDirectory
 from shared.amendments import Amendment
@@ -25,6 +26,7 @@ from shared.submission import Submission, to_utc
 from shared.verdict import TargetMatch, Verdict
 
 ACCOUNTS_ENV = "DOCKET_ACCOUNTS_FILE"
+AGENCY_REGISTRY_ENV = "DOCKET_AGENCY_REGISTRY_FILE"
 FIELDS = (
     "authority_code",
     "authority_family",
@@ -39,9 +41,12 @@ FIELDS = (
 
 
 def _policy(directory: Path | None, out: TextIO) -> Policy | None:
+    """The policy in ``directory``, checking requesters against the shipped agency
+    registry and ``$DOCKET_AGENCY_REGISTRY_FILE``."""
+    extra = os.environ.get(AGENCY_REGISTRY_ENV)
     try:
-        return load_policy(directory)
-    except PolicyError as error:
+        return load_policy(directory, load_agency_registry(Path(extra) if extra else None))
+    except (PolicyError, RegistryError) as error:
         print(f"policy refused: {error}", file=out)
         return None
 

@@ -29,6 +29,7 @@ from shared.events import (
     ShadowClassified,
 )
 from shared.kafka import EventPublisher, RecordInfo, derived_event_id
+from shared.submission import STORED
 from shared.verdict import Verdict
 
 log = structlog.get_logger("docket.classifier")
@@ -53,7 +54,9 @@ def verdict_event(
 
 
 def amendment_of(event: RequestAmended) -> Amendment:
-    return Amendment.model_validate(event.model_dump(include=set(Amendment.model_fields)))
+    return Amendment.model_validate(
+        event.model_dump(include=set(Amendment.model_fields)), context=STORED
+    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from asyncpg.pool import PoolConnectionProxy
 from services.classifier.history import RequestHistory, StoredAmendment
 from shared.amendments import Amendment
 from shared.db import DatabaseStore
-from shared.submission import Submission
+from shared.submission import STORED, Submission
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 
@@ -69,13 +69,15 @@ async def _history(conn: Connection, request_id: str) -> RequestHistory:
     submission = row["submission"]
     return RequestHistory(
         request_id=request_id,
-        submission=Submission.model_validate_json(submission) if submission else None,
+        submission=Submission.model_validate_json(submission, context=STORED)
+        if submission
+        else None,
         received_position=row["received_position"],
         amendments=tuple(
             StoredAmendment(
                 event_id=a["event_id"],
                 position=a["position"],
-                amendment=Amendment.model_validate_json(a["amendment"]),
+                amendment=Amendment.model_validate_json(a["amendment"], context=STORED),
             )
             for a in amendments
         ),

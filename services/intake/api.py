@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -9,17 +10,14 @@ import structlog
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.trace import Tracer
 from starlette import types as asgi
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from services.intake.credentials import CredentialCache
 from services.intake.domain.findings import document_findings
-from services.intake.domain.idempotency import Conflict, fingerprint
-from services.intake.domain.keys import Credential, Scope
+from services.intake.domain.idempotency import Conflict, Replay, fingerprint
 from services.intake.domain.lifecycle import (
     after_amendment,
     after_decision,
@@ -31,52 +29,49 @@ from services.intake.models import (
     AmendmentBody,
     ChangeAccepted,
     DecisionBody,
-    request_id_for,
+    new_request_id,
 )
 from services.intake.ports import Repository
-from services.intake.problems import (
+from services.intake.store import (
+    Change,
+    ChangeResult,
+    NewRequest,
+    NotFound,
+    Publish,
+    Refused,
+    RequestOwner,
+)
+from shared.amendments import Amendment
+from shared.auth.guard import Caller
+from shared.auth.policy import Reach, is_national_security
+from shared.events import DecisionRecorded, EventData, RequestAmended, RequestReceived
+from shared.kafka import TRANSIENT_ERRORS, EventPublisher, derived_event_id
+from shared.problems import (
     PROBLEM_MEDIA_TYPE,
     FieldError,
     Problem,
     field_errors,
     problem_response,
 )
-from services.intake.store import Change, ChangeResult, NewRequest, NotFound, Refused
-from shared.amendments import Amendment
-from shared.events import DecisionRecorded, EventData, RequestAmended, RequestReceived
-from shared.kafka import TRANSIENT_ERRORS, EventPublisher, derived_event_id
 from shared.submission import Submission
 
 log = structlog.get_logger("docket.intake")
 
 MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_S = 5
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="ApiKey",
-    description="An intake API key (`docket keys create`), sent as `Authorization: Bearer <key>`.",
-)
-
-
-class AuthProblem(Exception):
-    """401 (no or unknown key) or 403 (key without the scope)."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 def problem_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for problem answers (``application/problem+json``)."""
     descriptions = {
         401: "No API key, or an unknown or revoked one",
-        403: "The API key lacks the scope this call needs",
-        404: "Unknown request",
+        403: "The API key's role may not make this call",
+        404: "Unknown request, or one this key may not see",
         409: "Conflicts with what is already recorded",
         413: "The body exceeds 1 MiB",
         415: "The body is not JSON",
         422: "Invalid fields, one entry per field in `errors`",
+        429: "The client's rate limit is used up (see Retry-After)",
         503: "Kafka or the database is unreachable; nothing was accepted (see Retry-After)",
     }
     schema = {"$ref": "#/components/schemas/Problem"}
@@ -168,18 +163,6 @@ def install_error_handlers(app: FastAPI) -> None:
             error.status_code, title, str(error.detail), headers=dict(error.headers or {})
         )
 
-    @app.exception_handler(AuthProblem)
-    async def auth_problem(_request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, AuthProblem)
-        if error.status == 401:
-            return problem_response(
-                401,
-                "Unauthorized",
-                error.detail,
-                headers={"WWW-Authenticate": 'Bearer realm="docket-intake"'},
-            )
-        return problem_response(403, "Forbidden", error.detail)
-
     async def unavailable(_request: Request, error: Exception) -> JSONResponse:
         log.warning("dependency_unavailable", error=type(error).__name__)
         return problem_response(
@@ -199,177 +182,209 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(500, "Internal Server Error", "an unexpected error occurred")
 
 
-def install_routes(
-    app: FastAPI,
-    repository: Repository,
-    publisher: EventPublisher,
-    audit_base_url: str,
-    publish_timeout_s: float,
-    tracer: Tracer,
-    credentials: CredentialCache,
-) -> None:
-    """``credentials`` looks API keys up (in ``repository``, through a short cache)."""
-    router = APIRouter(prefix="/v1")
-    app.add_middleware(BodyLimits)
-    install_error_handlers(app)
+@dataclass(frozen=True)
+class Intake:
+    """What intake's routes use, kept as ``app.state.intake`` by the composition root."""
 
-    def require(scope: Scope) -> Any:
-        async def authenticated(
-            bearer_token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        ) -> Credential:
-            if bearer_token is None:
-                raise AuthProblem(401, "send an API key as 'Authorization: Bearer <key>'")
-            credential = await credentials.credential(bearer_token.credentials)
-            if credential is None:
-                raise AuthProblem(401, "the API key is unknown or revoked")
-            if scope not in credential.scopes:
-                raise AuthProblem(
-                    403, f"client {credential.client_id!r} may not {scope.value} (missing scope)"
-                )
-            structlog.contextvars.bind_contextvars(client_id=credential.client_id)
-            return credential
+    repository: Repository
+    publisher: EventPublisher
+    audit_base_url: str
+    publish_timeout_s: float
+    tracer: Tracer
 
-        return Depends(authenticated)
-
-    def publishing(data: EventData, event_id: str) -> Any:
+    def publishing(self, data: EventData, event_id: str) -> Publish:
         async def publish() -> None:
             await asyncio.wait_for(
-                publisher.publish(data, event_id=event_id), timeout=publish_timeout_s
+                self.publisher.publish(data, event_id=event_id), timeout=self.publish_timeout_s
             )
 
         return publish
 
-    def status_url(request_id: str) -> str:
-        return f"{audit_base_url}/v1/requests/{request_id}"
+    def status_url(self, request_id: str) -> str:
+        return f"{self.audit_base_url}/v1/requests/{request_id}"
 
-    @router.post(
-        "/requests",
-        status_code=202,
-        response_model=Accepted,
-        summary="Submit a request for user data",
-        responses=problem_docs(401, 403, 409, 413, 415, 422, 503),
-    )
-    async def submit_request(
-        submission: Annotated[Submission, Body()],
-        credential: Annotated[Credential, require(Scope.SUBMIT)],
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                alias="Idempotency-Key",
-                min_length=1,
-                max_length=200,
-                description="The same key with the same body answers the same request_id; "
-                "with another body, 409.",
-            ),
-        ] = None,
-    ) -> Response:
-        accepted_at = datetime.now(UTC)
-        request_id = request_id_for(submission)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        with tracer.start_as_current_span("validate") as span:
-            span.set_attribute("docket.request_id", request_id)
-            document = Submission.model_validate(submission.model_dump(by_alias=True))
-            event_id = derived_event_id("received", request_id)
-            event = RequestReceived(
-                request_id=request_id,
-                submission=document,
-                submitted_by=credential.client_id,
-                accepted_at=accepted_at,
-                findings=document_findings(document, accepted_at),
-            )
-            span.set_attribute("docket.findings", len(event.findings))
-        resolution = await repository.accept_submission(
-            NewRequest(
-                request_id=request_id,
-                fingerprint=fingerprint(document),
-                event_id=event_id,
-                submitted_by=credential.client_id,
-                accepted_at=accepted_at,
-                data_requested=tuple(document.data_requested),
-                nondisclosure_ordered=document.instrument.nondisclosure.ordered,
-            ),
-            idempotency_key,
-            publishing(event, event_id),
-        )
-        if isinstance(resolution, Conflict):
-            return problem_response(409, "Conflict", resolution.reason)
-        log.info("request_accepted", event_id=event_id, replay=type(resolution).__name__)
-        body = Accepted(request_id=request_id, status_url=status_url(request_id))
-        return JSONResponse(body.model_dump(), status_code=202)
 
-    RequestId = Annotated[uuid.UUID, Path(description="The request_id intake answered")]
+def intake(request: Request) -> Intake:
+    context: Intake = request.app.state.intake
+    return context
 
-    @router.post(
-        "/requests/{request_id}/amendments",
-        status_code=202,
-        response_model=ChangeAccepted,
-        summary="Amend a request (non-disclosure order, withdrawal, note)",
-        responses=problem_docs(401, 403, 404, 409, 413, 415, 422, 503),
-    )
-    async def amend_request(
-        request_id: RequestId,
-        body: Annotated[AmendmentBody, Body()],
-        credential: Annotated[Credential, require(Scope.AMEND)],
-    ) -> Response:
-        rid = str(request_id)
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        amendment = Amendment.model_validate(body.model_dump())
-        event_id = derived_event_id("amended", rid, fingerprint(amendment))
-        event = RequestAmended(
-            request_id=rid, submitted_by=credential.client_id, **amendment.model_dump()
-        )
-        change = Change(
-            request_id=rid,
-            event_id=event_id,
-            kind="amendment",
-            submitted_by=credential.client_id,
-            accepted_at=datetime.now(UTC),
-            conflict=lambda state: amendment_conflict(state, amendment),
-            apply=lambda state: after_amendment(state, amendment),
-        )
-        return _change_answer(
-            await repository.accept_change(change, publishing(event, event_id)),
-            ChangeAccepted(request_id=rid, event_id=event_id, status_url=status_url(rid)),
-        )
 
-    @router.post(
-        "/requests/{request_id}/decision",
-        status_code=202,
-        response_model=ChangeAccepted,
-        summary="Record the outcome of a request",
-        responses=problem_docs(401, 403, 404, 409, 413, 415, 422, 503),
-    )
-    async def decide_request(
-        request_id: RequestId,
-        body: Annotated[DecisionBody, Body()],
-        credential: Annotated[Credential, require(Scope.DECIDE)],
-    ) -> Response:
-        rid = str(request_id)
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        event_id = derived_event_id("decided", rid, fingerprint(body))
-        event = DecisionRecorded(
-            request_id=rid,
-            outcome=body.outcome,
-            data_disclosed=tuple(body.data_disclosed),
-            decided_by=body.decided_by,
-            note=body.note,
-            submitted_by=credential.client_id,
-        )
-        change = Change(
-            request_id=rid,
-            event_id=event_id,
-            kind="decision",
-            submitted_by=credential.client_id,
-            accepted_at=datetime.now(UTC),
-            conflict=lambda state: decision_conflict(state, body.outcome, body.data_disclosed),
-            apply=lambda state: after_decision(state, body.outcome),
-        )
-        return _change_answer(
-            await repository.accept_change(change, publishing(event, event_id)),
-            ChangeAccepted(request_id=rid, event_id=event_id, status_url=status_url(rid)),
-        )
+Context = Annotated[Intake, Depends(intake)]
+RequestId = Annotated[uuid.UUID, Path(description="The request_id intake answered")]
+router = APIRouter(prefix="/v1")
 
+
+def install_routes(app: FastAPI, context: Intake) -> None:
+    app.state.intake = context
+    app.add_middleware(BodyLimits)
+    install_error_handlers(app)
     app.include_router(router)
+
+
+@router.post(
+    "/requests",
+    status_code=202,
+    response_model=Accepted,
+    summary="Submit a request for user data",
+    responses=problem_docs(401, 403, 409, 413, 415, 422, 429, 503),
+)
+async def submit_request(
+    submission: Annotated[Submission, Body()],
+    caller: Caller,
+    context: Context,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="The same key with the same body answers the same request_id; "
+            "with another body, 409.",
+        ),
+    ] = None,
+) -> Response:
+    principal = caller.principal
+    agency = submission.requester.agency
+    if caller.reach is Reach.OWN_ORGANISATION and not principal.owns(agency):
+        return problem_response(
+            403,
+            "Forbidden",
+            f"this key submits for {principal.organisation!r} only; requester.agency "
+            "names another organisation",
+            errors=[FieldError(path="requester.agency", message="not this key's organisation")],
+        )
+    accepted_at = datetime.now(UTC)
+    request_id = new_request_id()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    with context.tracer.start_as_current_span("validate") as span:
+        span.set_attribute("docket.request_id", request_id)
+        document = Submission.model_validate(submission.model_dump(by_alias=True))
+        event_id = derived_event_id("received", request_id)
+        event = RequestReceived(
+            request_id=request_id,
+            submission=document,
+            submitted_by=principal.client_id,
+            accepted_at=accepted_at,
+            findings=document_findings(document, accepted_at),
+        )
+        span.set_attribute("docket.findings", len(event.findings))
+    resolution = await context.repository.accept_submission(
+        NewRequest(
+            request_id=request_id,
+            fingerprint=fingerprint(document),
+            event_id=event_id,
+            submitted_by=principal.client_id,
+            accepted_at=accepted_at,
+            data_requested=tuple(document.data_requested),
+            nondisclosure_ordered=document.instrument.nondisclosure.ordered,
+            owner=RequestOwner(
+                organisation=agency,
+                national_security=is_national_security(
+                    document.instrument.type.value, document.requester.agency_type.value, None
+                ),
+            ),
+            external_ref=document.external_ref,
+        ),
+        idempotency_key,
+        context.publishing(event, event_id),
+    )
+    if isinstance(resolution, Conflict):
+        return problem_response(409, "Conflict", resolution.reason)
+    if isinstance(resolution, Replay):  # the id the first submission got
+        request_id = resolution.request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+    log.info("request_accepted", event_id=event_id, replay=type(resolution).__name__)
+    body = Accepted(request_id=request_id, status_url=context.status_url(request_id))
+    return JSONResponse(body.model_dump(), status_code=202)
+
+
+@router.post(
+    "/requests/{request_id}/amendments",
+    status_code=202,
+    response_model=ChangeAccepted,
+    summary="Amend a request (non-disclosure order, withdrawal, note)",
+    responses=problem_docs(401, 403, 404, 409, 413, 415, 422, 429, 503),
+)
+async def amend_request(
+    request_id: RequestId,
+    body: Annotated[AmendmentBody, Body()],
+    caller: Caller,
+    context: Context,
+) -> Response:
+    rid = str(request_id)
+    structlog.contextvars.bind_contextvars(request_id=rid)
+    amendment = Amendment.model_validate(body.model_dump())
+    event_id = derived_event_id("amended", rid, fingerprint(amendment))
+    author = caller.principal.client_id
+    event = RequestAmended(request_id=rid, submitted_by=author, **amendment.model_dump())
+    change = Change(
+        request_id=rid,
+        event_id=event_id,
+        kind="amendment",
+        submitted_by=author,
+        accepted_at=datetime.now(UTC),
+        visible=lambda owner: owner.visible_to(caller.principal, caller.reach),
+        conflict=lambda state: amendment_conflict(state, amendment),
+        apply=lambda state: after_amendment(state, amendment),
+    )
+    return _change_answer(
+        await context.repository.accept_change(change, context.publishing(event, event_id)),
+        ChangeAccepted(request_id=rid, event_id=event_id, status_url=context.status_url(rid)),
+    )
+
+
+@router.post(
+    "/requests/{request_id}/decision",
+    status_code=202,
+    response_model=ChangeAccepted,
+    summary="Record the outcome of a request",
+    responses=problem_docs(401, 403, 404, 409, 413, 415, 422, 429, 503),
+)
+async def decide_request(
+    request_id: RequestId,
+    body: Annotated[DecisionBody, Body()],
+    caller: Caller,
+    context: Context,
+) -> Response:
+    rid = str(request_id)
+    structlog.contextvars.bind_contextvars(request_id=rid)
+    author = caller.principal.client_id
+    if body.decided_by is not None and body.decided_by != author:
+        return problem_response(
+            422,
+            "Invalid Request",
+            "1 field(s) are invalid",
+            errors=[
+                FieldError(
+                    path="decided_by",
+                    message=f"the decision is recorded as made by this key's client "
+                    f"{author!r}; leave decided_by out",
+                )
+            ],
+        )
+    event_id = derived_event_id("decided", rid, fingerprint(body))
+    event = DecisionRecorded(
+        request_id=rid,
+        outcome=body.outcome,
+        data_disclosed=tuple(body.data_disclosed),
+        decided_by=author,
+        note=body.note,
+        submitted_by=author,
+    )
+    change = Change(
+        request_id=rid,
+        event_id=event_id,
+        kind="decision",
+        submitted_by=author,
+        accepted_at=datetime.now(UTC),
+        visible=lambda owner: owner.visible_to(caller.principal, caller.reach),
+        conflict=lambda state: decision_conflict(state, body.outcome, body.data_disclosed),
+        apply=lambda state: after_decision(state, body.outcome),
+    )
+    return _change_answer(
+        await context.repository.accept_change(change, context.publishing(event, event_id)),
+        ChangeAccepted(request_id=rid, event_id=event_id, status_url=context.status_url(rid)),
+    )
 
 
 def _change_answer(result: ChangeResult, accepted: ChangeAccepted) -> Response:

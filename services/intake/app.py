@@ -2,49 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from opentelemetry.sdk.trace import TracerProvider
 
-from services.intake.api import install_routes, problem_schema
-from services.intake.credentials import CredentialCache
-from services.intake.domain.keys import parse_bootstrap_key
+from services.intake.api import Intake, install_routes, problem_schema
 from services.intake.ports import Repository
 from services.intake.store import IntakeStore
+from shared.auth.access import install_access
+from shared.auth.cache import Lookup
 from shared.db import Database
 from shared.kafka import EventPublisher
-from shared.service import create_http_app, create_runtime, serve
+from shared.schemas import SCHEMAS
+from shared.service import ServiceRuntime, create_http_app, create_runtime, serve
 from shared.settings import IntakeSettings
 
 SERVICE = "intake"
 SCHEMA = "intake"
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = SCHEMAS[SCHEMA]
 
 
 def create_app(
     settings: IntakeSettings,
     tracer_provider: TracerProvider | None = None,
     repository: Repository | None = None,
+    keys: Lookup | None = None,
 ) -> FastAPI:
-    """The intake service. ``repository`` replaces PostgreSQL (unit tests only)."""
+    """The intake service. ``repository`` and ``keys`` replace PostgreSQL (unit tests
+    only)."""
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     if repository is None:
-        repository = _database(settings, runtime.resources, runtime.readiness)
+        repository = _database(settings, runtime)
     app = create_http_app(runtime, "Docket intake")
     publisher = EventPublisher(runtime.broker, source="/docket/intake")
+    install_access(
+        app,
+        SERVICE,
+        settings,
+        runtime.resources,
+        runtime.readiness,
+        bootstrap_key=settings.bootstrap_key,
+        lookup=keys,
+    )
     install_routes(
         app,
-        repository,
-        publisher,
-        settings.audit_base_url,
-        settings.publish_timeout_s,
-        runtime.tracer_provider.get_tracer("docket.intake"),
-        CredentialCache(repository.credential),
+        Intake(
+            repository,
+            publisher,
+            settings.audit_base_url,
+            settings.publish_timeout_s,
+            runtime.tracer_provider.get_tracer("docket.intake"),
+        ),
     )
 
     def openapi() -> dict[str, Any]:
@@ -60,32 +70,20 @@ def create_app(
     return app
 
 
-def _database(
-    settings: IntakeSettings, resources: list[Any], readiness: dict[str, Any]
-) -> IntakeStore:
+def _database(settings: IntakeSettings, runtime: ServiceRuntime) -> IntakeStore:
     database = Database.for_service(
-        settings.database_url, SCHEMA, MIGRATIONS, max_size=settings.database_pool_size
+        settings, SCHEMA, MIGRATIONS, max_size=settings.database_pool_size
     )
-    bootstrap = parse_bootstrap_key(settings.bootstrap_key) if settings.bootstrap_key else None
     store = IntakeStore(database)
-
-    @asynccontextmanager
-    async def opened() -> AsyncIterator[None]:
-        async with database.opened():
-            if bootstrap is not None:
-                await store.put_key(
-                    bootstrap.key_id, bootstrap.client_id, bootstrap.scopes, bootstrap.secret
-                )
-            yield
-
-    resources.append(opened)
-    readiness["postgres"] = database.ping
+    runtime.resources.append(database.opened)
+    runtime.readiness["postgres"] = database.ping
+    runtime.preflight.append(database.check)
     return store
 
 
 def main() -> None:
     settings = IntakeSettings()
-    serve(SERVICE, settings, settings.port, lambda: create_app(settings))
+    serve(SERVICE, settings, settings.port, settings.admin_port, lambda: create_app(settings))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """``docket submit|amend|decide|status`` (intake and audit over HTTP) and
-``docket keys create|list|revoke`` (intake's API keys, straight in the database), for people.
+``docket keys create|list|rotate|revoke`` (the API keys of intake and audit, straight in
+the database, schema ``auth``), for people.
 
-Writes authenticate with the API key in ``DOCKET_API_KEY``; ``docket keys`` uses
-``DOCKET_DATABASE_URL``.
+Every call authenticates with the API key in ``DOCKET_API_KEY``; ``docket keys`` uses
+``DOCKET_MIGRATION_DATABASE_URL`` (the owner role), else ``DOCKET_DATABASE_URL``, on a
+migrated database.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
-from services.intake.credentials import CREDENTIAL_TTL_S
-from services.intake.domain.keys import check_client_id, new_key_id, new_secret, parse_scopes
-from services.intake.store import IntakeStore
-from shared.db import Database, create_pool, migrate
+from shared.auth.cache import CREDENTIAL_TTL_S
+from shared.auth.keys import Role, key_spec
+from shared.auth.store import opened_key_store
+from shared.cli import api_key_headers
 from shared.events import Outcome
+from shared.settings import MigrateSettings
 from shared.submission import DataCategory
 
 INTAKE_URL = os.environ.get("DOCKET_INTAKE_URL", "http://127.0.0.1:8080")
@@ -97,27 +101,40 @@ def decide_command(argv: list[str]) -> int:
         choices=[category.value for category in DataCategory],
         help="a data category disclosed (repeat for several)",
     )
-    parser.add_argument("--decided-by", required=True, help="who decided (name or role)")
     parser.add_argument("--note")
     parser.add_argument("--intake-url", default=INTAKE_URL)
     args = parser.parse_args(argv)
     body = {
         "outcome": args.outcome,
         "data_disclosed": args.data,
-        "decided_by": args.decided_by,
         "note": args.note,
     }
     return _post_change(args.intake_url, args.request_id, "decision", body, "decision")
 
 
 def keys_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="docket keys", description="Intake's API keys.")
-    parser.add_argument("--database-url", default=os.environ.get("DOCKET_DATABASE_URL"))
+    parser = argparse.ArgumentParser(prog="docket keys", description="Docket's API keys.")
+    configured = MigrateSettings().owner_url()
+    parser.add_argument("--database-url", default=configured)
     actions = parser.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a key; the secret is shown only once")
-    create.add_argument("client_id", help="e.g. legal-ops, cbp-portal, docket-automation")
-    create.add_argument("--scopes", required=True, help="comma-separated: submit,amend,decide")
+    create.add_argument("client_id", help="e.g. legal-ops, cbp-portal, on-call")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument(
+        "--organisation", help="a submitter's organisation: its requests' requester.agency"
+    )
+    create.add_argument(
+        "--national-security",
+        action="store_true",
+        help="the key also sees national-security process",
+    )
     actions.add_parser("list", help="list keys (never their secrets)")
+    rotate = actions.add_parser(
+        "rotate",
+        help="a new secret (and key id) for the same client and role; the old key is "
+        f"revoked at once (effective within {CREDENTIAL_TTL_S:g} s)",
+    )
+    rotate.add_argument("key_id")
     revoke = actions.add_parser(
         "revoke", help=f"revoke a key by its id (effective within {CREDENTIAL_TTL_S:g} s)"
     )
@@ -125,45 +142,61 @@ def keys_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("set DOCKET_DATABASE_URL or pass --database-url")
+    if args.action == "create":
+        try:
+            key_spec(args.client_id, args.role, args.organisation, args.national_security)
+        except ValueError as error:
+            parser.error(str(error))
     try:
-        if args.action == "create":
-            check_client_id(args.client_id)
-            parse_scopes(args.scopes)
-    except ValueError as error:
-        parser.error(str(error))
-    return asyncio.run(_keys(args))
+        return asyncio.run(_keys(args))
+    except asyncpg.InsufficientPrivilegeError:
+        raise SystemExit(
+            "docket keys: this database role may not change API keys; run it as the owner "
+            "role (DOCKET_MIGRATION_DATABASE_URL)"
+        ) from None
 
 
 async def _keys(args: argparse.Namespace) -> int:
-    pool = await create_pool(args.database_url, schema="intake")
-    try:
-        await migrate(pool, "intake", Path(__file__).parent / "migrations")
-        store = IntakeStore(Database.of(pool))
+    async with opened_key_store(args.database_url) as store:
         if args.action == "create":
-            key_id, secret = new_key_id(), new_secret()
-            scopes = parse_scopes(args.scopes)
-            await store.put_key(key_id, check_client_id(args.client_id), scopes, secret)
-            print(f"key {key_id} for {args.client_id} ({', '.join(sorted(scopes))})")
-            print(f"  secret (shown once, give it to the client as DOCKET_API_KEY): {secret}")
+            spec = key_spec(args.client_id, args.role, args.organisation, args.national_security)
+            issued = await store.create(spec)
+            scope = " + national security" if spec.national_security else ""
+            owner = f" for {spec.organisation}" if spec.organisation else ""
+            print(f"key {issued.key_id}: {spec.client_id}, {spec.role.value}{owner}{scope}")
+            print(
+                "  secret (shown once, give it to the client as DOCKET_API_KEY): "
+                f"{issued.secret.get_secret_value()}"
+            )
             return 0
         if args.action == "list":
             for key in await store.list_keys():
                 state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                scope = "+national_security" if key.national_security else ""
                 print(
-                    f"{key.key_id:<24} {key.client_id:<24} {','.join(key.scopes):<20} "
-                    f"created {key.created_at:%Y-%m-%d}  {state}"
+                    f"{key.key_id:<24} {key.client_id:<24} {key.role + scope:<28} "
+                    f"created {key.created_at:%Y-%m-%d}  {state}  {key.organisation or ''}"
                 )
             return 0
-        if await store.revoke_key(args.key_id):
+        if args.action == "rotate":
+            rotated = await store.rotate(args.key_id)
+            if rotated is None:
+                print(f"no active key {args.key_id}", file=sys.stderr)
+                return 1
             print(
-                f"revoked {args.key_id}; running intake instances stop accepting it within "
-                f"{CREDENTIAL_TTL_S:g} s"
+                f"key {args.key_id} revoked (effective within {CREDENTIAL_TTL_S:g} s); "
+                f"its replacement is {rotated.key_id}"
+            )
+            print(f"  secret (shown once): {rotated.secret.get_secret_value()}")
+            return 0
+        if await store.revoke(args.key_id):
+            print(
+                f"revoked {args.key_id}; running intake and audit instances stop accepting it "
+                f"within {CREDENTIAL_TTL_S:g} s"
             )
             return 0
         print(f"no active key {args.key_id}", file=sys.stderr)
         return 1
-    finally:
-        await pool.close()
 
 
 def _moment(text: str) -> datetime:
@@ -178,11 +211,7 @@ def _moment(text: str) -> datetime:
 
 
 def _auth_headers() -> dict[str, str]:
-    headers = {"content-type": "application/json"}
-    key = os.environ.get("DOCKET_API_KEY")
-    if key:
-        headers["authorization"] = f"Bearer {key}"
-    return headers
+    return {"content-type": "application/json", **api_key_headers()}
 
 
 def _post_change(
@@ -207,7 +236,9 @@ def status_command(argv: list[str]) -> int:
     parser.add_argument("--audit-url", default=AUDIT_URL)
     parser.add_argument("--json", action="store_true", help="print the raw JSON")
     args = parser.parse_args(argv)
-    response = httpx.get(f"{args.audit_url}/v1/requests/{args.request_id}", timeout=30)
+    response = httpx.get(
+        f"{args.audit_url}/v1/requests/{args.request_id}", headers=_auth_headers(), timeout=30
+    )
     if args.json:
         print(json.dumps(response.json(), indent=2))
         return 0 if response.status_code == 200 else 1

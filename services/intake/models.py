@@ -10,10 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.amendments import Amendment
 from shared.events import Outcome
-from shared.submission import DataCategory, ShortText, Submission
+from shared.submission import PROSE, DataCategory, ShortText
 
-REQUEST_ID_NAMESPACE = uuid.UUID("0f3c6d2e-8d0b-4a55-9a43-8b1f2f3c9d10")
-NoteText = Annotated[str, Field(max_length=5_000)]
+NoteText = Annotated[str, Field(max_length=5_000), PROSE]
 
 
 class AmendmentBody(Amendment):
@@ -38,7 +37,9 @@ class DecisionBody(BaseModel):
 
     outcome: Outcome
     data_disclosed: Annotated[list[DataCategory], Field(max_length=len(DataCategory))] = []
-    decided_by: ShortText
+    #: Who decided is the API key's client, recorded from the credential. Sent, it must
+    #: name that client (a body naming someone else is refused with 422).
+    decided_by: ShortText | None = None
     note: NoteText | None = None
 
     @model_validator(mode="after")
@@ -64,7 +65,8 @@ class ChangeAccepted(BaseModel):
     status_url: str
 
 
-def request_id_for(submission: Submission) -> str:
-    """The same (agency, external reference) always names the same request."""
-    key = f"{submission.requester.agency.casefold()}\x1f{submission.external_ref}"
-    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, key))
+def new_request_id() -> str:
+    """A random request id (uuid4): it tells nothing of the agency or its reference and
+    cannot be computed from them. A re-submission finds its first id by (agency,
+    external_ref) or by Idempotency-Key in intake's database."""
+    return str(uuid.uuid4())

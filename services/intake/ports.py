@@ -6,13 +6,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from services.intake.domain.idempotency import Resolution
-from services.intake.domain.keys import Credential
 from services.intake.store import Change, ChangeResult, NewRequest, Publish
 
 
 class Repository(Protocol):
-    async def credential(self, secret: str) -> Credential | None: ...
-
     async def accept_submission(
         self, request: NewRequest, idempotency_key: str | None, publish: Publish
     ) -> Resolution: ...

@@ -1,5 +1,6 @@
-"""PostgreSQL adapter of intake: API keys, accepted requests, Idempotency-Key records
-and accepted changes (schema ``intake``).
+"""PostgreSQL adapter of intake: accepted requests (with the organisation that owns
+each), Idempotency-Key records and accepted changes (schema ``intake``). API keys live
+in schema ``auth`` (``shared.auth.store``).
 
 Every write that stands for an event happens in one transaction that holds the row
 *while the event is published*: the rows are committed only after Kafka acknowledged,
@@ -10,7 +11,7 @@ replay them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeAlias
@@ -25,14 +26,28 @@ from services.intake.domain.idempotency import (
     Resolution,
     resolve_submission,
 )
-from services.intake.domain.keys import Credential, Scope, digest_matches, secret_digest
 from services.intake.domain.lifecycle import RequestState
+from shared.auth.keys import Principal
+from shared.auth.policy import Reach, may_see
 from shared.db import DatabaseStore
 from shared.events import Outcome
 from shared.submission import DataCategory
 
 Publish = Callable[[], Awaitable[None]]
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+
+@dataclass(frozen=True)
+class RequestOwner:
+    """Whose a request is: the organisation that submitted it (``requester.agency``;
+    None for requests accepted before ownership was recorded) and whether it is
+    national-security process by its form."""
+
+    organisation: str | None
+    national_security: bool
+
+    def visible_to(self, principal: Principal, reach: Reach) -> bool:
+        return may_see(principal, reach, self.organisation, self.national_security)
 
 
 @dataclass(frozen=True)
@@ -44,15 +59,13 @@ class NewRequest:
     accepted_at: datetime
     data_requested: tuple[DataCategory, ...]
     nondisclosure_ordered: bool
+    owner: RequestOwner
+    external_ref: str
 
-
-@dataclass(frozen=True)
-class KeyInfo:
-    key_id: str
-    client_id: str
-    scopes: tuple[str, ...]
-    created_at: datetime
-    revoked_at: datetime | None
+    @property
+    def agency_key(self) -> str:
+        """The agency as the natural key compares it (case-folded)."""
+        return (self.owner.organisation or "").strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -84,65 +97,13 @@ class Change:
     kind: str
     submitted_by: str
     accepted_at: datetime
+    #: False: the caller may not see the request, which then answers as unknown.
+    visible: Callable[[RequestOwner], bool]
     conflict: Callable[[RequestState], str | None]
     apply: Callable[[RequestState], RequestState]
 
 
 class IntakeStore(DatabaseStore):
-    # --- API keys ---------------------------------------------------------------------
-
-    async def credential(self, secret: str) -> Credential | None:
-        digest = secret_digest(secret)
-        row = await self.pool.fetchrow(
-            "SELECT key_id, client_id, scopes, key_sha256 FROM api_keys"
-            " WHERE key_sha256 = $1 AND revoked_at IS NULL",
-            digest,
-        )
-        if row is None or not digest_matches(secret, row["key_sha256"]):
-            return None
-        return Credential(
-            key_id=row["key_id"],
-            client_id=row["client_id"],
-            scopes=frozenset(Scope(name) for name in row["scopes"]),
-        )
-
-    async def put_key(
-        self, key_id: str, client_id: str, scopes: Iterable[Scope], secret: str
-    ) -> None:
-        """Create the key, or replace the one with this id (scopes, secret; un-revoked)."""
-        await self.pool.execute(
-            "INSERT INTO api_keys (key_id, client_id, scopes, key_sha256) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (key_id) DO UPDATE SET client_id = EXCLUDED.client_id,"
-            " scopes = EXCLUDED.scopes, key_sha256 = EXCLUDED.key_sha256, revoked_at = NULL",
-            key_id,
-            client_id,
-            sorted(scope.value for scope in scopes),
-            secret_digest(secret),
-        )
-
-    async def list_keys(self) -> list[KeyInfo]:
-        rows = await self.pool.fetch(
-            "SELECT key_id, client_id, scopes, created_at, revoked_at FROM api_keys"
-            " ORDER BY client_id, created_at"
-        )
-        return [
-            KeyInfo(
-                key_id=row["key_id"],
-                client_id=row["client_id"],
-                scopes=tuple(row["scopes"]),
-                created_at=row["created_at"],
-                revoked_at=row["revoked_at"],
-            )
-            for row in rows
-        ]
-
-    async def revoke_key(self, key_id: str) -> bool:
-        status = await self.pool.execute(
-            "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL",
-            key_id,
-        )
-        return status.endswith(" 1")
-
     # --- submissions ------------------------------------------------------------------
 
     async def accept_submission(
@@ -177,11 +138,14 @@ class IntakeStore(DatabaseStore):
         """Record ``change`` once ``publish`` returned, unless its rules refuse it."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "SELECT data_requested, nondisclosure_ordered, withdrawn_at, outcome"
-                " FROM requests WHERE request_id = $1 FOR UPDATE",
+                "SELECT data_requested, nondisclosure_ordered, withdrawn_at, outcome,"
+                " organisation, national_security FROM requests WHERE request_id = $1"
+                " FOR UPDATE",
                 change.request_id,
             )
-            if row is None:
+            if row is None or not change.visible(
+                RequestOwner(row["organisation"], row["national_security"])
+            ):
                 return NotFound()
             seen = await conn.fetchval(
                 "SELECT true FROM changes WHERE event_id = $1", change.event_id
@@ -223,12 +187,16 @@ async def _claim(
     conn: Connection, request: NewRequest, idempotency_key: str | None
 ) -> tuple[Resolution, bool]:
     """How ``request`` resolves, having claimed what it may, and whether the claims are
-    to be kept (a new request, or a replay first seen under this Idempotency-Key)."""
+    to be kept (a new request, or a replay first seen under this Idempotency-Key).
+
+    The natural key (agency case-folded, external_ref) is claimed first; when it was
+    taken, the Idempotency-Key is recorded against the request that holds it."""
     claimed = await conn.fetchval(
         "INSERT INTO requests (request_id, fingerprint, event_id, submitted_by,"
-        " accepted_at, data_requested, nondisclosure_ordered)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        " ON CONFLICT (request_id) DO NOTHING RETURNING true",
+        " accepted_at, data_requested, nondisclosure_ordered, organisation, agency_key,"
+        " external_ref, national_security)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " ON CONFLICT (agency_key, external_ref) DO NOTHING RETURNING true",
         request.request_id,
         request.fingerprint,
         request.event_id,
@@ -236,14 +204,21 @@ async def _claim(
         request.accepted_at,
         [category.value for category in request.data_requested],
         request.nondisclosure_ordered,
+        request.owner.organisation,
+        request.agency_key,
+        request.external_ref,
+        request.owner.national_security,
     )
     by_natural_key = None
     if not claimed:
         by_natural_key = await _prior(
             conn,
-            "SELECT request_id, fingerprint FROM requests WHERE request_id = $1",
-            request.request_id,
+            "SELECT request_id, fingerprint FROM requests"
+            " WHERE agency_key = $1 AND external_ref = $2",
+            request.agency_key,
+            request.external_ref,
         )
+    holder = by_natural_key.request_id if by_natural_key is not None else request.request_id
     key_claimed = False
     by_key = None
     if idempotency_key is not None:
@@ -253,7 +228,7 @@ async def _claim(
                 " VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, key) DO NOTHING RETURNING true",
                 request.submitted_by,
                 idempotency_key,
-                request.request_id,
+                holder,
                 request.fingerprint,
             )
         )

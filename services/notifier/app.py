@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
@@ -27,12 +26,13 @@ from shared.accounts import AccountDirectory
 from shared.db import Database
 from shared.kafka import EventPublisher, subscribe_events
 from shared.kafka_security import KafkaSecurity
+from shared.schemas import SCHEMAS
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import NotifierSettings
 
 SERVICE = "notifier"
 SCHEMA = "notifier"
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = SCHEMAS[SCHEMA]
 
 
 def create_channels(settings: NotifierSettings) -> dict[str, NoticeChannel]:
@@ -58,7 +58,7 @@ def create_channels(settings: NotifierSettings) -> dict[str, NoticeChannel]:
 def create_app(
     settings: NotifierSettings, tracer_provider: TracerProvider | None = None
 ) -> FastAPI:
-    database = Database.for_service(settings.database_url, SCHEMA, MIGRATIONS)
+    database = Database.for_service(settings, SCHEMA, MIGRATIONS)
     accounts = AccountDirectory.from_setting(settings.accounts_file)
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     tracer = runtime.tracer_provider.get_tracer("docket.notifier")
@@ -98,6 +98,7 @@ def create_app(
     runtime.resources.append(database.opened)
     runtime.background.append(dispatching)
     runtime.readiness["postgres"] = database.ping
+    runtime.preflight.append(database.check)
     subscribe_events(
         runtime.broker,
         topic_names=(topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED),
@@ -114,7 +115,7 @@ def create_app(
 
 def main() -> None:
     settings = NotifierSettings()
-    serve(SERVICE, settings, settings.port, lambda: create_app(settings))
+    serve(SERVICE, settings, settings.port, settings.admin_port, lambda: create_app(settings))
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ class TargetPlan:
 
 
 def account_key(target: NoticeTarget, account: Account | None) -> str:
-    if account is not None and account.platform_user_id:
-        return account.platform_user_id
+    """One key per account, however the demand named it: a target named by e-mail and
+    again by handle is one account, so one notice."""
+    if account is not None:
+        return account.platform_user_id or account.handle.casefold()
     return target.platform_user_id or (target.handle or "").casefold()
 
 

@@ -15,6 +15,7 @@ from asyncpg.pool import PoolConnectionProxy
 from shared.amendments import Amendment
 from shared.db import DatabaseStore
 from shared.events import NoticeTarget, RequestAmended, RequestClassified
+from shared.submission import STORED
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 
@@ -261,8 +262,8 @@ def _request(row: asyncpg.Record) -> RequestRecord:
     amendments: Any = json.loads(row["amendments"]) if row["amendments"] else []
     return RequestRecord(
         request_id=row["request_id"],
-        verdict=RequestClassified.model_validate_json(verdict) if verdict else None,
-        amendments=tuple(Amendment.model_validate(a) for a in amendments),
+        verdict=RequestClassified.model_validate_json(verdict, context=STORED) if verdict else None,
+        amendments=tuple(Amendment.model_validate(a, context=STORED) for a in amendments),
     )
 
 
@@ -272,7 +273,7 @@ def _notice(row: asyncpg.Record) -> NoticeRow:
         request_id=row["request_id"],
         account_key=row["account_key"],
         channel=row["channel"],
-        target=NoticeTarget.model_validate_json(row["target"]),
+        target=NoticeTarget.model_validate_json(row["target"], context=STORED),
         state=row["state"],
         reason=row["reason"],
         not_before=row["not_before"],

@@ -12,7 +12,6 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 
 from deploy.kafka.security import KafkaAccess
-from deploy.postgres.launcher import create_database
 from tests.chaos.harness import Mailbox, System
 from tests.fixtures.postgres import PostgresTestServer
 from tests.fixtures.servers import free_port
@@ -32,10 +31,10 @@ async def chaos_system(
     # Not tmp_path_factory: pytest prunes old basetemps, also those of other sessions.
     folder = Path(tempfile.mkdtemp(prefix="docket-chaos-"))
     name = f"chaos_{free_port()}"
-    await create_database(postgres_server.admin_url, name)
+    database = await postgres_server.docket_database(name)
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    system = System(kafka_access, postgres_server.url(name), smtp.port, folder)
+    system = System(kafka_access, database, smtp.port, folder)
     try:
         await system.start()
         yield system

@@ -24,7 +24,9 @@ import httpx
 
 from deploy.kafka.security import KafkaAccess
 from shared.amendments import Amendment, effective_state
+from shared.settings import listen_environment
 from shared.submission import Submission
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,6 +60,7 @@ class Instance:
     port: int
     env: dict[str, str]
     log_path: Path
+    admin_port: int = field(default_factory=free_port)
     process: asyncio.subprocess.Process | None = None
     starts: int = 0
 
@@ -70,7 +73,7 @@ class Instance:
         return self.process is not None and self.process.returncode is None
 
     async def start(self) -> None:
-        env = {**self.env, f"DOCKET_{self.service.upper()}_PORT": str(self.port)}
+        env = {**self.env, **listen_environment(self.service, self.port, self.admin_port)}
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -142,10 +145,14 @@ class Counts:
 class System:
     """Intake, two classifiers, two notifiers and two audits on one database."""
 
-    def __init__(self, kafka: KafkaAccess, database_url: str, smtp_port: int, folder: Path) -> None:
+    def __init__(
+        self, kafka: KafkaAccess, database: DocketDatabase, smtp_port: int, folder: Path
+    ) -> None:
         token = secrets.token_hex(4)
         self.api_key = "chaos-" + secrets.token_hex(20)
-        self.database_url = database_url
+        #: The owner's URL, for the durable-state checks; each service has its own role.
+        self.database_url = database.owner_url
+        self.audit_database_url = database.url("audit")
         self.folder = folder
         self.groups = {
             "classifier": f"docket-classifier-chaos-{token}",
@@ -154,7 +161,6 @@ class System:
         }
         common = {
             **os.environ,
-            "DOCKET_DATABASE_URL": database_url,
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
@@ -162,7 +168,9 @@ class System:
             "DOCKET_TREE_HEAD_INTERVAL_S": "2",
             "DOCKET_DISPATCH_POLL_INTERVAL_S": "0.3",
             "DOCKET_KAFKA_CONNECT_TIMEOUT_S": "120",
-            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"chaos:submit,amend,decide:{self.api_key}",
+            "DOCKET_INTAKE_BOOTSTRAP_KEY": f"chaos:legal:{self.api_key}",
+            # one client drives all the load: the per-client rate limit is not under test
+            "DOCKET_RATE_LIMIT_PER_S": "0",
             "DOCKET_CONSUMER_GROUP_PREFIX": self.groups["audit"],
         }
         self.instances: dict[str, Instance] = {}
@@ -174,6 +182,7 @@ class System:
                     **common,
                     **kafka.service_env(service),
                     "DOCKET_INSTANCE_ID": f"{name}-{token}",
+                    "DOCKET_DATABASE_URL": database.url(service),
                 }
                 if service in ("classifier", "notifier"):
                     env["DOCKET_CONSUMER_GROUP"] = self.groups[service]
@@ -262,9 +271,7 @@ class System:
             record.amendment_ids.append(amended["event_id"])
             record.amendment_accepted_at[amended["event_id"]] = datetime.now(UTC)
         if kind == 3:
-            decided = await self.post(
-                client, f"{path}/decision", {"outcome": "rejected", "decided_by": "chaos suite"}
-            )
+            decided = await self.post(client, f"{path}/decision", {"outcome": "rejected"})
             if decided is not None:
                 record.decision_ids.append(decided["event_id"])
 

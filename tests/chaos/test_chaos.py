@@ -202,7 +202,7 @@ async def run_chaos(
         "audit",
         "verify",
         "--database-url",
-        system.database_url,
+        system.audit_database_url,
         "--audit-url",
         system.audit_url,
         stdout=asyncio.subprocess.PIPE,

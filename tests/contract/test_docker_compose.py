@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -71,6 +72,41 @@ def test_compose_runs_every_service_on_kraft_kafka_postgres_and_jaeger() -> None
         assert any(v["target"] == "/kafka-secrets" and v["read_only"] for v in service["volumes"])
         assert service["command"][-1] == f"services.{name}.app"
         assert service["healthcheck"]["test"]
+
+
+def test_every_published_port_is_bound_to_loopback_only() -> None:
+    result = config("--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    published = {
+        (name, int(port["published"])): port.get("host_ip")
+        for name, service in services.items()
+        for port in service.get("ports", [])
+    }
+    assert published, "compose publishes no port at all"
+    assert {where: ip for where, ip in published.items() if ip != "127.0.0.1"} == {}
+    # the APIs and, separately, each service's metrics
+    for offset, name in enumerate(("intake", "classifier", "notifier", "audit")):
+        assert (name, 8080 + offset) in published
+        assert (name, 9180 + offset) in published
+    assert not any(name in ("kafka", "postgres") for name, _port in published)
+
+
+def test_compose_migrates_once_as_the_owner_and_each_service_has_its_own_role() -> None:
+    result = config("--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    migrate = services["migrate"]
+    assert migrate["command"][-1] == "migrate"
+    owner = urlsplit(migrate["environment"]["DOCKET_MIGRATION_DATABASE_URL"])
+    assert owner.username == "docket_owner"
+    for name in ("intake", "classifier", "notifier", "audit"):
+        service = services[name]
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        url = urlsplit(service["environment"]["DOCKET_DATABASE_URL"])
+        assert url.username == f"docket_{name}"
+        assert url.password == migrate["environment"][f"DOCKET_{name.upper()}_DATABASE_PASSWORD"]
+        assert "DOCKET_MIGRATION_DATABASE_URL" not in service["environment"]
 
 
 @pytest.mark.parametrize("broken", ["services:\n  intake:\n    image: [unclosed\n"])

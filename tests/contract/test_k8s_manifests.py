@@ -38,6 +38,9 @@ CRDS = REPO.parent / "shared" / "testdata" / "k8s-crds"
 KUBERNETES_VERSION = "1.33"
 OVERLAYS = [K8S / "base", K8S / "overlays" / "production"]
 PORTS = {"intake": 8080, "classifier": 8081, "notifier": 8082, "audit": 8083}
+ADMIN_PORTS = {"intake": 9180, "classifier": 9181, "notifier": 9182, "audit": 9183}
+#: The services whose API the ingress controller may reach.
+PUBLIC_APIS = {"intake", "audit"}
 CONSUMER_GROUPS = {
     "docket-classifier": "docket-classifier",
     "docket-notifier": "docket-notifier",
@@ -243,6 +246,7 @@ def test_every_manifest_is_valid(manifests: list[Manifest]) -> None:
     kinds = {manifest["kind"] for manifest in manifests}
     assert {"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "Secret"} <= kinds
     assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "ScaledObject"} <= kinds
+    assert "NetworkPolicy" in kinds
     for manifest in manifests:
         validate(manifest)
 
@@ -257,7 +261,10 @@ def test_deployments_have_probes_resources_and_run_as_non_root(
         (container,) = pod["containers"]
         assert container["command"] == ["python", "-m", f"services.{name}.app"]
         assert container["image"].startswith("docket:")
-        assert [p["containerPort"] for p in container["ports"]] == [port]
+        named = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert named == {"http": port, "admin": ADMIN_PORTS[name]}
+        annotations = deployments[f"docket-{name}"]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(ADMIN_PORTS[name])
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
         for kind in ("requests", "limits"):
@@ -269,11 +276,38 @@ def test_deployments_have_probes_resources_and_run_as_non_root(
         assert env["DOCKET_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == ("docket-secrets")
         assert container["envFrom"] == [{"configMapRef": {"name": "docket-config"}}]
     config = of_kind(manifests, "ConfigMap")["docket-config"]["data"]
+    for name, admin_port in ADMIN_PORTS.items():
+        assert config[f"DOCKET_{name.upper()}_ADMIN_PORT"] == str(admin_port)
     assert config["KAFKA_BOOTSTRAP_SERVERS"] == "docket-kafka-bootstrap:9093"
     assert config["DOCKET_HOST"] == "0.0.0.0"
     services = of_kind(manifests, "Service")
     budgets = of_kind(manifests, "PodDisruptionBudget")
     assert set(services) == set(budgets) == set(deployments)
+
+
+def test_a_job_migrates_as_the_owner_and_each_service_has_its_own_role(
+    manifests: list[Manifest],
+) -> None:
+    (job,) = of_kind(manifests, "Job").values()
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"][-1] == "migrate"
+    assert container["envFrom"] == [{"secretRef": {"name": "docket-migration"}}]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    migration = of_kind(manifests, "Secret")["docket-migration"]["stringData"]
+    assert "//docket_owner:" in migration["DOCKET_MIGRATION_DATABASE_URL"]
+    secrets = of_kind(manifests, "Secret")["docket-secrets"]["stringData"]
+    assert "DOCKET_DATABASE_URL" not in secrets  # no shared role any more
+    for name in PORTS:
+        pod = of_kind(manifests, "Deployment")[f"docket-{name}"]["spec"]["template"]["spec"]
+        (service,) = pod["containers"]
+        env = {item["name"]: item for item in service["env"]}
+        key = env["DOCKET_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"]
+        assert key == f"DOCKET_{name.upper()}_DATABASE_URL"
+        assert f"docket_{name}:" in secrets[key]
+        assert "docket-migration" not in str(pod)
+    config = of_kind(manifests, "ConfigMap")["docket-config"]["data"]
+    assert config["DOCKET_DATABASE_SSLMODE"] == "verify-full"
 
 
 def test_scaled_consumers_never_outnumber_partitions(manifests: list[Manifest]) -> None:
@@ -391,6 +425,84 @@ def test_production_overlay_scales_up_and_pins_the_image() -> None:
         assert container["resources"]["limits"]["memory"] == "1Gi"
 
 
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector matches ``labels``."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        present, value = key in labels, labels.get(key)
+        matched = {
+            "In": present and value in expression.get("values", []),
+            "NotIn": value not in expression.get("values", []),
+            "Exists": present,
+            "DoesNotExist": not present,
+        }[operator]
+        if not matched:
+            return False
+    return True
+
+
+def _policies_of(manifests: list[Manifest], labels: dict[str, str], kind: str) -> list[Manifest]:
+    """The NetworkPolicies of ``kind`` (Ingress or Egress) selecting pods with ``labels``."""
+    return [
+        policy
+        for policy in of_kind(manifests, "NetworkPolicy").values()
+        if kind in policy["spec"]["policyTypes"] and selects(policy["spec"]["podSelector"], labels)
+    ]
+
+
+def _namespaces(rule: dict[str, Any], direction: str) -> set[str]:
+    peers = rule.get(direction, [])
+    return {
+        peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+        or "(this namespace)"
+        for peer in peers
+    }
+
+
+def test_every_deployment_is_selected_by_network_policies(manifests: list[Manifest]) -> None:
+    policies = of_kind(manifests, "NetworkPolicy")
+    deny = policies["docket-default-deny-ingress"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}, "ingress denied by default"
+    for name in PORTS:
+        deployment = of_kind(manifests, "Deployment")[f"docket-{name}"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        ingress = _policies_of(manifests, labels, "Ingress")
+        egress = _policies_of(manifests, labels, "Egress")
+        assert ingress, f"docket-{name}: no NetworkPolicy limits what reaches it"
+        assert egress, f"docket-{name}: no NetworkPolicy limits where it may connect"
+        # what reaches the pod: port -> the namespaces it is admitted from
+        admitted: dict[Any, set[str]] = {}
+        for policy in ingress:
+            for rule in policy["spec"].get("ingress", []):
+                assert rule.get("from"), f"{policy['metadata']['name']} admits everyone"
+                for port in rule["ports"]:
+                    admitted.setdefault(port["port"], set()).update(_namespaces(rule, "from"))
+        expected = {"admin": {"monitoring"}}
+        if name in PUBLIC_APIS:
+            expected["http"] = {"ingress-nginx"}
+        assert admitted == expected, name
+        # where the pod may go: DNS, Kafka (its TLS listener only), PostgreSQL at least
+        reachable = {
+            (port["port"], port["protocol"])
+            for policy in egress
+            for rule in policy["spec"]["egress"]
+            for port in rule["ports"]
+        }
+        assert {(53, "UDP"), (9093, "TCP"), (5432, "TCP")} <= reachable, name
+        assert (9092, "TCP") not in reachable, f"{name} may reach a plaintext Kafka port"
+        if name != "notifier":
+            assert (587, "TCP") not in reachable, f"{name} may send e-mail"
+
+
+def test_the_service_ports_follow_the_container_ports(manifests: list[Manifest]) -> None:
+    services = of_kind(manifests, "Service")
+    for name, port in PORTS.items():
+        exposed = {p["name"]: p["port"] for p in services[f"docket-{name}"]["spec"]["ports"]}
+        assert exposed == {"http": port, "admin": ADMIN_PORTS[name]}
+
+
 def _typo(manifest: Manifest, path: tuple[str | int, ...], wrong: str) -> Manifest:
     broken = copy.deepcopy(manifest)
     node: Any = broken
@@ -414,6 +526,7 @@ def _typo(manifest: Manifest, path: tuple[str | int, ...], wrong: str) -> Manife
         ("KafkaTopic", "docket-audit-ledger", ("spec", "partitions"), "partition"),
         ("Kafka", "docket", ("spec", "kafka", "listeners"), "listener"),
         ("KafkaUser", "docket-notifier", ("spec", "authorization", "acls"), "acl"),
+        ("NetworkPolicy", "docket-api-from-ingress", ("spec", "podSelector"), "podSelectr"),
     ],
 )
 def test_a_typo_fails_validation(

@@ -1,4 +1,5 @@
-"""Every service says whether it is alive and ready, and exports Prometheus metrics."""
+"""Every service says whether it is alive and ready, and exports Prometheus metrics on
+its admin port only; no API port describes itself (OpenAPI docs are off by default)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ async def test_every_service_is_alive_ready_and_measured(docket_system: DocketSy
             assert checks["consumers"] is True
             if name in ("intake", "notifier", "audit"):
                 assert checks["postgres"] is True
-            metrics = (await client.get(f"{running.url}/metrics")).text
+            assert ready.json()["failing"] == []
+            metrics = await client.get(f"{running.admin_url}/metrics")
+            assert metrics.headers["content-type"].startswith("text/plain")
             for metric in EXPECTED_METRICS[name]:
-                assert metric in metrics, f"{name} does not export {metric}"
+                assert metric in metrics.text, f"{name} does not export {metric}"
+            for path in ("/metrics", "/docs", "/redoc", "/openapi.json"):
+                answer = await client.get(f"{running.url}{path}")
+                assert answer.status_code == 404, f"{name} serves {path} on its API port"
+            for path in ("/healthz", "/readyz", "/v1/requests"):
+                answer = await client.get(f"{running.admin_url}{path}")
+                assert answer.status_code == 404, f"{name} serves {path} on its admin port"

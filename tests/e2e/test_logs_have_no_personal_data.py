@@ -17,15 +17,17 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from deploy.kafka.security import KafkaAccess
+from shared.settings import listen_environment
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
 from tests.fixtures.system import EXAMPLES, Mailbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 REPO = Path(__file__).resolve().parents[2]
-SECRET = "logs-" + "s" * 40
+SECRET = "logs-" + secrets.token_urlsafe(32)
 PERSONAL = {
-    "agency e-mail": "jane.officer@agency-example.gov",
+    "agency e-mail": "jane.officer@cbp.dhs.gov",  # the agency's own domain: a verified sender
     "owner e-mail": "whistle.blower@private-mail.example",
     "phone": "+1 (202) 555-0147",
     "ip address": "203.0.113.77",
@@ -34,7 +36,7 @@ PERSONAL = {
 
 
 async def test_no_personal_data_in_any_log_line(
-    kafka_access: KafkaAccess, database_url: str, tmp_path: Path
+    kafka_access: KafkaAccess, docket_database: DocketDatabase, tmp_path: Path
 ) -> None:
     body: dict[str, Any] = json.loads(
         (EXAMPLES / "requests" / "01-customs-summons-anonymous-critic.json").read_text()
@@ -68,13 +70,12 @@ async def test_no_personal_data_in_any_log_line(
     token = secrets.token_hex(4)
     common = {
         **os.environ,
-        "DOCKET_DATABASE_URL": database_url,
         "DOCKET_ACCOUNTS_FILE": str(accounts),
         "DOCKET_LOG_LEVEL": "DEBUG",
         "DOCKET_SMTP_HOST": "127.0.0.1",
         "DOCKET_SMTP_PORT": str(smtp.port),
         "DOCKET_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
-        "DOCKET_INTAKE_BOOTSTRAP_KEY": f"logs-test:submit:{SECRET}",
+        "DOCKET_INTAKE_BOOTSTRAP_KEY": f"logs-test:legal:{SECRET}",
         "DOCKET_CONSUMER_GROUP_PREFIX": f"docket-audit-logs-{token}",
     }
     groups = {
@@ -88,7 +89,8 @@ async def test_no_personal_data_in_any_log_line(
             env = {
                 **common,
                 **kafka_access.service_env(name),
-                f"DOCKET_{name.upper()}_PORT": str(port),
+                **listen_environment(name, port, free_port()),
+                "DOCKET_DATABASE_URL": docket_database.url(name),
             }
             if name in groups:
                 env["DOCKET_CONSUMER_GROUP"] = groups[name]
@@ -121,7 +123,8 @@ async def test_no_personal_data_in_any_log_line(
             request_id = response.json()["request_id"]
             for _ in range(300):
                 history = await client.get(
-                    f"http://127.0.0.1:{ports['audit']}/v1/requests/{request_id}"
+                    f"http://127.0.0.1:{ports['audit']}/v1/requests/{request_id}",
+                    headers={"Authorization": f"Bearer {SECRET}"},
                 )
                 if history.status_code == 200 and "UserNotified" in {
                     e["type"] for e in history.json()["events"]

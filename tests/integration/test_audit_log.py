@@ -21,13 +21,17 @@ from services.audit.domain.merkle import verify_inclusion
 from shared import topics
 from shared.events import DecisionRecorded, Outcome, envelope_for
 from shared.settings import AuditSettings
+from tests.fixtures.keys import STANDARD_KEYS, bearer, issue_keys
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port, start_service
 
 pytestmark = pytest.mark.integration
 
 
-async def _wait_for(url: str, check: Any, timeout_s: float = 30.0) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=5) as client:
+async def _wait_for(
+    url: str, check: Any, headers: dict[str, str], timeout_s: float = 30.0
+) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=5, headers=headers) as client:
         for _ in range(int(timeout_s / 0.2)):
             response = await client.get(url)
             if response.status_code == 200 and check(response.json()):
@@ -38,16 +42,19 @@ async def _wait_for(url: str, check: Any, timeout_s: float = 30.0) -> dict[str, 
 
 
 async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
-    kafka_access: KafkaAccess, database_url: str
+    kafka_access: KafkaAccess, database_url: str, docket_database: DocketDatabase
 ) -> None:
     port = free_port()
     settings = AuditSettings(
         **kafka_access.service_settings("audit"),
-        database_url=database_url,
+        database_url=docket_database.url("audit"),
         port=port,
         signing_key_file=Path(tempfile.mkdtemp()) / "key.pem",
     )
     audit = await start_service("audit", create_app(settings), port)
+    # a request with no RequestReceived has no known owner: only the national-security
+    # scope sees it (fail closed)
+    keys = await issue_keys(database_url, {"natsec": STANDARD_KEYS["natsec"]})
     request_id = f"req-audit-{datetime.now(UTC).timestamp()}"
     decision = DecisionRecorded(
         request_id=request_id,
@@ -71,6 +78,7 @@ async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
         history = await _wait_for(
             f"{audit.url}/v1/requests/{request_id}",
             lambda body: len(body["events"]) >= 3,
+            bearer(keys["natsec"]),
         )
         types = sorted(event["type"] for event in history["events"])
         # Only audit reads docket.notification, so audit also dead-letters the poison.

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.auth.policy import is_national_security
 from shared.events import (
     DecisionRecorded,
     EventData,
@@ -170,3 +171,26 @@ def changed_views(
         for request_id, view in fold_views(events, start).items()
         if start.get(request_id) != view
     }
+
+
+def owner_of(view: RequestView) -> str | None:
+    """The organisation that submitted the request (``requester.agency``); None before
+    the RequestReceived is in the view."""
+    if view.received is None:
+        return None
+    agency = view.received.get("submission", {}).get("requester", {}).get("agency")
+    return agency if isinstance(agency, str) else None
+
+
+def national_security_of(view: RequestView) -> bool:
+    """Whether the request is national-security process (``shared.auth.policy``); a view
+    that has no RequestReceived yet counts as one (its form is unknown: fail closed)."""
+    if view.received is None:
+        return True
+    submission = view.received.get("submission", {})
+    family = ((view.classification or {}).get("authority") or {}).get("family")
+    return is_national_security(
+        submission.get("instrument", {}).get("type"),
+        submission.get("requester", {}).get("agency_type"),
+        family,
+    )

@@ -1,10 +1,17 @@
-"""The transparency report (domain section 7), as pure functions over request views.
+"""The transparency report (domain section 7), as pure functions over counts.
 
-A request counts in the period its demand was received in (``[start, end)``). Exact
-counts never include national-security process (authority family
-``national_security``, a national security letter, or an intelligence requester):
-totals minus the other rows would otherwise reveal its exact number. It is reported
-only in the bands 50 U.S.C. 1874 permits, which start at zero.
+A request counts in the period its demand was received in (``[start, end)``). The store
+counts demands in SQL, grouped by every attribute the report distinguishes
+(:class:`DemandGroup`, :class:`NoticeGroup`, :class:`MonthGroup`), so a report costs one
+pass of the database over the period and returns a few rows however many requests it
+holds; the rules below decide what each group is. Exact counts never include
+national-security process (authority family ``national_security``, a national security
+letter, or an intelligence requester): totals minus the other rows would otherwise
+reveal its exact number. It is reported only in the bands 50 U.S.C. 1874 permits, which
+start at zero.
+
+A period starts no earlier than :data:`EARLIEST_FROM` and lasts at most
+:data:`LONGEST_PERIOD` (:func:`period_problems`).
 """
 
 from __future__ import annotations
@@ -13,33 +20,120 @@ import csv
 import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
-
-from services.audit.domain.request_view import RequestView
+from pydantic import BaseModel, ConfigDict
 
 NATIONAL_SECURITY = "national_security"
 UNCLASSIFIED = "unclassified"
+EMERGENCY = "emergency"
+NATIONAL_SECURITY_LETTER = "national_security_letter"
+EMERGENCY_REQUEST = "emergency_request"
+INTELLIGENCE = "intelligence"
 PRODUCED = frozenset({"disclosed", "partially_disclosed"})
 #: The band widths 50 U.S.C. 1874 allows (100 only for annual combined figures).
 PERMITTED_BANDS = frozenset({100, 250, 500, 1000})
+#: No report starts before this: Docket holds no demand older than its records.
+EARLIEST_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+#: Ten years (leap days included): the longest period one report covers.
+LONGEST_PERIOD = timedelta(days=3653)
 
 
-@dataclass(frozen=True)
-class Demand:
-    """What the report needs from one request view."""
+def period_problems(start: datetime, end: datetime) -> list[tuple[str, str]]:
+    """``(field, message)`` for each reason ``[start, end)`` is not a reportable period
+    (``from`` and ``to`` are the query's names); empty when it is one."""
+    problems: list[tuple[str, str]] = []
+    if start < EARLIEST_FROM:
+        problems.append(("from", f"a report starts no earlier than {EARLIEST_FROM:%Y-%m-%d}"))
+    if start >= end:
+        problems.append(("to", "to must be after from"))
+    elif end - start > LONGEST_PERIOD:
+        problems.append(("to", "a report covers at most ten years (3653 days)"))
+    return problems
 
-    received_at: datetime
+
+class ProcessKind(BaseModel):
+    """What decides whether demands are national-security process, and their family."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The classified authority family; None before classification.
+    family: str | None
+    instrument: str
+    agency_type: str
+
+    @property
+    def national_security(self) -> bool:
+        return (
+            self.family == NATIONAL_SECURITY
+            or self.instrument == NATIONAL_SECURITY_LETTER
+            or self.agency_type == INTELLIGENCE
+        )
+
+    @property
+    def reported_family(self) -> str:
+        return self.family or UNCLASSIFIED
+
+
+class DemandGroup(ProcessKind):
+    """Demands received in the period alike in every attribute the report counts by."""
+
     country: str
-    family: str
+    emergency_claimed: bool
+    #: The recorded decision's outcome; None before a decision.
+    outcome: str | None
+    requests: int
+    #: Accounts the demands specify, summed.
     accounts: int
-    emergency: bool
-    national_security: bool
-    produced: bool
-    notices: tuple[str, ...]
+
+    @property
+    def emergency(self) -> bool:
+        return (
+            self.emergency_claimed
+            or self.instrument == EMERGENCY_REQUEST
+            or self.reported_family == EMERGENCY
+        )
+
+    @property
+    def produced(self) -> bool:
+        return self.outcome in PRODUCED
+
+
+class NoticeGroup(ProcessKind):
+    """Notice decisions on demands of the period alike in kind."""
+
+    decision: str
+    last_event: str
+    notices: int
+
+    @property
+    def kind(self) -> str:
+        if self.last_event == "UserNotified":
+            return "sent"
+        if self.decision == "delayed":
+            return "delayed"
+        if self.decision == "never":
+            return "withheld"
+        if self.decision == "not_applicable":
+            return "not_applicable"
+        return "pending"
+
+
+class MonthGroup(ProcessKind):
+    """Demands received in one month (``YYYY-MM``, UTC) alike in kind."""
+
+    month: str
+    requests: int
+
+
+class ReportCounts(BaseModel):
+    """What the store counts for one period."""
+
+    model_config = ConfigDict(frozen=True)
+
+    demands: tuple[DemandGroup, ...]
+    notices: tuple[NoticeGroup, ...]
 
 
 class ReportRow(BaseModel):
@@ -75,42 +169,6 @@ class TransparencyReport(BaseModel):
     national_security: BandedCounts
 
 
-def demand_of(view: RequestView) -> Demand | None:
-    """The reportable facts of a view; None before its demand was received."""
-    if view.received is None:
-        return None
-    submission: dict[str, Any] = view.received["submission"]
-    requester = submission["requester"]
-    instrument = submission["instrument"]
-    family = ((view.classification or {}).get("authority") or {}).get("family") or UNCLASSIFIED
-    return Demand(
-        received_at=datetime.fromisoformat(submission["received_at"]),
-        country=requester["country"],
-        family=family,
-        accounts=len(submission.get("targets") or ()),
-        emergency=bool((submission.get("emergency") or {}).get("claimed"))
-        or instrument["type"] == "emergency_request"
-        or family == "emergency",
-        national_security=family == NATIONAL_SECURITY
-        or instrument["type"] == "national_security_letter"
-        or requester["agency_type"] == "intelligence",
-        produced=(view.decision or {}).get("outcome") in PRODUCED,
-        notices=tuple(_notice_kind(n.decision, n.last_event) for n in view.notifications),
-    )
-
-
-def _notice_kind(decision: str, last_event: str) -> str:
-    if last_event == "UserNotified":
-        return "sent"
-    if decision == "delayed":
-        return "delayed"
-    if decision == "never":
-        return "withheld"
-    if decision == "not_applicable":
-        return "not_applicable"
-    return "pending"
-
-
 def band(count: int, width: int) -> str:
     """The statutory band holding ``count``: ``band(0, 250) == "0-249"``."""
     if width not in PERMITTED_BANDS:
@@ -122,44 +180,47 @@ def band(count: int, width: int) -> str:
 
 
 def transparency_report(
-    views: Iterable[RequestView], start: datetime, end: datetime, band_width: int = 250
+    counts: ReportCounts, start: datetime, end: datetime, band_width: int = 250
 ) -> TransparencyReport:
-    """The report for demands received in ``[start, end)``."""
-    demands = [d for d in map(demand_of, views) if d and start <= d.received_at < end]
-    secret = [d for d in demands if d.national_security]
-    public = [d for d in demands if not d.national_security]
-    notices = Counter(kind for d in public for kind in d.notices)
+    """The report for demands received in ``[start, end)``, counted in ``counts``."""
+    secret = [g for g in counts.demands if g.national_security]
+    public = [g for g in counts.demands if not g.national_security]
+    notices: Counter[str] = Counter()
+    for group in counts.notices:
+        if not group.national_security:
+            notices[group.kind] += group.notices
     return TransparencyReport(
         period_from=start,
         period_to=end,
         totals=_row("all", public),
-        by_country=_rows(public, lambda d: d.country),
-        by_authority_family=_rows(public, lambda d: d.family),
+        by_country=_rows(public, lambda g: g.country),
+        by_authority_family=_rows(public, lambda g: g.reported_family),
         notices=NoticeCounts(**notices),
         national_security=BandedCounts(
             band_width=band_width,
-            requests=band(len(secret), band_width),
-            accounts_specified=band(sum(d.accounts for d in secret), band_width),
+            requests=band(sum(g.requests for g in secret), band_width),
+            accounts_specified=band(sum(g.accounts for g in secret), band_width),
         ),
     )
 
 
-def _rows(demands: list[Demand], key: Any) -> list[ReportRow]:
-    groups: dict[str, list[Demand]] = defaultdict(list)
-    for demand in demands:
-        groups[key(demand)].append(demand)
-    return [_row(name, groups[name]) for name in sorted(groups)]
+def _rows(groups: list[DemandGroup], key: Any) -> list[ReportRow]:
+    by_key: dict[str, list[DemandGroup]] = defaultdict(list)
+    for group in groups:
+        by_key[key(group)].append(group)
+    return [_row(name, by_key[name]) for name in sorted(by_key)]
 
 
-def _row(name: str, demands: list[Demand]) -> ReportRow:
-    produced = sum(d.produced for d in demands)
+def _row(name: str, groups: list[DemandGroup]) -> ReportRow:
+    requests = sum(g.requests for g in groups)
+    produced = sum(g.requests for g in groups if g.produced)
     return ReportRow(
         key=name,
-        requests=len(demands),
-        accounts_specified=sum(d.accounts for d in demands),
+        requests=requests,
+        accounts_specified=sum(g.accounts for g in groups),
         some_data_produced=produced,
-        share_some_data_produced_pct=round(100 * produced / len(demands), 1) if demands else 0.0,
-        emergency=sum(d.emergency for d in demands),
+        share_some_data_produced_pct=round(100 * produced / requests, 1) if requests else 0.0,
+        emergency=sum(g.requests for g in groups if g.emergency),
     )
 
 
@@ -193,19 +254,20 @@ def report_csv(report: TransparencyReport) -> str:
 
 
 def requests_by_month(
-    views: Iterable[RequestView], start: datetime, end: datetime
+    groups: Iterable[MonthGroup], start: datetime, end: datetime
 ) -> dict[str, dict[str, int]]:
     """``{"2026-01": {"subpoena": 3, ...}, ...}`` for every month of the period,
     national-security process left out (it is never counted exactly)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for demand in map(demand_of, views):
-        if demand and not demand.national_security and start <= demand.received_at < end:
-            counts[f"{demand.received_at:%Y-%m}"][demand.family] += 1
+    for group in groups:
+        if not group.national_security:
+            counts[group.month][group.reported_family] += group.requests
     return {label: dict(sorted(counts[label].items())) for label in _months(start, end)}
 
 
 def _months(start: datetime, end: datetime) -> list[str]:
-    """The months touching ``[start, end)``, at most 100 years of them."""
+    """The months (UTC) touching ``[start, end)``, at most 100 years of them."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     last = end - timedelta(microseconds=1)
     labels: list[str] = []
     year, month = start.year, start.month

@@ -162,7 +162,13 @@ def explain(
     amended_as_of = max([as_of, *(a.effective_at for a in amendments)])
     state = effective_state(submission, amendments, amended_as_of)
     facts = gather(
-        submission, accounts, as_of, policy.home_country, state.nondisclosure, state.withdrawn
+        submission,
+        accounts,
+        as_of,
+        policy.home_country,
+        state.nondisclosure,
+        state.withdrawn,
+        policy.agencies,
     )
 
     found = identify_authority(policy, facts)

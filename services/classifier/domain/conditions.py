@@ -23,10 +23,11 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from services.classifier.domain.facts import AuthorityBasis, Facts, GagState, TextField
+from services.classifier.domain.requester import SignalKind
 from services.classifier.domain.text import Pattern, redact
 from services.classifier.domain.yamlnodes import Node
 from shared.accounts import Account
-from shared.submission import AgencyType, DataCategory, InstrumentType
+from shared.submission import AgencyType, DataCategory, InstrumentType, ReceivedVia
 
 
 class Condition(Protocol):
@@ -203,13 +204,23 @@ _REQUEST_ONLY_KEYS = frozenset(
         "target_not_found",
         "target_identifiers_conflict",
         "account",
-        "contact_email_domain",
+        "requester",
         "withdrawn_by_amendment",
     }
 )
 
 
-_E = TypeVar("_E", InstrumentType, AgencyType, DataCategory, TextField, AuthorityBasis, GagState)
+_E = TypeVar(
+    "_E",
+    InstrumentType,
+    AgencyType,
+    DataCategory,
+    TextField,
+    AuthorityBasis,
+    GagState,
+    SignalKind,
+    ReceivedVia,
+)
 
 
 def enum_values(node: Node, kind: type[_E]) -> tuple[_E, ...]:
@@ -446,7 +457,11 @@ def _parse_targets(value: Node, _v: Vocabulary) -> Condition:
 
 
 def _target_not_found(facts: Facts) -> str | None:
-    missing = [t.label for t in facts.targets if t.account is None]
+    missing = [
+        f"{t.label} (fits {t.resolution.matches} accounts)" if t.resolution.ambiguous else t.label
+        for t in facts.targets
+        if t.account is None
+    ]
     return f"not in the account directory: {_names(missing)}" if missing else None
 
 
@@ -481,19 +496,51 @@ def _parse_account(value: Node, _v: Vocabulary) -> Condition:
     )
 
 
-def _parse_contact_email_domain(value: Node, _v: Vocabulary) -> Condition:
-    domains = frozenset(d.casefold().lstrip("@") for d in value.texts())
+@dataclass(frozen=True)
+class RequesterMatch:
+    """Who the sender is (``services.classifier.domain.requester``): any of the listed
+    identity signals, whether the sender is verified, how the request arrived."""
 
-    def test(facts: Facts) -> str | None:
-        address = facts.submission.requester.contact_email
-        if address is None:
-            return None
-        domain = address.rsplit("@", 1)[-1].casefold()
-        if domain in domains:
-            return f"the requester's contact address is on the public mail domain {domain}"
-        return None
+    signals: frozenset[SignalKind] | None
+    verified: bool | None
+    received_via: frozenset[ReceivedVia] | None
 
-    return Check(test)
+    def evaluate(self, facts: Facts) -> str | None:
+        said: list[str] = []
+        if self.received_via is not None:
+            via = facts.submission.received_via
+            if via not in self.received_via:
+                return None
+            said.append(f"received via {via.value}")
+        if self.verified is not None:
+            evidence = facts.requester
+            if evidence.verified != self.verified:
+                return None
+            if evidence.verified and evidence.record is not None:
+                said.append(
+                    f"the contact domain {evidence.domain} belongs to {evidence.record.describe()}"
+                )
+        if self.signals is not None:
+            found = [s.evidence for s in facts.requester.signals if s.kind in self.signals]
+            if not found:
+                return None
+            said.extend(found)
+        return _join(said)
+
+
+def _parse_requester(value: Node, _v: Vocabulary) -> Condition:
+    spec = value.mapping()
+    signals = spec.optional("signals")
+    verified = spec.optional("verified")
+    via = spec.optional("received_via")
+    spec.done()
+    if signals is None and verified is None and via is None:
+        raise value.error("a requester condition needs signals, verified and/or received_via")
+    return RequesterMatch(
+        signals=frozenset(enum_values(signals, SignalKind)) if signals is not None else None,
+        verified=verified.boolean() if verified is not None else None,
+        received_via=frozenset(enum_values(via, ReceivedVia)) if via is not None else None,
+    )
 
 
 def _withdrawn_by_amendment(facts: Facts) -> str | None:
@@ -664,7 +711,7 @@ _PARSERS: dict[str, Callable[[Node, Vocabulary], Condition]] = {
     "target_not_found": _flag(_target_not_found),
     "target_identifiers_conflict": _flag(_target_identifiers_conflict),
     "account": _parse_account,
-    "contact_email_domain": _parse_contact_email_domain,
+    "requester": _parse_requester,
     "withdrawn_by_amendment": _flag(_withdrawn_by_amendment),
     "authority": _parse_authority,
     "family": _parse_family,

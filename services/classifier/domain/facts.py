@@ -9,8 +9,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 
+from services.classifier.domain.agencies import AgencyRegistry
+from services.classifier.domain.requester import RequesterEvidence, assess_requester
 from services.classifier.domain.text import NormalisedText, normalise, redact
-from shared.accounts import Account, AccountDirectory
+from shared.accounts import Account, AccountDirectory, IdentifierForm, Resolution, identifier_form
 from shared.submission import DataCategory, Nondisclosure, Submission, Target
 
 
@@ -39,20 +41,38 @@ class AuthorityBasis(StrEnum):
     NONE = "none"  # no legal authority stated or recognisable
 
 
+#: How evidence names a target the directory did not find, when its identifier is
+#: personal data (the same words ``redact`` puts in place of such data in quotes).
+_UNFOUND_LABELS = {
+    IdentifierForm.EMAIL: "[e-mail address]",
+    IdentifierForm.PHONE: "[phone number]",
+    IdentifierForm.DISPLAY_NAME: "[display name]",
+}
+
+
 @dataclass(frozen=True)
 class TargetFacts:
     target: Target
     account: Account | None
     #: the target's platform_user_id and handle point at different accounts
     identifiers_conflict: bool
+    #: how the directory read the target's identifier, and how many accounts it fits
+    resolution: Resolution
 
     @cached_property
     def label(self) -> str:
-        """How evidence names the target (its handle, else its user id; redacted);
-        worked out once, as rules ask for it many times."""
-        if self.target.handle is not None:
-            return redact(self.target.handle)
-        return f"user id {redact(self.target.platform_user_id or '')}"
+        """How evidence names the target, never by personal data: a handle or profile
+        URL as given (redacted), else the found account's handle, else the form of the
+        identifier ("[e-mail address]"); worked out once, as rules ask for it many times."""
+        handle = self.target.handle
+        if handle is None:
+            return f"user id {redact(self.target.platform_user_id or '')}"
+        form = identifier_form(handle)
+        if form in (IdentifierForm.HANDLE, IdentifierForm.PROFILE_URL):
+            return redact(handle)
+        if self.account is not None:
+            return redact(self.account.handle)
+        return _UNFOUND_LABELS[form]
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,8 @@ class Facts:
     gag: Gag | None = None
     #: factor code -> evidence, in the order the policy raised them
     factors: dict[str, str] = field(default_factory=dict)
+    #: the agency registry the requester's identity is checked against
+    agencies: AgencyRegistry = field(default_factory=lambda: AgencyRegistry(()))
 
     @property
     def requester_foreign(self) -> bool:
@@ -93,6 +115,11 @@ class Facts:
     def accounts(self) -> tuple[tuple[str, Account], ...]:
         """(label, account) of every target found in the account directory."""
         return tuple((t.label, t.account) for t in self.targets if t.account is not None)
+
+    @cached_property
+    def requester(self) -> RequesterEvidence:
+        """Signals about the sender's identity (worked out once, when a rule asks)."""
+        return assess_requester(self.submission, self.agencies)
 
 
 def _texts(submission: Submission) -> dict[TextField, NormalisedText]:
@@ -110,14 +137,15 @@ def _texts(submission: Submission) -> dict[TextField, NormalisedText]:
 
 
 def _target_facts(target: Target, accounts: AccountDirectory) -> TargetFacts:
-    account = accounts.find(target)
+    resolution = accounts.resolve(target)
+    account = resolution.account
     conflict = False
     if target.platform_user_id is not None and target.handle is not None:
         by_handle = accounts.find(Target(handle=target.handle))
         conflict = by_handle is not None and (
             account is None or by_handle.platform_user_id != account.platform_user_id
         )
-    return TargetFacts(target, account, conflict)
+    return TargetFacts(target, account, conflict, resolution)
 
 
 def gather(
@@ -127,6 +155,7 @@ def gather(
     home_country: str,
     nondisclosure: Nondisclosure,
     withdrawn_by_amendment: bool,
+    agencies: AgencyRegistry | None = None,
 ) -> Facts:
     texts = _texts(submission)
     texts[TextField.NONDISCLOSURE_AUTHORITY] = normalise(nondisclosure.authority or "")
@@ -139,4 +168,5 @@ def gather(
         targets=targets,
         nondisclosure=nondisclosure,
         withdrawn_by_amendment=withdrawn_by_amendment,
+        agencies=agencies if agencies is not None else AgencyRegistry(()),
     )

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from string import Formatter
 
+from services.classifier.domain.agencies import AgencyRegistry
 from services.classifier.domain.conditions import (
     Condition,
     Vocabulary,
@@ -119,6 +120,8 @@ class Policy:
     floors: tuple[LevelFloor, ...]
     actions: tuple[ActionRule, ...]
     default_action: RecommendedAction
+    #: who owns which mail domain (the shipped .gov registry and the operator's file)
+    agencies: AgencyRegistry
 
     def level_for(self, score: int) -> RiskLevel:
         """The highest level whose threshold the score reaches."""
@@ -449,9 +452,15 @@ def policy_version(directory: Path) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def load_policy(directory: Path | None = None) -> Policy:
-    """Read and validate the policy in ``directory`` (default: the one shipped here)."""
+def load_policy(directory: Path | None = None, agencies: AgencyRegistry | None = None) -> Policy:
+    """Read and validate the policy in ``directory`` (default: the one shipped here),
+    checking requesters against ``agencies`` (default: the shipped agency registry)."""
     directory = directory or DEFAULT_POLICY_DIR
+    if agencies is None:
+        # Imported here: the registry's reader imports this package's agency models.
+        from services.classifier.registry import load_agency_registry
+
+        agencies = load_agency_registry()
     for name in POLICY_FILES:
         if not (directory / name).is_file():
             raise PolicyError(name, 1, f"policy file missing from {directory}")
@@ -477,4 +486,5 @@ def load_policy(directory: Path | None = None) -> Policy:
         floors=decisions.floors,
         actions=decisions.actions,
         default_action=decisions.default_action,
+        agencies=agencies,
     )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaProducer
 
 from deploy.kafka.security import KafkaAccess
@@ -16,21 +17,33 @@ from services.audit.app import create_app
 from shared import topics
 from shared.events import DeadLettered, EventData, envelope_for
 from shared.settings import AuditSettings
+from tests.fixtures.keys import STANDARD_KEYS, bearer, issue_keys
+from tests.fixtures.postgres import migrate_database, service_url
 from tests.fixtures.servers import RunningService, free_port, start_service
 from tests.unit.audit import factories as f
 
 
 async def start_audit(kafka: KafkaAccess, database_url: str, **overrides: Any) -> RunningService:
+    """Audit on ``database_url``'s database (any role's URL; migrated here, as the owner),
+    logged in to PostgreSQL as its own role and to Kafka as its own principal."""
+    await migrate_database(database_url)
     port = free_port()
     settings = AuditSettings(
         **kafka.service_settings("audit"),
-        database_url=database_url,
+        database_url=service_url(database_url, "audit"),
         port=port,
         signing_key_file=Path(tempfile.mkdtemp()) / "key.pem",
         consumer_group_prefix=f"docket-audit-test-{secrets.token_hex(4)}",
         **overrides,
     )
     return await start_service("audit", create_app(settings), port)
+
+
+async def audit_client(audit: RunningService, database_url: str) -> httpx.AsyncClient:
+    """A client of ``audit`` with a legal key that also has the national-security scope
+    (it sees every request, unredacted)."""
+    keys = await issue_keys(database_url, {"natsec": STANDARD_KEYS["natsec"]})
+    return httpx.AsyncClient(base_url=audit.url, timeout=10, headers=bearer(keys["natsec"]))
 
 
 async def publish(

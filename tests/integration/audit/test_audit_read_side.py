@@ -10,13 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from deploy.kafka.security import KafkaAccess
 from services.audit.cli import export_command, rebuild_command, verify_command
 from shared import topics
-from tests.integration.audit.helpers import publish, scenario, start_audit, wait_until, window
+from tests.integration.audit.helpers import (
+    audit_client,
+    publish,
+    scenario,
+    start_audit,
+    wait_until,
+    window,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +43,7 @@ async def test_read_side_rebuild_and_tamper_detection(
     start, end = window()
     prefix = f"req-read-{secrets.token_hex(4)}"
     audit = await start_audit(kafka_access, database_url, tree_head_interval_s=0.5)
-    client = httpx.AsyncClient(base_url=audit.url, timeout=10)
+    client = await audit_client(audit, database_url)
     conn = await asyncpg.connect(database_url)
     try:
         await publish(kafka_access, scenario(prefix, start), [(topics.NOTIFICATION, b"\xff")])
@@ -98,7 +104,9 @@ async def test_read_side_rebuild_and_tamper_detection(
             return bool(latest is not None and latest >= size)
 
         await wait_until(signed, 20)
-        assert "docket_audit_log_size" in (await client.get("/metrics")).text
+        metrics = (await client.get(f"{audit.admin_url}/metrics")).text
+        assert "docket_audit_log_size" in metrics
+        assert (await client.get("/metrics")).status_code == 404
 
         # rebuilding the views from the log yields what the live writer wrote
         live = await views(conn)

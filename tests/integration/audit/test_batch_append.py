@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deploy.kafka.security import KafkaAccess
-from deploy.postgres.launcher import create_database, drop_database
+from deploy.postgres.launcher import drop_database
 from services.audit.app import MIGRATIONS, SCHEMA
 from services.audit.domain.ledger import LedgerEntry, UnreadableRecord
 from services.audit.domain.verification import Leaf, verify_log
@@ -25,7 +25,7 @@ from services.audit.tree import LogTree
 from shared import topics
 from shared.db import Database
 from shared.events import envelope_for
-from tests.fixtures.postgres import PostgresTestServer
+from tests.fixtures.postgres import PostgresTestServer, migrate_database, service_url
 from tests.integration.audit.helpers import publish, scenario, start_audit, wait_until, window
 from tests.unit.audit import factories as f
 
@@ -60,7 +60,8 @@ def ledger(count: int) -> list[PendingEntry]:
 
 @asynccontextmanager
 async def opened_store(url: str) -> AsyncIterator[AuditStore]:
-    database = Database.for_service(url, SCHEMA, MIGRATIONS)
+    await migrate_database(url)
+    database = Database(service_url(url, "audit"), SCHEMA, MIGRATIONS)
     async with database.opened():
         yield AuditStore(database)
 
@@ -68,9 +69,9 @@ async def opened_store(url: str) -> AsyncIterator[AuditStore]:
 @asynccontextmanager
 async def second_database(server: PostgresTestServer) -> AsyncIterator[str]:
     name = f"test_batch_{secrets.token_hex(6)}"
-    await create_database(server.admin_url, name)
+    url = await server.create_database(name)
     try:
-        yield server.url(name)
+        yield url
     finally:
         await drop_database(server.admin_url, name)
 

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from deploy.kafka.security import KafkaAccess
-from deploy.postgres.launcher import create_database, drop_database
+from deploy.postgres.launcher import drop_database
 from services.audit.domain.merkle import MerkleLog
 from shared import topics
 from tests.fixtures.postgres import PostgresTestServer
@@ -59,8 +59,7 @@ async def test_replaying_the_ledger_into_an_empty_database_gives_the_same_root(
     root_a = MerkleLog.from_leaf_hashes(h for _, h in first).root
 
     replica = f"test_replay_{secrets.token_hex(6)}"
-    await create_database(postgres_server.admin_url, replica)
-    replica_url = postgres_server.url(replica)
+    replica_url = await postgres_server.create_database(replica)
     audit_b = await start_audit(kafka_access, replica_url, tree_head_interval_s=0, ingest=False)
     try:
 

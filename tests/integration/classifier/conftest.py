@@ -18,6 +18,7 @@ from services.classifier.app import create_app
 from shared.events import Envelope, EventData, EventRejected, envelope_for, parse_event
 from shared.settings import ClassifierSettings
 from shared.submission import Submission
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import RunningService, free_port, start_service
 
 StartClassifier = Callable[..., Awaitable[RunningService]]
@@ -27,16 +28,17 @@ Found = list[tuple[Envelope, EventData]]
 
 @pytest.fixture
 async def start_classifier(
-    kafka_access: KafkaAccess, database_url: str
+    kafka_access: KafkaAccess, docket_database: DocketDatabase
 ) -> AsyncIterator[StartClassifier]:
-    """Start the classifier (settings overridable) in its own consumer group."""
+    """Start the classifier (settings overridable) in its own consumer group, on the
+    test's database (migrated; the classifier logs in as its own role)."""
     running: list[RunningService] = []
 
     async def start(**overrides: Any) -> RunningService:
         port = free_port()
         settings = ClassifierSettings(
             **kafka_access.service_settings("classifier"),
-            database_url=database_url,
+            database_url=docket_database.url("classifier"),
             consumer_group=f"docket-classifier-test-{secrets.token_hex(4)}",
             port=port,
             **overrides,

@@ -17,7 +17,7 @@ from services.classifier.domain import PolicyError, load_policy
 from shared import topics
 from shared.events import RequestClassified, ShadowClassified
 from shared.kafka import derived_event_id
-from shared.settings import ClassifierSettings
+from shared.settings import ClassifierSettings, listen_environment
 from tests.fixtures.servers import free_port
 from tests.integration.classifier.conftest import (
     POLICY_DIR,
@@ -123,7 +123,7 @@ async def test_a_malformed_candidate_policy_stops_the_service_with_one_log_line(
         **kafka_access.service_env("classifier"),
         "DOCKET_DATABASE_URL": database_url,
         "DOCKET_SHADOW_POLICY_DIR": str(candidate),
-        "DOCKET_CLASSIFIER_PORT": str(free_port()),
+        **listen_environment("classifier", free_port(), free_port()),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

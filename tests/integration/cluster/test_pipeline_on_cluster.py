@@ -30,7 +30,6 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
 from deploy.kafka.launcher import KafkaCluster
-from deploy.postgres.launcher import create_database
 from services.audit.app import create_app as create_audit
 from services.classifier.app import create_app as create_classifier
 from services.intake.app import create_app as create_intake
@@ -76,8 +75,8 @@ async def pipeline(
     kafka_cluster: KafkaCluster, postgres_server: PostgresTestServer
 ) -> AsyncIterator[Pipeline]:
     database = f"docket_cluster_{secrets.token_hex(4)}"
-    await create_database(postgres_server.admin_url, database)
-    database_url = postgres_server.url(database)
+    migrated = await postgres_server.docket_database(database)
+    database_url = migrated.owner_url
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
@@ -85,7 +84,6 @@ async def pipeline(
     # as its own principal.
     kafka = kafka_cluster.access.service_settings
     common: dict[str, Any] = {
-        "database_url": database_url,
         "accounts_file": EXAMPLES / "accounts.jsonl",
     }
     signing_key = Path(tempfile.gettempdir()) / f"{database}-signing.pem"
@@ -95,14 +93,15 @@ async def pipeline(
         factories += [
             ("audit", lambda port: create_audit(
                 AuditSettings(**common, **kafka("audit"), port=port,
-                              signing_key_file=signing_key, tree_head_interval_s=0)
+                              signing_key_file=signing_key,
+                              database_url=migrated.url("audit"), tree_head_interval_s=0)
             )),
-            ("classifier", lambda port: create_classifier(
-                ClassifierSettings(**common, **kafka("classifier"), port=port)
-            )),
+            ("classifier", lambda port: create_classifier(ClassifierSettings(
+                **common, **kafka("classifier"), port=port,
+                database_url=migrated.url("classifier")))),
             ("notifier", lambda port: create_notifier(NotifierSettings(
-                **common, **kafka("notifier"), port=port, smtp_host="127.0.0.1",
-                smtp_port=smtp.port,
+                **common, **kafka("notifier"), port=port, database_url=migrated.url("notifier"),
+                smtp_host="127.0.0.1", smtp_port=smtp.port,
                 dispatch_poll_interval_s=0.5,
             ))),
         ]  # fmt: skip
@@ -114,8 +113,9 @@ async def pipeline(
                     **common,
                     **kafka("intake"),
                     port=port,
+                    database_url=migrated.url("intake"),
                     audit_base_url=f"http://127.0.0.1:{audit_port}",
-                    bootstrap_key=f"cluster-test:submit,amend,decide:{API_KEY}",
+                    bootstrap_key=f"cluster-test:legal+national_security:{API_KEY}",
                 )
             ),
         )
@@ -226,7 +226,7 @@ async def test_pipeline_survives_a_broker_kill(
     figures["not_accepted_after_retries"] = len(refused)
     assert len(accepted) >= REQUESTS * 0.9, figures
 
-    histories = await wait_until_processed(pipeline.url("audit"), list(accepted.values()))
+    histories = await wait_until_processed(pipeline.url("audit"), list(accepted.values()), headers)
     lost = [rid for rid, events in histories.items() if not complete(events)]
     figures["lost"] = len(lost)
     # Causal order as the events record it (occurred_at: each stage stamps its event
@@ -299,11 +299,11 @@ def in_causal_order(events: list[dict[str, Any]], order_by: str) -> bool:
 
 
 async def wait_until_processed(
-    audit_url: str, request_ids: list[str], within: float = 120.0
+    audit_url: str, request_ids: list[str], headers: dict[str, str], within: float = 120.0
 ) -> dict[str, list[dict[str, Any]]]:
     histories: dict[str, list[dict[str, Any]]] = {rid: [] for rid in request_ids}
     deadline = time.monotonic() + within
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         while True:
             pending = [rid for rid, events in histories.items() if not complete(events)]
             for rid in pending:

@@ -11,8 +11,9 @@ import pytest
 
 from deploy.kafka.security import KafkaAccess
 from services.intake.cli import keys_command
-from services.intake.credentials import CREDENTIAL_TTL_S
 from shared import topics
+from shared.auth.cache import CREDENTIAL_TTL_S
+from tests.fixtures.keys import SUBMITTER_ORGANISATION
 from tests.fixtures.servers import RunningService
 from tests.integration.intake.conftest import AUTH, events_for, submission
 
@@ -29,7 +30,7 @@ async def test_amendments_and_decisions_follow_the_rules(
 
         unknown = await client.post(
             f"/v1/requests/{uuid.uuid4()}/decision",
-            json={"outcome": "no_data", "decided_by": "counsel"},
+            json={"outcome": "no_data"},
         )
         assert unknown.status_code == 404
 
@@ -44,18 +45,16 @@ async def test_amendments_and_decisions_follow_the_rules(
 
         beyond = await client.post(
             f"{base}/decision",
-            json={"outcome": "disclosed", "data_disclosed": ["content"], "decided_by": "counsel"},
+            json={"outcome": "disclosed", "data_disclosed": ["content"]},
         )
         assert beyond.status_code == 409
 
         decided = await client.post(
             f"{base}/decision",
-            json={"outcome": "disclosed", "data_disclosed": ["ip_logs"], "decided_by": "counsel"},
+            json={"outcome": "disclosed", "data_disclosed": ["ip_logs"]},
         )
         assert decided.status_code == 202
-        second = await client.post(
-            f"{base}/decision", json={"outcome": "rejected", "decided_by": "counsel"}
-        )
+        second = await client.post(f"{base}/decision", json={"outcome": "rejected"})
         assert second.status_code == 409
         withdraw = {"withdrawn": True, "effective_at": "2017-03-21T00:00:00Z"}
         late_withdrawal = await client.post(f"{base}/amendments", json=withdraw)
@@ -76,7 +75,7 @@ async def test_amendments_and_decisions_follow_the_rules(
         )
         assert twice.status_code == 409
         on_withdrawn = await client.post(
-            f"/v1/requests/{other}/decision", json={"outcome": "no_data", "decided_by": "counsel"}
+            f"/v1/requests/{other}/decision", json={"outcome": "no_data"}
         )
         assert on_withdrawn.status_code == 409
 
@@ -93,12 +92,21 @@ async def test_keys_created_scoped_and_revoked(
     assert (
         await asyncio.to_thread(
             keys_command,
-            ["--database-url", database_url, "create", "cbp-portal", "--scopes", "submit"],
+            [
+                "--database-url",
+                database_url,
+                "create",
+                "cbp-portal",
+                "--role",
+                "submitter",
+                "--organisation",
+                SUBMITTER_ORGANISATION,
+            ],
         )
         == 0
     )
     created = capsys.readouterr().out
-    key_id = created.split()[1]
+    key_id = created.split()[1].rstrip(":")
     secret = created.rsplit(" ", 1)[-1].strip()
     portal = {"authorization": f"Bearer {secret}"}
     async with httpx.AsyncClient(base_url=intake.url, timeout=30) as client:
@@ -107,7 +115,7 @@ async def test_keys_created_scoped_and_revoked(
         request_id = accepted.json()["request_id"]
         forbidden = await client.post(
             f"/v1/requests/{request_id}/decision",
-            json={"outcome": "no_data", "decided_by": "counsel"},
+            json={"outcome": "no_data"},
             headers=portal,
         )
         assert forbidden.status_code == 403

@@ -145,7 +145,7 @@ class WebhookReceiver:
 @pytest.fixture
 async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     receiver = WebhookReceiver()
-    service = await start_service("webhook-receiver", receiver.app(), free_port())
+    service = await start_service("webhook-receiver", receiver.app(), free_port(), with_admin=False)
     receiver.url = f"{service.url}/notices"
     try:
         yield receiver

@@ -12,6 +12,7 @@ import pytest
 from services.notifier.store import NoticePlan, NotifierStore
 from shared.db import Database
 from shared.events import NoticeTarget
+from tests.fixtures.postgres import DocketDatabase
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +32,10 @@ def plan(channel: str) -> NoticePlan:
     )
 
 
-async def test_a_second_channel_is_never_claimed_nor_sent(database_url: str) -> None:
-    database = Database(database_url, "notifier", MIGRATIONS)
+async def test_a_second_channel_is_never_claimed_nor_sent(
+    docket_database: DocketDatabase,
+) -> None:
+    database = Database(docket_database.url("notifier"), "notifier", MIGRATIONS)
     async with database.opened():
         store = NotifierStore(database)
         now = datetime.now(UTC)

@@ -34,7 +34,9 @@ from shared.events import (
     envelope_for,
     parse_event,
 )
+from shared.settings import listen_environment
 from shared.submission import Nondisclosure, Submission
+from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
 from tests.integration.notifier.conftest import SmtpServer
 
@@ -108,7 +110,7 @@ class Notifiers:
 
     async def start(self, smtp_port: int | None = None) -> asyncio.subprocess.Process:
         port = free_port()
-        env = {**self.env, "DOCKET_NOTIFIER_PORT": str(port)}
+        env = {**self.env, **listen_environment("notifier", port, free_port())}
         if smtp_port is not None:
             env["DOCKET_SMTP_PORT"] = str(smtp_port)
         process = await asyncio.create_subprocess_exec(
@@ -158,14 +160,17 @@ def fresh_account(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def notifiers(
-    kafka_access: KafkaAccess, database_url: str, smtp_server: SmtpServer, tmp_path: Path
+    kafka_access: KafkaAccess,
+    docket_database: DocketDatabase,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
 ) -> AsyncIterator[Notifiers]:
     accounts = tmp_path / "accounts.jsonl"
     accounts.write_text(ACCOUNT.model_dump_json() + "\n")
     env = {
         **os.environ,
         **kafka_access.service_env("notifier"),
-        "DOCKET_DATABASE_URL": database_url,
+        "DOCKET_DATABASE_URL": docket_database.url("notifier"),
         "DOCKET_ACCOUNTS_FILE": str(accounts),
         "DOCKET_SMTP_HOST": "127.0.0.1",
         "DOCKET_SMTP_PORT": str(smtp_server.port),

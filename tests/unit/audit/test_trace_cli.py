@@ -86,7 +86,7 @@ def test_json_output() -> None:
 
 
 def _answer(status: int, body: Any) -> Any:
-    def get(url: str, timeout: float) -> httpx.Response:
+    def get(url: str, headers: dict[str, str], timeout: float) -> httpx.Response:
         assert url == "http://audit:8083/v1/requests/req-1"
         return httpx.Response(status, json=body, request=httpx.Request("GET", url))
 

@@ -1,10 +1,12 @@
-"""The transparency report: counts, shares, notices, and national security in bands."""
+"""The transparency report: counts, shares, notices, national security in bands, and
+the periods a report may cover. The counts come from ``report_counts.count_views``, the
+in-memory twin of the store's SQL (``tests/integration/audit`` compares the two)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -13,13 +15,18 @@ from hypothesis import strategies as st
 from services.audit.chart import requests_chart_svg
 from services.audit.domain.request_view import RequestView, apply_event, fold_views
 from services.audit.domain.transparency import (
+    DemandGroup,
+    ReportCounts,
+    TransparencyReport,
     band,
+    period_problems,
     report_csv,
     requests_by_month,
     transparency_report,
 )
 from shared.events import EventData
 from tests.unit.audit import factories as f
+from tests.unit.audit.report_counts import count_months, count_views
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 7, 1, tzinfo=UTC)
@@ -53,8 +60,12 @@ def _sample() -> list[RequestView]:
     )
 
 
+def _report(views: list[RequestView], band_width: int = 250) -> TransparencyReport:
+    return transparency_report(count_views(views, START, END), START, END, band_width)
+
+
 def test_counts_by_country_and_family_with_share_produced() -> None:
-    report = transparency_report(_sample(), START, END)
+    report = _report(_sample())
     assert report.totals.requests == 3  # r4 is banded, r5 is outside the period
     assert report.totals.accounts_specified == 5
     assert report.totals.some_data_produced == 2
@@ -67,12 +78,12 @@ def test_counts_by_country_and_family_with_share_produced() -> None:
 
 
 def test_notices_sent_delayed_withheld_exclude_national_security() -> None:
-    notices = transparency_report(_sample(), START, END).notices
+    notices = _report(_sample()).notices
     assert (notices.sent, notices.delayed, notices.withheld) == (1, 1, 0)
 
 
 def test_national_security_is_only_ever_a_band() -> None:
-    report = transparency_report(_sample(), START, END)
+    report = _report(_sample())
     assert report.national_security.requests == "0-249"
     assert report.national_security.accounts_specified == "0-249"
     assert "national_security" not in {row.key for row in report.by_authority_family}
@@ -80,7 +91,7 @@ def test_national_security_is_only_ever_a_band() -> None:
 
 def test_an_intelligence_requester_is_banded_even_before_classification() -> None:
     sub = f.submission(agency_type="intelligence")
-    report = transparency_report(_views(f.received("x", sub)), START, END, band_width=500)
+    report = _report(_views(f.received("x", sub)), band_width=500)
     assert report.totals.requests == 0
     assert report.national_security.requests == "0-499"
 
@@ -107,7 +118,7 @@ def test_bands_the_law_does_not_permit_are_refused() -> None:
 
 
 def test_csv_has_every_section() -> None:
-    rows = list(csv.reader(io.StringIO(report_csv(transparency_report(_sample(), START, END)))))
+    rows = list(csv.reader(io.StringIO(report_csv(_report(_sample())))))
     sections = {row[0] for row in rows[1:]}
     assert sections == {"total", "country", "authority_family", "user_notice"} | {
         "national_security_band"
@@ -116,7 +127,7 @@ def test_csv_has_every_section() -> None:
 
 
 def test_requests_by_month_and_chart() -> None:
-    series = requests_by_month(_sample(), START, END)
+    series = requests_by_month(count_months(_sample(), START, END), START, END)
     assert list(series) == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
     assert series["2026-02"] == {"emergency": 1, "subpoena": 1, "unclassified": 1}
     svg = requests_chart_svg(series, "Requests <test>")
@@ -133,3 +144,69 @@ def test_fold_views_equals_applying_one_event_at_a_time() -> None:
     for event in events:
         view = apply_event(view, event)
     assert fold_views(events) == {"a": view}
+
+
+def _group(requests: int, **kind: str) -> DemandGroup:
+    fields = {"family": "subpoena", "instrument": "subpoena", "agency_type": "court"} | kind
+    return DemandGroup(
+        **fields,
+        country="US",
+        emergency_claimed=False,
+        outcome=None,
+        requests=requests,
+        accounts=requests * 2,
+    )
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        {"family": "national_security"},
+        {"instrument": "national_security_letter"},
+        {"agency_type": "intelligence"},
+    ],
+)
+def test_national_security_groups_count_only_in_bands(kind: dict[str, str]) -> None:
+    counts = ReportCounts(demands=(_group(3), _group(260, **kind)), notices=())
+    report = transparency_report(counts, START, END, 250)
+    assert report.totals.requests == 3
+    assert report.totals.accounts_specified == 6
+    assert report.national_security.requests == "250-499"
+    assert report.national_security.accounts_specified == "500-749"
+
+
+def test_an_empty_period_reports_zeros_and_the_lowest_band() -> None:
+    report = transparency_report(ReportCounts(demands=(), notices=()), START, END)
+    assert report.totals.requests == 0
+    assert report.totals.share_some_data_produced_pct == 0.0
+    assert (report.by_country, report.by_authority_family) == ([], [])
+    assert report.national_security.requests == "0-249"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (datetime(2000, 1, 1, tzinfo=UTC), datetime(2009, 12, 31, tzinfo=UTC), []),
+        (START, START + timedelta(days=3653), []),
+        (START, START + timedelta(days=3654), [("to", "a report covers at most ten years")]),
+        (
+            datetime(1999, 12, 31, tzinfo=UTC),
+            datetime(2000, 6, 1, tzinfo=UTC),
+            [("from", "no earlier than 2000-01-01")],
+        ),
+        (
+            datetime(1, 1, 1, tzinfo=UTC),
+            datetime(9999, 12, 31, tzinfo=UTC),
+            [("from", ""), ("to", "ten years")],
+        ),
+        (END, START, [("to", "after from")]),
+        (START, START, [("to", "after from")]),
+    ],
+)
+def test_a_report_period_starts_in_2000_or_later_and_lasts_ten_years_at_most(
+    start: datetime, end: datetime, expected: list[tuple[str, str]]
+) -> None:
+    problems = period_problems(start, end)
+    assert [field for field, _ in problems] == [field for field, _ in expected]
+    for (_, message), (_, part) in zip(problems, expected, strict=True):
+        assert part in message

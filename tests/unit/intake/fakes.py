@@ -1,17 +1,21 @@
-"""A repository fake for intake's HTTP edge: knows API keys, refuses to store anything
-(the edge tests only exercise rejected input)."""
+"""Fakes for intake's HTTP edge: a key look-up, and a repository that refuses to store
+anything (the edge tests only exercise rejected input)."""
 
 from __future__ import annotations
 
 from pydantic import SecretStr
 
 from services.intake.domain.idempotency import Resolution
-from services.intake.domain.keys import Credential, Scope
 from services.intake.store import Change, ChangeResult, NewRequest, Publish
+from shared.auth.keys import Principal, Role
 from shared.settings import IntakeSettings
 
 FULL_KEY = "full-" + "x" * 40
 SUBMIT_ONLY_KEY = "submit-" + "y" * 40
+KEYS = {
+    FULL_KEY: Principal("k_full", "legal-ops", Role.LEGAL),
+    SUBMIT_ONLY_KEY: Principal("k_portal", "agency-portal", Role.SUBMITTER, "Some Agency"),
+}
 #: Intake's settings for tests that never reach the broker (nothing listens there).
 OFFLINE_SETTINGS = IntakeSettings(
     kafka_bootstrap_servers="127.0.0.1:1",
@@ -20,16 +24,11 @@ OFFLINE_SETTINGS = IntakeSettings(
 )
 
 
-class KeysOnlyRepository:
-    def __init__(self) -> None:
-        self.keys = {
-            FULL_KEY: Credential("k_full", "legal-ops", frozenset(Scope)),
-            SUBMIT_ONLY_KEY: Credential("k_portal", "agency-portal", frozenset({Scope.SUBMIT})),
-        }
+async def known_key(secret: SecretStr) -> Principal | None:
+    return KEYS.get(secret.get_secret_value())
 
-    async def credential(self, secret: str) -> Credential | None:
-        return self.keys.get(secret)
 
+class StoresNothing:
     async def accept_submission(
         self, request: NewRequest, idempotency_key: str | None, publish: Publish
     ) -> Resolution:

@@ -1,4 +1,4 @@
-"""The pure rules of intake: request lifecycle (409s), idempotency, API keys."""
+"""The pure rules of intake: request lifecycle (409s) and idempotency."""
 
 from __future__ import annotations
 
@@ -7,12 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from services.intake.domain.idempotency import Conflict, New, Prior, Replay, resolve_submission
-from services.intake.domain.keys import (
-    Scope,
-    digest_matches,
-    parse_bootstrap_key,
-    secret_digest,
-)
 from services.intake.domain.lifecycle import (
     RequestState,
     after_amendment,
@@ -80,16 +74,3 @@ def test_idempotency_resolution() -> None:
     assert resolve_submission("f1", None, mine) == Replay("r1")
     assert isinstance(resolve_submission("f2", mine, None), Conflict)
     assert isinstance(resolve_submission("f2", None, mine), Conflict)
-
-
-def test_bootstrap_key() -> None:
-    key = parse_bootstrap_key("legal-ops:submit,decide:" + "s" * 32)
-    assert key.scopes == {Scope.SUBMIT, Scope.DECIDE}
-    assert key.key_id == "bootstrap-legal-ops"
-    assert digest_matches(key.secret, secret_digest("s" * 32))
-    assert not digest_matches("t" * 32, secret_digest("s" * 32))
-    for bad in ("legal-ops:submit", "legal-ops:read:" + "s" * 32, "Legal Ops:submit:" + "s" * 32):
-        with pytest.raises(ValueError, match=r"bootstrap key|scopes|client id"):
-            parse_bootstrap_key(bad)
-    with pytest.raises(ValueError, match="32"):
-        parse_bootstrap_key("legal-ops:submit:short")

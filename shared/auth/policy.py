@@ -1,0 +1,177 @@
+"""Who may call what: one table for every route of every Docket HTTP service. Pure.
+
+Each route (method and path template) is either public (no credential) or lists the
+roles allowed and how far each reaches:
+
+- ``OWN_ORGANISATION``: only requests whose ``requester.agency`` is the key's
+  organisation (a submitter);
+- ``ANY``: every request;
+- ``ANY_WITHOUT_PERSONAL_DATA``: every request, with document text, contact data and
+  other free text about people removed from what is answered.
+
+Two rules hold on every route that touches requests, whatever the table says:
+national-security process (:func:`is_national_security`) exists only for keys with the
+national-security scope, absent from lists and counts and ``404`` by id for everyone
+else; and a request the caller may not see answers ``404``, never ``403``.
+
+The authorising dependency (``shared.auth.guard``) reads this table on every call, and
+``tests/security`` enumerates every route of every service against it: a route with no
+entry fails CI, and every cell of the role x route matrix is exercised live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from shared.auth.keys import Principal, Role
+
+NATIONAL_SECURITY_FAMILY = "national_security"
+#: ``service`` of the routes every service's frame serves (``shared.service``).
+EVERY_SERVICE = "*"
+
+
+class Reach(StrEnum):
+    OWN_ORGANISATION = "own organisation"
+    ANY = "any"
+    ANY_WITHOUT_PERSONAL_DATA = "any, without personal data"
+
+
+@dataclass(frozen=True)
+class RoutePolicy:
+    service: str
+    method: str
+    path: str
+    summary: str
+    #: Roles allowed and their reach; empty and ``public``: no credential needed.
+    allowed: Mapping[Role, Reach] = field(default_factory=dict)
+    public: bool = False
+
+
+_READERS = {
+    Role.SUBMITTER: Reach.OWN_ORGANISATION,
+    Role.LEGAL: Reach.ANY,
+    Role.READER: Reach.ANY_WITHOUT_PERSONAL_DATA,
+    Role.AUDITOR: Reach.ANY_WITHOUT_PERSONAL_DATA,
+}
+_WRITERS = {Role.SUBMITTER: Reach.OWN_ORGANISATION, Role.LEGAL: Reach.ANY}
+
+
+def _public(service: str, method: str, path: str, summary: str) -> RoutePolicy:
+    return RoutePolicy(service, method, path, summary, public=True)
+
+
+POLICY: tuple[RoutePolicy, ...] = (
+    # --- the frame of every service --------------------------------------------------
+    _public(EVERY_SERVICE, "GET", "/healthz", "liveness"),
+    _public(EVERY_SERVICE, "GET", "/readyz", "readiness"),
+    _public(EVERY_SERVICE, "GET", "/metrics", "Prometheus metrics (admin port)"),
+    _public(EVERY_SERVICE, "GET", "/openapi.json", "OpenAPI document (when enabled)"),
+    _public(EVERY_SERVICE, "GET", "/docs", "API documentation (when enabled)"),
+    _public(EVERY_SERVICE, "GET", "/docs/oauth2-redirect", "API documentation (when enabled)"),
+    _public(EVERY_SERVICE, "GET", "/redoc", "API documentation (when enabled)"),
+    # --- intake ----------------------------------------------------------------------
+    RoutePolicy("intake", "POST", "/v1/requests", "submit a request", _WRITERS),
+    RoutePolicy(
+        "intake", "POST", "/v1/requests/{request_id}/amendments", "amend a request", _WRITERS
+    ),
+    RoutePolicy(
+        "intake",
+        "POST",
+        "/v1/requests/{request_id}/decision",
+        "record the outcome",
+        {Role.LEGAL: Reach.ANY},
+    ),
+    # --- audit -----------------------------------------------------------------------
+    RoutePolicy("audit", "GET", "/v1/requests", "list requests", _READERS),
+    RoutePolicy("audit", "GET", "/v1/requests/{request_id}", "a request's history", _READERS),
+    RoutePolicy(
+        "audit",
+        "GET",
+        "/v1/deadletters",
+        "records the pipeline could not process (no values)",
+        {Role.LEGAL: Reach.ANY, Role.READER: Reach.ANY, Role.AUDITOR: Reach.ANY},
+    ),
+    _public("audit", "GET", "/v1/reports/transparency", "the published transparency report"),
+    _public("audit", "GET", "/v1/reports/transparency/chart.svg", "its chart"),
+    _public("audit", "GET", "/v1/audit/tree-head", "the signed tree head"),
+    _public("audit", "GET", "/v1/audit/public-key", "the tree-head signing key"),
+    _public("audit", "GET", "/v1/audit/proof/inclusion", "an inclusion proof"),
+    _public("audit", "GET", "/v1/audit/proof/consistency", "a consistency proof"),
+)
+
+_BY_ROUTE = {(p.service, p.method, p.path): p for p in POLICY}
+
+
+def policy_for(service: str, method: str, path: str) -> RoutePolicy | None:
+    """The entry of a route; None when the table has none (the guard then refuses)."""
+    return _BY_ROUTE.get((service, method, path)) or _BY_ROUTE.get((EVERY_SERVICE, method, path))
+
+
+def reach_of(policy: RoutePolicy, principal: Principal) -> Reach | None:
+    """How far ``principal`` reaches on this route; None: its role may not call it."""
+    return policy.allowed.get(principal.role)
+
+
+def is_national_security(
+    instrument_type: str | None, agency_type: str | None, family: str | None
+) -> bool:
+    """National-security process: classified in the national-security family, a national
+    security letter, or from an intelligence agency (the transparency report's banding
+    uses the same test). Before classification only the form can tell."""
+    return (
+        family == NATIONAL_SECURITY_FAMILY
+        or instrument_type == "national_security_letter"
+        or agency_type == "intelligence"
+    )
+
+
+def may_see(
+    principal: Principal,
+    reach: Reach,
+    organisation: str | None,
+    national_security: bool,
+) -> bool:
+    """Whether ``principal`` (reaching ``reach``) may see a request of ``organisation``."""
+    if national_security and not principal.national_security:
+        return False
+    if reach is Reach.OWN_ORGANISATION:
+        return principal.owns(organisation)
+    return True
+
+
+#: Fields removed, wherever they appear, from what ``ANY_WITHOUT_PERSONAL_DATA`` reads:
+#: the document, contact data, the targeted accounts and free text that may name people.
+PERSONAL_FIELDS = frozenset(
+    {
+        "document_text",
+        "contact_email",
+        "stated_purpose",
+        "justification",
+        "issued_by",
+        "note",
+        "evidence",
+        "handle",
+        "platform_user_id",
+        "address",
+        "recipient",
+    }
+)
+REDACTED = "[redacted]"
+
+
+def without_personal_data(value: Any) -> Any:
+    """``value`` (JSON-like) with every :data:`PERSONAL_FIELDS` entry that holds
+    something replaced by ``"[redacted]"``."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED
+            if key in PERSONAL_FIELDS and item not in (None, "", [], {})
+            else without_personal_data(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [without_personal_data(item) for item in value]
+    return value

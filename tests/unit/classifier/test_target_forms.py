@@ -1,0 +1,135 @@
+"""Targets named in every form reach the right account in the classifier and the
+notifier, and evidence never carries an e-mail address, a phone number or a display
+name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services.classifier.domain import classify
+from services.notifier.planning import plan_request
+from shared.accounts import Account, AccountDirectory
+from shared.events import RequestClassified
+from shared.logs import EMAIL, PHONE
+from shared.submission import Submission
+from shared.verdict import Verdict
+from tests.unit.classifier.support import shipped_policy
+
+RECEIVED = datetime(2025, 3, 1, 15, tzinfo=UTC)
+CRITIC = Account(
+    handle="@critic",
+    platform_user_id="u-1",
+    email="owner@example.org",
+    phone="+1 202 555 0143",
+    display_name="Pat Critic",
+    anonymous=True,
+    speech_topics=("politics",),
+)
+TWIN_A = Account(handle="@twin_a", platform_user_id="u-2", display_name="Sam Lee")
+TWIN_B = Account(handle="@twin_b", platform_user_id="u-3", display_name="Sam Lee")
+DIRECTORY = AccountDirectory([CRITIC, TWIN_A, TWIN_B])
+FORMS = [
+    "@critic",
+    "https://social.example/@critic",
+    "owner@example.org",
+    "+1 (202) 555-0143",
+    "Pat Critic",
+]
+
+
+def _submission(*handles: str) -> Submission:
+    body: dict[str, Any] = {
+        "external_ref": "T-1",
+        "received_via": "mail",
+        "received_at": RECEIVED.isoformat(),
+        "requester": {
+            "agency": "U.S. Customs and Border Protection",
+            "agency_type": "federal_law_enforcement",
+            "country": "US",
+            "contact_email": "agent@cbp.dhs.gov",
+        },
+        "instrument": {"type": "administrative_summons", "cited_authority": "19 U.S.C. 1509"},
+        "targets": [{"handle": h} for h in handles],
+        "data_requested": ["subscriber_identity"],
+    }
+    return Submission.model_validate(body)
+
+
+def _verdict(*handles: str) -> Verdict:
+    return classify(_submission(*handles), DIRECTORY, shipped_policy(), RECEIVED)
+
+
+def _evidence(verdict: Verdict) -> str:
+    return " | ".join(f.evidence for f in verdict.risk.factors)
+
+
+@pytest.mark.parametrize("handle", FORMS)
+def test_every_form_finds_the_account_and_its_facts(handle: str) -> None:
+    verdict = _verdict(handle)
+    [target] = verdict.targets
+    assert (target.found, target.platform_user_id) == (True, "u-1")
+    codes = {f.code for f in verdict.risk.factors}
+    assert "ANON_SPEAKER_UNMASKING" in codes
+    assert "TARGET_NOT_FOUND" not in codes
+
+
+@pytest.mark.parametrize("handle", FORMS[2:])
+def test_evidence_names_a_found_account_by_its_handle_not_the_personal_identifier(
+    handle: str,
+) -> None:
+    evidence = _evidence(_verdict(handle))
+    assert "account @critic" in evidence
+    assert handle not in evidence
+    assert not EMAIL.search(evidence)
+    assert not PHONE.search(evidence)
+
+
+@pytest.mark.parametrize(
+    ("handle", "label"),
+    [
+        ("nobody@example.org", "[e-mail address]"),
+        ("+1 202 555 0199", "[phone number]"),
+        ("Nobody Here", "[display name]"),
+        ("https://social.example/@nobody", "https://social.example/@nobody"),
+    ],
+)
+def test_a_target_not_found_is_reported_by_its_form(handle: str, label: str) -> None:
+    evidence = _evidence(_verdict(handle))
+    assert f"not in the account directory: {label}" in evidence
+    assert not EMAIL.search(evidence)
+    assert not PHONE.search(evidence)
+
+
+def test_an_ambiguous_display_name_is_reported_and_resolves_to_no_account() -> None:
+    verdict = _verdict("Sam Lee")
+    assert verdict.targets[0].found is False
+    assert "[display name] (fits 2 accounts)" in _evidence(verdict)
+
+
+def _classified(submission: Submission, verdict: Verdict) -> RequestClassified:
+    return RequestClassified(
+        request_id="req-1",
+        **verdict.model_dump(),
+        submission=submission,
+        classified_at=RECEIVED,
+        caused_by="evt-1",
+    )
+
+
+@pytest.mark.parametrize("handle", FORMS)
+def test_the_notifier_finds_the_same_account_and_reaches_it_by_email(handle: str) -> None:
+    submission = _submission(handle)
+    verdict = classify(submission, DIRECTORY, shipped_policy(), RECEIVED)
+    [plan] = plan_request(_classified(submission, verdict), (), DIRECTORY, RECEIVED)
+    assert plan.notice.account_key == "u-1"
+    assert plan.notice.channel == "email"
+
+
+def test_one_account_named_twice_in_two_forms_gets_one_notice() -> None:
+    submission = _submission("owner@example.org", "@critic")
+    verdict = classify(submission, DIRECTORY, shipped_policy(), RECEIVED)
+    plans = plan_request(_classified(submission, verdict), (), DIRECTORY, RECEIVED)
+    assert len({p.notice.notice_id for p in plans}) == 1
