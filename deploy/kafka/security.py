@@ -46,9 +46,10 @@ from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from pydantic import SecretStr
 
+from deploy.tls import certificate_authority, subject_of
 from shared.kafka_acl import ADMIN_USER, BROKER_USER, SERVICES, AclRule, all_acl_rules, principal_of
 from shared.kafka_security import KafkaSecurity, client_options
 from shared.settings import CommonSettings
@@ -84,10 +85,6 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 @dataclass(frozen=True)
 class BrokerTls:
     """The CA and certificates in one ``tls/`` folder."""
@@ -113,34 +110,7 @@ class BrokerTls:
         """Create the CA and the brokers' certificate unless both exist."""
         if self.ca_file.is_file() and self.keystore_file.is_file():
             return
-        now = datetime.datetime.now(datetime.UTC)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = _name("Docket local Kafka CA")
-        ca = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(ca_name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=CERTIFICATE_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
+        ca_key, ca = certificate_authority("Docket local Kafka CA", CERTIFICATE_DAYS)
         write_private(self.ca_key_file, _key_pem(ca_key))
         self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         key, certificate = self._issue(BROKER_USER, ca, ca_key, server=self.hostnames)
@@ -174,7 +144,7 @@ class BrokerTls:
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
         builder = (
             x509.CertificateBuilder()
-            .subject_name(_name(common_name))
+            .subject_name(subject_of(common_name))
             .issuer_name(ca.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
