@@ -250,7 +250,7 @@ async def self_contained(count: int, concurrency: int) -> tuple[float, int]:
         settings = IntakeSettings(
             **kafka.service_settings("intake"),
             database_url=roles.service_url(owner_url, "intake"),
-            bootstrap_key=f"bench:submit:{secret}",
+            bootstrap_key=f"bench:legal:{secret}",
             port=port,
         )
         service = await start_service("intake", create_app(settings), port)
