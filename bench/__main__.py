@@ -82,7 +82,7 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             metrics[f"audit.append_per_s.batch{batch}"] = rate
 
         say(f"baseline: raw aiokafka passthrough of {args.baseline_count} envelopes ...")
-        baseline = await pipeline.baseline_passthrough(stack.bootstrap, args.baseline_count)
+        baseline = await pipeline.baseline_passthrough(stack.kafka, args.baseline_count)
         details["baseline"] = baseline
         metrics["baseline.messages_per_s"] = baseline["messages_per_s"]
         metrics["baseline.produce_acked_per_s"] = baseline["produce_acked_per_s"]
@@ -104,7 +104,7 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 await settle(stack, args.drain_timeout)
                 pids = {p.popen.pid: name for name, ps in stack.services.items() for p in ps}
                 cpu_before = cpu.snapshot(pids)
-                async with stages.sampled(stack.bootstrap, stack.groups()) as traces:
+                async with stages.sampled(stack.kafka, stack.groups()) as traces:
                     run = await pipeline.end_to_end(
                         stack,
                         tracker,
@@ -225,7 +225,7 @@ async def stack_phases(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 async def settle(stack: Stack, timeout_s: float) -> None:
     """Let the previous phase's tail (notices still being sent and audited) finish."""
-    waited = await stages.wait_until_idle(stack.bootstrap, stack.groups(), timeout_s=timeout_s)
+    waited = await stages.wait_until_idle(stack.kafka, stack.groups(), timeout_s=timeout_s)
     if waited > 4.0:
         say(f"  waited {waited:.0f} s for the previous phase to drain")
 

@@ -240,7 +240,7 @@ async def self_contained(count: int, concurrency: int) -> tuple[float, int]:
     work = Path(tempfile.mkdtemp(prefix="docket-bench-"))
     pg_data = Path(tempfile.mkdtemp(prefix="docket-pg-bench-"))  # the data dir itself
     postgres = LocalPostgres(pg_data)
-    bootstrap_servers, broker = await ensure_kafka(work / "kafka")
+    kafka, broker = await ensure_kafka(work / "kafka")
     try:
         admin_url = postgres.start()
         roles = DatabaseRoles.generate()
@@ -248,9 +248,9 @@ async def self_contained(count: int, concurrency: int) -> tuple[float, int]:
         secret = secrets.token_urlsafe(32)
         port = free_port()
         settings = IntakeSettings(
-            kafka_bootstrap_servers=bootstrap_servers,
+            **kafka.service_settings("intake"),
             database_url=roles.service_url(owner_url, "intake"),
-            bootstrap_key=f"bench:submit:{secret}",
+            bootstrap_key=f"bench:legal:{secret}",
             port=port,
         )
         service = await start_service("intake", create_app(settings), port)

@@ -23,6 +23,7 @@ from bench.cases import REPO, http_cases, load_cases
 from bench.intake_rate import LoadResult, percentile
 from bench.stack import Stack, stop_processes
 from deploy.kafka.launcher import ensure_topics
+from deploy.kafka.security import KafkaAccess
 from deploy.postgres.launcher import prepare_database
 from shared.events import (
     NotificationFailed,
@@ -63,22 +64,22 @@ def received_payloads(count: int) -> list[tuple[bytes, bytes]]:
     return made
 
 
-async def baseline_passthrough(bootstrap: str, count: int) -> dict[str, float]:
+async def baseline_passthrough(kafka: KafkaAccess, count: int) -> dict[str, float]:
     """A producer (acks=all, idempotent, as the services publish) writing ``count``
     RequestReceived envelopes to a 6-partition topic and a consumer reading them back on
     the same broker: messages/s from the first send to the last record read."""
     topic = f"bench.passthrough.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(bootstrap, {topic: 6})
+    await ensure_topics(kafka, {topic: 6})
     payloads = received_payloads(count)
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka.client_options(),
         group_id=f"bench-{topic}",
         auto_offset_reset="earliest",
         enable_auto_commit=True,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+        **kafka.client_options(), acks="all", enable_idempotence=True, linger_ms=0
     )
     await consumer.start()
     await producer.start()

@@ -21,6 +21,7 @@ import httpx
 
 from bench.cases import REPO, load_cases, write_accounts
 from deploy.kafka.launcher import KafkaBroker, ensure_kafka, free_ports
+from deploy.kafka.security import KafkaAccess
 from deploy.postgres.launcher import (
     DATABASE_URL_ENV,
     DatabaseRoles,
@@ -79,7 +80,7 @@ def stop_processes(processes: list[Process], grace_s: float = 30.0) -> None:
 class Stack:
     work: Path
     log_level: str = "INFO"
-    bootstrap: str = ""
+    kafka: KafkaAccess = field(default_factory=lambda: KafkaAccess(""))
     admin_url: str = ""
     #: The owner role's URL of the benchmark's database (each service uses its own role).
     database_url: str = ""
@@ -100,7 +101,7 @@ class Stack:
     async def start(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "logs").mkdir(exist_ok=True)
-        self.bootstrap, self.broker = await ensure_kafka(self.work / "kafka")
+        self.kafka, self.broker = await ensure_kafka(self.work / "kafka")
         external = os.environ.get(DATABASE_URL_ENV)
         if external:
             self.admin_url = external
@@ -126,7 +127,6 @@ class Stack:
         return {
             **os.environ,
             "PYTHONPATH": str(REPO),
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "DOCKET_ACCOUNTS_FILE": str(self.work / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(self.smtp_port),
@@ -136,19 +136,18 @@ class Stack:
             "DOCKET_RATE_LIMIT_PER_S": "0",
             "DOCKET_AUDIT_BASE_URL": f"http://127.0.0.1:{audit_port}",
             # Fresh groups: an external broker may hold other runs' offsets.
-            "DOCKET_CONSUMER_GROUP_PREFIX": f"bench-{self.token}-audit",
+            "DOCKET_CONSUMER_GROUP_PREFIX": f"docket-audit-bench-{self.token}",
             "DOCKET_LOG_LEVEL": self.log_level,
             **(extra or {}),
         }
 
     def groups(self) -> dict[str, str]:
         """Consumer group of each pipeline stage, by stage name."""
-        prefix = f"bench-{self.token}"
         return {
-            "classifier": f"{prefix}-classifier",
-            "notifier": f"{prefix}-notifier",
-            "audit-ingest": f"{prefix}-audit-ingest",
-            "audit-log": f"{prefix}-audit-log",
+            "classifier": f"docket-classifier-bench-{self.token}",
+            "notifier": f"docket-notifier-bench-{self.token}",
+            "audit-ingest": f"docket-audit-bench-{self.token}-ingest",
+            "audit-log": f"docket-audit-bench-{self.token}-log",
         }
 
     def spawn(
@@ -161,15 +160,17 @@ class Stack:
         """Start one instance of service ``name`` on a free port."""
         port, admin_port = free_ports(2)
         database_url = self.roles.service_url(self.database_url, name)
+        # Each service connects to Kafka as its own principal and to PostgreSQL as its role.
         env = self.env(
             {
+                **self.kafka.service_env(name),
                 **listen_environment(name, port, admin_port),
                 DATABASE_URL_ENV: database_url,
                 **(extra_env or {}),
             }
         )
         if name in ("classifier", "notifier"):
-            env.setdefault("DOCKET_CONSUMER_GROUP", f"bench-{self.token}-{name}")
+            env.setdefault("DOCKET_CONSUMER_GROUP", self.groups()[name])
         label = label or f"{name}-{len(self.services.get(name, []))}"
         log = self.work / "logs" / f"{label}.log"
         command = [*(wrapper or [sys.executable]), "-m", f"services.{name}.app"]

@@ -17,6 +17,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from deploy.kafka.security import KafkaAccess
+
 
 @dataclass
 class Sample:
@@ -71,11 +73,12 @@ async def _positions(
 
 @contextlib.asynccontextmanager
 async def _offset_clients(
-    bootstrap: str,
+    kafka: KafkaAccess,
 ) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
-    """An admin client (committed offsets) and a group-less consumer (end offsets)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    """An admin client (committed offsets) and a group-less consumer (end offsets), as
+    the admin principal."""
+    admin = AIOKafkaAdminClient(**kafka.client_options())
+    consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=None)
     await admin.start()
     await consumer.start()
     try:
@@ -87,11 +90,11 @@ async def _offset_clients(
 
 @contextlib.asynccontextmanager
 async def sampled(
-    bootstrap: str, groups: dict[str, str], interval_s: float = 0.5
+    kafka: KafkaAccess, groups: dict[str, str], interval_s: float = 0.5
 ) -> AsyncIterator[dict[str, StageTrace]]:
     """Sample every group's committed and end offsets until the block exits."""
     traces = {label: StageTrace(group) for label, group in groups.items()}
-    async with _offset_clients(bootstrap) as (admin, consumer):
+    async with _offset_clients(kafka) as (admin, consumer):
 
         async def sample_forever() -> None:
             while True:
@@ -111,14 +114,14 @@ async def sampled(
 
 
 async def wait_until_idle(
-    bootstrap: str, groups: dict[str, str], quiet_s: float = 3.0, timeout_s: float = 300.0
+    kafka: KafkaAccess, groups: dict[str, str], quiet_s: float = 3.0, timeout_s: float = 300.0
 ) -> float:
     """Wait until no group has a backlog for ``quiet_s`` in a row (the notices and
     audit copies of the previous phase are done), so one phase's tail does not load the
     next; returns the seconds waited."""
     began = time.perf_counter()
     quiet_since: float | None = None
-    async with _offset_clients(bootstrap) as (admin, consumer):
+    async with _offset_clients(kafka) as (admin, consumer):
         while time.perf_counter() - began < timeout_s:
             backlog = 0
             for group in groups.values():

@@ -32,6 +32,7 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from deploy.kafka.launcher import ensure_kafka
+from deploy.kafka.security import KafkaAccess
 from deploy.postgres.launcher import (
     DATABASE_URL_ENV,
     DatabaseRoles,
@@ -131,9 +132,10 @@ def print_keys(keys: dict[str, str]) -> None:
 
 
 def start_services(
-    env: dict[str, str], database_urls: dict[str, str]
+    env: dict[str, str], kafka: KafkaAccess, database_urls: dict[str, str]
 ) -> dict[str, subprocess.Popen[bytes]]:
-    """Each service as a process, with ``database_urls[name]`` (its own role's URL)."""
+    """Each service as a process, connecting to Kafka as its own principal and to
+    PostgreSQL as its own role (``database_urls[name]``)."""
     logs = RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -142,7 +144,7 @@ def start_services(
         processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}.app"],
             cwd=REPO,
-            env={**env, DATABASE_URL_ENV: database_urls[name]},
+            env={**env, **kafka.service_env(name), DATABASE_URL_ENV: database_urls[name]},
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -241,10 +243,21 @@ def print_summary(history: dict[str, Any]) -> None:
         )
 
 
+def say_kafka(kafka: KafkaAccess) -> None:
+    """Where Kafka is and who connects as whom (passwords stay in the file named)."""
+    if kafka.external:
+        say(f"  kafka      {kafka.bootstrap_servers} (security from DOCKET_KAFKA_*)")
+        return
+    users = ", ".join(sorted(kafka.passwords))
+    say(f"  kafka      SASL_SSL (SCRAM-SHA-512) on {kafka.bootstrap_servers}, CA {kafka.ca_file}")
+    say(f"  kafka users {users}: passwords in {RUN / 'kafka' / 'users.json'}")
+
+
 async def run(once: bool) -> int:
     RUN.mkdir(exist_ok=True)
     say("starting Kafka ...")
-    bootstrap, broker = await ensure_kafka(RUN / "kafka", port=9092)
+    kafka, broker = await ensure_kafka(RUN / "kafka", port=9092)
+    say_kafka(kafka)
     postgres: LocalPostgres | None = None
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -278,7 +291,6 @@ async def run(once: bool) -> int:
                 for name, port in SERVICES.items()
                 for key, value in listen_environment(name, port, ADMIN_PORTS[name]).items()
             },
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
@@ -286,7 +298,7 @@ async def run(once: bool) -> int:
         }
         with mail_catcher(smtp_port):
             say("starting the services (logs in .run/logs) ...")
-            processes = start_services(env, database_urls)
+            processes = start_services(env, kafka, database_urls)
             await wait_ready(processes, timeout_s=120)
             print_keys(keys)
             say("submitting examples/requests with the legal key ...")

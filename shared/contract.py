@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from faststream.security import SASLScram512
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
@@ -474,7 +475,11 @@ def documentation_broker() -> KafkaBroker:
     """A broker that is never started: one publisher per topic, with every event that
     goes there as its message, described by producer; subscribers are named in each
     channel's description."""
-    broker = KafkaBroker("localhost:9092")
+    # Subscribers authenticate with their own SCRAM-SHA-512 user over TLS (README,
+    # "Kafka: who may read and write what"); the credentials here are never used.
+    broker = KafkaBroker(
+        "localhost:9092", security=SASLScram512(username="", password="", use_ssl=True)
+    )
     by_topic: dict[str, list[type[EventData]]] = {}
     for cls in EVENT_CLASSES:
         by_topic.setdefault(cls.TOPIC, []).append(cls)

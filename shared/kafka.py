@@ -45,6 +45,7 @@ from shared.events import (
     envelope_for,
     parse_event,
 )
+from shared.kafka_security import KafkaSecurity, client_options, faststream_security
 
 log = structlog.get_logger("docket.kafka")
 
@@ -69,18 +70,26 @@ def derived_event_id(*parts: str) -> str:
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, "|".join(parts)))
 
 
+def server_list(bootstrap_servers: str) -> list[str]:
+    """``host:port,host:port`` as a list."""
+    return [server.strip() for server in bootstrap_servers.split(",") if server.strip()]
+
+
 def create_broker(
     bootstrap_servers: str,
     service: str,
     tracer_provider: TracerProvider,
     registry: CollectorRegistry,
+    security: KafkaSecurity,
     linger_ms: int = 0,
 ) -> KafkaBroker:
     """Producer: acks from all in-sync replicas and idempotence (no duplicates from
     producer retries); a publish waits up to ``linger_ms`` for others to share its batch.
-    Every subscriber commits only after its handler finished."""
+    Every subscriber commits only after its handler finished. Raises
+    ``KafkaSecurityError`` (a ``ValueError``) for unusable or unsafe security settings."""
     return KafkaBroker(
-        [server.strip() for server in bootstrap_servers.split(",") if server.strip()],
+        server_list(bootstrap_servers),
+        security=faststream_security(security),
         client_id=f"docket-{service}",
         acks="all",
         enable_idempotence=True,
@@ -95,13 +104,16 @@ def create_broker(
     )
 
 
-async def wait_for_kafka(bootstrap_servers: str, timeout_s: float) -> None:
+async def wait_for_kafka(bootstrap_servers: str, security: KafkaSecurity, timeout_s: float) -> None:
     """Retry the broker with backoff until it answers or ``timeout_s`` has passed; one
     log line per attempt, a ``ConnectionError`` with one clear sentence at the end."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     delay = 0.5
+    options = client_options(security)
     while True:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000)
+        client = AIOKafkaClient(
+            bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000, **options
+        )
         try:
             await client.bootstrap()
             return
@@ -109,7 +121,8 @@ async def wait_for_kafka(bootstrap_servers: str, timeout_s: float) -> None:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 raise ConnectionError(
-                    f"Kafka at {bootstrap_servers} is unreachable after {timeout_s:.0f}s "
+                    f"Kafka at {bootstrap_servers} is unreachable (or refused our credentials)"
+                    f" after {timeout_s:.0f}s "
                     f"({type(error).__name__})"
                 ) from None
             log.warning(

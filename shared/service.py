@@ -42,6 +42,7 @@ from starlette.routing import Route
 
 from shared.db import SchemaNotReady
 from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
+from shared.kafka_security import KafkaSecurity
 from shared.logs import configure_logging
 from shared.readiness import CachedReadiness, ReadinessCheck
 from shared.settings import CommonSettings
@@ -83,7 +84,12 @@ def create_runtime(
     provider = tracer_provider or create_tracer_provider(name)
     registry = CollectorRegistry()
     broker = create_broker(
-        settings.kafka_bootstrap_servers, name, provider, registry, settings.kafka_linger_ms
+        settings.kafka_bootstrap_servers,
+        name,
+        provider,
+        registry,
+        KafkaSecurity.from_settings(settings),
+        settings.kafka_linger_ms,
     )
     dead_letters = Counter(
         "docket_dead_letters",
@@ -261,10 +267,13 @@ def serve(
     database is unreachable or its schema not migrated) or the admin port is taken."""
     configure_logging(name, settings.log_level)
     try:
+        security = KafkaSecurity.from_settings(settings).checked()
         asyncio.run(
-            wait_for_kafka(settings.kafka_bootstrap_servers, settings.kafka_connect_timeout_s)
+            wait_for_kafka(
+                settings.kafka_bootstrap_servers, security, settings.kafka_connect_timeout_s
+            )
         )
-    except ConnectionError as error:
+    except (ConnectionError, ValueError) as error:  # unreachable, or refused settings
         log.error("startup_failed", service=name, reason=str(error))
         sys.exit(2)
     try:

@@ -42,6 +42,19 @@ class CommonSettings(DatabaseSettings):
     )
     #: How long a service keeps retrying an unreachable broker at start before it exits.
     kafka_connect_timeout_s: float = 30.0
+    #: How a client reaches the broker (see ``shared/kafka_security.py``): SASL_SSL with
+    #: SCRAM by default; SSL with a client certificate is mTLS; PLAINTEXT and
+    #: SASL_PLAINTEXT are refused unless ``development_mode`` is on.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"] = "SASL_SSL"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    #: This service's own Kafka principal and its password.
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    #: The CA the broker's certificate must chain to (none: the system's CAs).
+    kafka_ssl_cafile: Path | None = None
+    #: A client certificate and its key (PEM) for mutual TLS.
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
     accounts_file: Path | None = None
     host: str = "127.0.0.1"
     log_level: str = "INFO"
@@ -61,7 +74,8 @@ class CommonSettings(DatabaseSettings):
     #: however often it is called.
     readiness_interval_s: float = Field(default=2.0, ge=0.0)
     #: ``DOCKET_DEVELOPMENT_MODE=true`` accepts the placeholder secrets published in this
-    #: repository (docker-compose.yml, deploy/k8s). Never set it in production.
+    #: repository (docker-compose.yml, deploy/k8s) and Kafka without TLS (PLAINTEXT,
+    #: SASL_PLAINTEXT). Never set it in production.
     development_mode: bool = False
 
 

@@ -4,6 +4,12 @@ The broker's jars come from Maven Central through ``deploy/kafka/pom.xml`` (the 
 the Kafka version is written) into ``.cache/kafka/<version>/libs``. One ``KafkaBroker`` is
 one combined broker+controller node; it runs as a ``java`` subprocess on 127.0.0.1.
 
+Every broker runs secured (``deploy/kafka/security.py``): clients connect over TLS with
+a SCRAM-SHA-512 user per service (``SASL_SSL``, the "client" port), brokers and
+controllers talk over mutual TLS, and ACLs (``shared/kafka_acl.py``) let each service
+write only what it produces and read only what it consumes. ``KafkaAccess`` says how
+each principal connects.
+
 ``KafkaCluster`` is three such nodes on loopback (distinct ports and data directories, a
 static three-voter KRaft quorum), with the project topics at replication factor 3 and
 ``min.insync.replicas=2``: any one node can be stopped or killed without losing an
@@ -16,7 +22,7 @@ CLI::
     python -m deploy.kafka.launcher cluster --data-dir DIR   # three nodes, free ports
 
 With ``KAFKA_BOOTSTRAP_SERVERS`` set, nothing is started: the project topics are only
-ensured on that cluster.
+ensured on that cluster, connecting as ``DOCKET_KAFKA_*`` say (the admin's credentials).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -51,6 +57,7 @@ from aiokafka.errors import (
     for_code,
 )
 
+from deploy.kafka.security import BrokerSecurity, KafkaAccess, create_acls
 from shared.topics import PARTITIONS
 
 HERE: Final = Path(__file__).resolve().parent
@@ -166,13 +173,17 @@ def server_properties(
     *,
     node_id: int,
     port: int,
+    mtls_port: int,
     controller_port: int,
     log_dir: Path,
     quorum_bootstrap_servers: str,
     replication_factor: int,
+    security: BrokerSecurity,
     quorum_voters: str | None = None,
 ) -> str:
-    """``server.properties`` of one combined broker+controller node on 127.0.0.1.
+    """``server.properties`` of one combined broker+controller node on 127.0.0.1:
+    clients on ``port`` (SASL_SSL), brokers and certificate holders on ``mtls_port``,
+    controllers on ``controller_port`` (both mutual TLS).
 
     A cluster of several nodes gives every node the same ``quorum_voters`` (a static
     quorum, ``id@host:port,...``; then ``quorum_bootstrap_servers`` is not written) and a
@@ -184,15 +195,17 @@ def server_properties(
         if quorum_voters
         else {"controller.quorum.bootstrap.servers": quorum_bootstrap_servers}
     )
+    listeners = (
+        f"CLIENT://{HOST}:{port},MTLS://{HOST}:{mtls_port},CONTROLLER://{HOST}:{controller_port}"
+    )
     properties = {
         "process.roles": "broker,controller",
         "node.id": str(node_id),
         **quorum,
-        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listeners": listeners,
+        "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
+        **security.server_properties(),
         "log.dirs": str(log_dir),
         "offsets.topic.replication.factor": str(replication_factor),
         "transaction.state.log.replication.factor": str(replication_factor),
@@ -211,9 +224,11 @@ def server_properties(
 class KafkaBroker:
     """One combined broker+controller node running as a ``java`` subprocess.
 
-    Files in ``data_dir``: ``server.properties``, ``broker.log`` (the broker's output) and
-    ``data/`` (the Kafka log directory, formatted on first start and kept across restarts).
-    Ports default to free ones, chosen once, so a restart comes back on the same address.
+    Files in ``data_dir``: ``server.properties``, ``broker.log`` (the broker's output),
+    ``data/`` (the Kafka log directory, formatted on first start and kept across restarts)
+    and, for a single node, its ``tls/`` and ``users.json`` (see ``security.py``; a
+    cluster keeps them once for all nodes). Ports default to free ones, chosen once, so
+    a restart comes back on the same address.
     """
 
     def __init__(
@@ -221,20 +236,24 @@ class KafkaBroker:
         data_dir: Path,
         *,
         port: int = 0,
+        mtls_port: int = 0,
         controller_port: int = 0,
         node_id: int = 1,
         quorum_voters: str | None = None,
         cluster_id: str | None = None,
         replication_factor: int = 1,
         heap: str = HEAP,
+        security: BrokerSecurity | None = None,
     ) -> None:
         """A single node by default; a cluster member when ``quorum_voters`` (the static
-        voters of all nodes) and the shared ``cluster_id`` are given."""
-        chosen = iter(free_ports(2))
+        voters of all nodes), the shared ``cluster_id`` and ``security`` are given."""
+        chosen = iter(free_ports(3))
         self.data_dir = data_dir.resolve()
         self.node_id = node_id
         self.port = port or next(chosen)
+        self.mtls_port = mtls_port or next(chosen)
         self.controller_port = controller_port or next(chosen)
+        self._security = security
         self.properties_file = self.data_dir / "server.properties"
         self.log_file = self.data_dir / "broker.log"
         self.log_dir = self.data_dir / "data"
@@ -246,8 +265,20 @@ class KafkaBroker:
 
     @property
     def bootstrap_servers(self) -> str:
-        """``host:port`` of the PLAINTEXT listener."""
+        """``host:port`` of the client (SASL_SSL) listener."""
         return f"{HOST}:{self.port}"
+
+    @property
+    def security(self) -> BrokerSecurity:
+        """The node's certificates and users, created in ``data_dir`` on first use."""
+        if self._security is None:
+            self._security = BrokerSecurity.prepare(self.data_dir)
+        return self._security
+
+    @property
+    def access(self) -> KafkaAccess:
+        """How each Docket principal connects to this broker."""
+        return self.security.access(self.bootstrap_servers)
 
     @property
     def running(self) -> bool:
@@ -276,8 +307,14 @@ class KafkaBroker:
             return
         libs = await asyncio.to_thread(fetch_jars)
         classpath = f"{libs}/*"
+        formatted = (self.log_dir / "meta.properties").is_file()
+        if formatted and self._security is None and not (self.data_dir / "users.json").is_file():
+            raise BrokerError(
+                f"{self.log_dir} was formatted without SCRAM users (an unsecured broker of"
+                " an older version): remove it (make clean) to start afresh"
+            )
         await asyncio.to_thread(self._write_properties)
-        if not (self.log_dir / "meta.properties").is_file():
+        if not formatted:
             await self._format(classpath)
         status(f"starting broker on {self.bootstrap_servers} (data in {self.data_dir})")
         command = [
@@ -309,17 +346,19 @@ class KafkaBroker:
             server_properties(
                 node_id=self.node_id,
                 port=self.port,
+                mtls_port=self.mtls_port,
                 controller_port=self.controller_port,
                 log_dir=self.log_dir,
                 quorum_bootstrap_servers=f"{HOST}:{self.controller_port}",
                 replication_factor=self.replication_factor,
+                security=self.security,
                 quorum_voters=self.quorum_voters,
             )
         )
 
     async def _format(self, classpath: str) -> None:
         """Format the log directory: a new single-controller cluster, or (static voters)
-        this node's share of the cluster ``cluster_id``."""
+        this node's share of the cluster ``cluster_id``; with every SCRAM user."""
         quorum = [] if self.quorum_voters else ["--standalone"]
         process = await asyncio.create_subprocess_exec(
             java_executable(),
@@ -333,6 +372,7 @@ class KafkaBroker:
             self.cluster_id or new_cluster_id(),
             "-c",
             str(self.properties_file),
+            *self.security.scram_arguments(),
             stdin=subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -360,7 +400,7 @@ class KafkaBroker:
         try:
             while True:
                 attempt = asyncio.create_task(
-                    probe(self.bootstrap_servers, replication_factor=self.replication_factor)
+                    probe(self.access, replication_factor=self.replication_factor)
                 )
                 done, _ = await asyncio.wait(
                     {attempt, exited},
@@ -431,7 +471,7 @@ class KafkaBroker:
         return await self._process.wait()
 
 
-async def probe(bootstrap_servers: str, *, replication_factor: int = 1) -> None:
+async def probe(access: KafkaAccess, *, replication_factor: int = 1) -> None:
     """Produce a record with acks=all, fetch it back and look up the group coordinator.
 
     On a cluster the probe topic is replicated ``replication_factor`` times, so that the
@@ -440,14 +480,14 @@ async def probe(bootstrap_servers: str, *, replication_factor: int = 1) -> None:
     Raises ``OSError`` or ``KafkaError`` while the broker is not fully serving, and
     ``BrokerError`` if the record read back differs.
     """
-    host, port = bootstrap_servers.rsplit(":", 1)
+    host, port = access.bootstrap_servers.split(",")[0].rsplit(":", 1)
     # A plain connect first: aiokafka logs an error for each refused bootstrap connection.
     _, writer = await asyncio.open_connection(host, int(port))
     writer.close()
     await writer.wait_closed()
     if replication_factor > 1:
         # The probe topic can only be created once enough brokers have registered.
-        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers)
+        client = AIOKafkaClient(**access.client_options())
         await client.bootstrap()
         try:
             await client.force_metadata_update()
@@ -456,17 +496,15 @@ async def probe(bootstrap_servers: str, *, replication_factor: int = 1) -> None:
             await client.close()
         if registered < replication_factor:
             raise BrokerNotAvailableError(f"{registered} of {replication_factor} brokers up")
-    await ensure_topics(bootstrap_servers, {PROBE_TOPIC: 1}, replication_factor=replication_factor)
+    await ensure_topics(access, {PROBE_TOPIC: 1}, replication_factor=replication_factor)
     token = uuid.uuid4().bytes
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**access.client_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         written = await producer.send_and_wait(PROBE_TOPIC, token)
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**access.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         partition = TopicPartition(PROBE_TOPIC, written.partition)
@@ -478,7 +516,7 @@ async def probe(bootstrap_servers: str, *, replication_factor: int = 1) -> None:
     if record.value != token:
         raise BrokerError(f"probe read back {record.value!r} instead of {token!r}")
     # Finding the group coordinator creates __consumer_offsets and waits until it is loaded.
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers)
+    client = AIOKafkaClient(**access.client_options())
     await client.bootstrap()
     try:
         await client.coordinator_lookup(CoordinationType.GROUP, PROBE_GROUP)
@@ -487,14 +525,15 @@ async def probe(bootstrap_servers: str, *, replication_factor: int = 1) -> None:
 
 
 async def ensure_topics(
-    bootstrap_servers: str,
+    access: KafkaAccess,
     partitions: Mapping[str, int] = PARTITIONS,
     *,
     replication_factor: int = 1,
     leaders_within: float = 30.0,
     topic_configs: Mapping[str, str] | None = None,
 ) -> None:
-    """Create the topics that do not exist yet and wait until all of them have leaders.
+    """Create the topics that do not exist yet (as the admin) and wait until all of them
+    have leaders.
 
     With ``replication_factor`` above 1, new topics also get
     ``min.insync.replicas=2`` unless ``topic_configs`` says otherwise.
@@ -503,7 +542,7 @@ async def ensure_topics(
     configs = dict(topic_configs or {})
     if replication_factor > 1:
         configs.setdefault("min.insync.replicas", str(min(replication_factor, 2)))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**access.client_options())
     await admin.start()
     try:
         response = await admin.create_topics(
@@ -543,28 +582,37 @@ async def _topics_led(admin: AIOKafkaAdminClient, partitions: Mapping[str, int])
     return True
 
 
+async def secure(access: KafkaAccess, **topic_options: Any) -> None:
+    """The project topics and every service's ACLs (both kept if they exist)."""
+    await ensure_topics(access, **topic_options)
+    await create_acls(access)
+
+
 async def ensure_kafka(
     data_dir: Path, *, port: int = 0, ready_within: float = 120.0
-) -> tuple[str, KafkaBroker | None]:
-    """Bootstrap servers of a Kafka with the project topics, and the broker if we started one.
+) -> tuple[KafkaAccess, KafkaBroker | None]:
+    """How to reach a Kafka with the project topics and ACLs, and the broker if we
+    started one.
 
-    With ``KAFKA_BOOTSTRAP_SERVERS`` set, only ensures the topics there and returns
-    ``(servers, None)``; otherwise starts a ``KafkaBroker`` in ``data_dir`` on ``port``
-    (0: a free one). The caller stops the returned broker.
+    With ``KAFKA_BOOTSTRAP_SERVERS`` set, only ensures the topics there (connecting as
+    ``DOCKET_KAFKA_*`` say; ACLs are that cluster's operators' business) and returns
+    ``(access, None)``; otherwise starts a ``KafkaBroker`` in ``data_dir`` on ``port``
+    (0: a free one), creates the topics and the ACLs. The caller stops the broker.
     """
     external = os.environ.get(BOOTSTRAP_ENV, "").strip()
     if external:
         status(f"using {BOOTSTRAP_ENV}={external}")
-        await ensure_topics(external)
-        return external, None
+        access = KafkaAccess(external)
+        await ensure_topics(access)
+        return access, None
     broker = KafkaBroker(data_dir, port=port)
     await broker.start(ready_within=ready_within)
     try:
-        await ensure_topics(broker.bootstrap_servers)
+        await secure(broker.access)
     except BaseException:
         await broker.stop()
         raise
-    return broker.bootstrap_servers, broker
+    return broker.access, broker
 
 
 class KafkaCluster:
@@ -576,38 +624,47 @@ class KafkaCluster:
     """
 
     def __init__(self, data_dir: Path, *, size: int = CLUSTER_SIZE, heap: str = CLUSTER_HEAP):
-        ports = free_ports(2 * size)
+        ports = free_ports(3 * size)
         self.cluster_id = new_cluster_id()
         self.replication_factor = min(size, 3)
+        #: One CA, broker certificate and set of users for all nodes, in ``data_dir``.
+        self.security = BrokerSecurity.prepare(data_dir)
         voters = ",".join(
-            f"{node_id}@{HOST}:{ports[2 * index + 1]}"
+            f"{node_id}@{HOST}:{ports[3 * index + 2]}"
             for index, node_id in enumerate(range(1, size + 1))
         )
         self.nodes: dict[int, KafkaBroker] = {
             node_id: KafkaBroker(
                 data_dir / f"node-{node_id}",
-                port=ports[2 * index],
-                controller_port=ports[2 * index + 1],
+                port=ports[3 * index],
+                mtls_port=ports[3 * index + 1],
+                controller_port=ports[3 * index + 2],
                 node_id=node_id,
                 quorum_voters=voters,
                 cluster_id=self.cluster_id,
                 replication_factor=self.replication_factor,
                 heap=heap,
+                security=self.security,
             )
             for index, node_id in enumerate(range(1, size + 1))
         }
 
     @property
     def bootstrap_servers(self) -> str:
-        """Every node's PLAINTEXT listener, comma-separated."""
+        """Every node's client (SASL_SSL) listener, comma-separated."""
         return ",".join(node.bootstrap_servers for node in self.nodes.values())
+
+    @property
+    def access(self) -> KafkaAccess:
+        """How each Docket principal connects to the cluster (every node)."""
+        return self.security.access(self.bootstrap_servers)
 
     def running_bootstrap_servers(self) -> str:
         """The listeners of the nodes that are running now."""
         return ",".join(node.bootstrap_servers for node in self.nodes.values() if node.running)
 
     def node_on_port(self, port: int) -> KafkaBroker:
-        """The node whose PLAINTEXT listener is ``port``."""
+        """The node whose client listener is ``port``."""
         for node in self.nodes.values():
             if node.port == port:
                 return node
@@ -622,7 +679,7 @@ class KafkaCluster:
             await asyncio.gather(
                 *(node.wait_ready(within=ready_within) for node in self.nodes.values())
             )
-            await ensure_topics(self.bootstrap_servers, replication_factor=self.replication_factor)
+            await secure(self.access, replication_factor=self.replication_factor)
             await self.wait_in_sync()
         except BaseException:
             await self.stop()
@@ -652,7 +709,9 @@ class KafkaCluster:
         self, topics: Mapping[str, int] = PARTITIONS, *, within: float = 120.0
     ) -> None:
         """Wait until every partition of ``topics`` has all its replicas in sync."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.running_bootstrap_servers())
+        admin = AIOKafkaAdminClient(
+            **self.access.with_servers(self.running_bootstrap_servers()).client_options()
+        )
         await admin.start()
         try:
             async with asyncio.timeout(within):
@@ -674,7 +733,9 @@ class KafkaCluster:
 
     async def leaders(self, topic: str) -> dict[int, int]:
         """Partition -> node id of its leader (-1: none) for ``topic``."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.running_bootstrap_servers())
+        admin = AIOKafkaAdminClient(
+            **self.access.with_servers(self.running_bootstrap_servers()).client_options()
+        )
         await admin.start()
         try:
             (described,) = await admin.describe_topics([topic])
@@ -701,10 +762,14 @@ async def _serve(data_dir: Path, port: int, ready_within: float) -> int:
             await asyncio.wait({starting})
             status("interrupted while starting")
             return 130
-        bootstrap, broker = starting.result()
-        print(bootstrap, flush=True)
+        access, broker = starting.result()
+        print(access.bootstrap_servers, flush=True)
         if broker is None:
             return 0
+        status(
+            f"SASL_SSL (SCRAM-SHA-512): CA {broker.security.tls.ca_file},"
+            f" users and passwords in {broker.security.users_file}"
+        )
         status("running; Ctrl-C or SIGTERM stops it")
         exited = asyncio.create_task(broker.wait_exited())
         await asyncio.wait({stop_waiter, exited}, return_when=asyncio.FIRST_COMPLETED)
@@ -746,14 +811,21 @@ def main(argv: list[str] | None = None) -> int:
         "start", help="start a broker, create the project topics, run until interrupted"
     )
     start.add_argument("--data-dir", type=Path, required=True, help="kept across restarts")
-    start.add_argument("--port", type=int, default=9092, help="PLAINTEXT port (0: a free one)")
+    start.add_argument(
+        "--port", type=int, default=9092, help="client (SASL_SSL) port (0: a free one)"
+    )
     start.add_argument("--ready-within", type=float, default=120.0, help="seconds to become ready")
     cluster = commands.add_parser(
         "cluster", help="start a 3-node cluster on free ports, run until interrupted"
     )
     cluster.add_argument("--data-dir", type=Path, required=True, help="one folder per node")
-    commands.add_parser(
-        "topics", help=f"create the project topics on the cluster named by {BOOTSTRAP_ENV}"
+    topics_command = commands.add_parser(
+        "topics",
+        help=f"create the project topics on the cluster named by {BOOTSTRAP_ENV}, connecting"
+        " as DOCKET_KAFKA_* say",
+    )
+    topics_command.add_argument(
+        "--acls", action="store_true", help="also create every service's ACLs (as the admin)"
     )
     args = parser.parse_args(argv)
     try:
@@ -765,8 +837,9 @@ def main(argv: list[str] | None = None) -> int:
             if not servers:
                 status(f"error: set {BOOTSTRAP_ENV} to the cluster to create the topics on")
                 return 2
-            asyncio.run(ensure_topics(servers))
-            status(f"topics ready on {servers}")
+            access = KafkaAccess(servers)
+            asyncio.run(secure(access) if args.acls else ensure_topics(access))
+            status(f"topics{' and ACLs' if args.acls else ''} ready on {servers}")
             return 0
         if args.command == "cluster":
             return asyncio.run(_serve_cluster(args.data_dir))

@@ -8,13 +8,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import SecretStr
+
 from services.intake.app import create_app
 from shared.settings import IntakeSettings
 
 
 def intake_openapi() -> dict[str, Any]:
     """The document the service serves at ``/openapi.json`` (no broker or database used)."""
-    settings = IntakeSettings(database_url="postgresql://unused/unused")
+    settings = IntakeSettings(
+        database_url="postgresql://unused/unused",
+        kafka_username="unused",
+        kafka_password=SecretStr("unused"),
+    )
     return create_app(settings).openapi()
 
 

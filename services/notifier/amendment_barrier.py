@@ -20,6 +20,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import topics
+from shared.kafka import server_list
+from shared.kafka_security import KafkaSecurity, client_options
 
 log = structlog.get_logger("docket.notifier.barrier")
 
@@ -29,11 +31,13 @@ class AmendmentBarrier:
         self,
         bootstrap_servers: str,
         group_id: str,
+        security: KafkaSecurity,
         *,
         wait_s: float = 10.0,
         poll_s: float = 0.1,
     ) -> None:
-        self._servers = [s.strip() for s in bootstrap_servers.split(",") if s.strip()]
+        self._servers = server_list(bootstrap_servers)
+        self._security = security
         self._group_id = group_id
         self._wait_s = wait_s
         self._poll_s = poll_s
@@ -41,9 +45,12 @@ class AmendmentBarrier:
 
     async def start(self) -> None:
         """Connect (aiokafka clients must be created inside the running event loop)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._servers, request_timeout_ms=5_000)
+        options = client_options(self._security)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._servers, request_timeout_ms=5_000, **options
+        )
         offsets = AIOKafkaConsumer(
-            bootstrap_servers=self._servers, group_id=None, enable_auto_commit=False
+            bootstrap_servers=self._servers, group_id=None, enable_auto_commit=False, **options
         )
         await admin.start()
         await offsets.start()

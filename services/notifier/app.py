@@ -25,6 +25,7 @@ from shared import topics
 from shared.accounts import AccountDirectory
 from shared.db import Database
 from shared.kafka import EventPublisher, subscribe_events
+from shared.kafka_security import KafkaSecurity
 from shared.schemas import SCHEMAS
 from shared.service import create_http_app, create_runtime, serve
 from shared.settings import NotifierSettings
@@ -64,7 +65,11 @@ def create_app(
     publisher = EventPublisher(runtime.broker, source="/docket/notifier")
     store = NotifierStore(database)
     channels = create_channels(settings)
-    barrier = AmendmentBarrier(settings.kafka_bootstrap_servers, settings.consumer_group)
+    barrier = AmendmentBarrier(
+        settings.kafka_bootstrap_servers,
+        settings.consumer_group,
+        KafkaSecurity.from_settings(settings),
+    )
     dispatcher = NoticeDispatcher(
         store,
         accounts,

@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 
+from deploy.kafka.security import KafkaAccess
 from tests.chaos.harness import Mailbox, System
 from tests.fixtures.postgres import PostgresTestServer
 from tests.fixtures.servers import free_port
@@ -23,7 +24,7 @@ def mailbox() -> Mailbox:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def chaos_system(
-    kafka_bootstrap: str,
+    kafka_access: KafkaAccess,
     postgres_server: PostgresTestServer,
     mailbox: Mailbox,
 ) -> AsyncIterator[System]:
@@ -33,7 +34,7 @@ async def chaos_system(
     database = await postgres_server.docket_database(name)
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    system = System(kafka_bootstrap, database, smtp.port, folder)
+    system = System(kafka_access, database, smtp.port, folder)
     try:
         await system.start()
         yield system

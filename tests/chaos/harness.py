@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from deploy.kafka.security import KafkaAccess
 from shared.amendments import Amendment, effective_state
 from shared.settings import listen_environment
 from shared.submission import Submission
@@ -145,7 +146,7 @@ class System:
     """Intake, two classifiers, two notifiers and two audits on one database."""
 
     def __init__(
-        self, kafka_bootstrap: str, database: DocketDatabase, smtp_port: int, folder: Path
+        self, kafka: KafkaAccess, database: DocketDatabase, smtp_port: int, folder: Path
     ) -> None:
         token = secrets.token_hex(4)
         self.api_key = "chaos-" + secrets.token_hex(20)
@@ -154,13 +155,12 @@ class System:
         self.audit_database_url = database.url("audit")
         self.folder = folder
         self.groups = {
-            "classifier": f"chaos-classifier-{token}",
-            "notifier": f"chaos-notifier-{token}",
-            "audit": f"chaos-audit-{token}",
+            "classifier": f"docket-classifier-chaos-{token}",
+            "notifier": f"docket-notifier-chaos-{token}",
+            "audit": f"docket-audit-chaos-{token}",
         }
         common = {
             **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "DOCKET_ACCOUNTS_FILE": str(EXAMPLES / "accounts.jsonl"),
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
@@ -180,6 +180,7 @@ class System:
                 name = f"{service}-{'ab'[copy]}" if copies > 1 else service
                 env = {
                     **common,
+                    **kafka.service_env(service),
                     "DOCKET_INSTANCE_ID": f"{name}-{token}",
                     "DOCKET_DATABASE_URL": database.url(service),
                 }

@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import MessageSizeTooLargeError
 
 from deploy.kafka.launcher import KafkaBroker
+from deploy.kafka.security import KafkaAccess
 from shared import topics
 from shared.events import parse_event
 from tests.chaos.harness import (
@@ -47,13 +48,13 @@ HUGE = 10 * 1024 * 1024
 GRACE_S = 45.0
 
 
-async def inject_poison(bootstrap: str, system: System) -> dict[str, str]:
+async def inject_poison(kafka: KafkaAccess, system: System) -> dict[str, str]:
     """Every kind of poison on every Docket topic; returns key -> topic of those the
     broker took. The 10 MB record must be refused by the broker (``max.message.bytes``
     is the default 1 MiB): it never enters the system."""
     token = secrets.token_hex(3)
     taken: dict[str, str] = {}
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=HUGE * 2)
+    producer = AIOKafkaProducer(**kafka.client_options(), acks="all", max_request_size=HUGE * 2)
     await producer.start()
     try:
         for topic in topics.ALL_TOPICS:
@@ -69,11 +70,11 @@ async def inject_poison(bootstrap: str, system: System) -> dict[str, str]:
     return taken
 
 
-async def dead_letter_keys(bootstrap: str) -> set[tuple[str, str]]:
+async def dead_letter_keys(kafka: KafkaAccess) -> set[tuple[str, str]]:
     """(original key, consumer) of every DeadLettered on the dead-letter topic."""
     consumer = AIOKafkaConsumer(
         topics.DEADLETTER,
-        bootstrap_servers=bootstrap,
+        **kafka.client_options(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
@@ -105,7 +106,7 @@ async def run_chaos(
     rounds: int,
     interval_s: float,
 ) -> None:
-    bootstrap = broker.bootstrap_servers
+    kafka = broker.access
     stop = asyncio.Event()
     stream = asyncio.create_task(system.stream(stop, interval_s))
     faults = system.counts.faults
@@ -138,7 +139,7 @@ async def run_chaos(
                 await sigkill(name)
                 await step(1.0)
             if round_number == 0:
-                poison = await inject_poison(bootstrap, system)
+                poison = await inject_poison(kafka, system)
             await outage("broker_restart", broker.stop, broker.start)
             await step(2.0)
             await outage(
@@ -184,7 +185,7 @@ async def run_chaos(
     by_key: dict[str, set[str]] = collections.defaultdict(set)
     for event_type, request_id, _ in rows:
         by_key[request_id].add(event_type)
-    dead = await dead_letter_keys(bootstrap)
+    dead = await dead_letter_keys(kafka)
     not_in_audit = [key for key in poison if not by_key.get(key)]
     not_dead_lettered = [
         key
@@ -250,10 +251,10 @@ async def test_full_chaos(
     await run_chaos(chaos_system, mailbox, kafka_broker_handle, postgres_server, rounds, 0.3)
 
 
-async def committed_lag(bootstrap: str, group: str, names: tuple[str, ...]) -> int:
+async def committed_lag(kafka: KafkaAccess, group: str, names: tuple[str, ...]) -> int:
     """Records on ``names`` past the group's committed offsets."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
+    consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=None)
     await admin.start()
     await consumer.start()
     try:
@@ -272,7 +273,7 @@ def _partitions(consumer: AIOKafkaConsumer, name: str) -> list[TopicPartition]:
     return [TopicPartition(name, p) for p in range(topics.PARTITIONS[name])]
 
 
-async def test_sigterm_is_graceful(chaos_system: System, kafka_bootstrap: str) -> None:
+async def test_sigterm_is_graceful(chaos_system: System, kafka_access: KafkaAccess) -> None:
     """SIGTERM mid-stream: every service exits 0 within its grace period, what it was
     processing is finished and committed (the groups have no lag once all are stopped,
     so nothing is read again at the next start) and nothing accepted is lost."""
@@ -296,18 +297,18 @@ async def test_sigterm_is_graceful(chaos_system: System, kafka_bootstrap: str) -
     groups = system.groups
     lags = {
         "classifier": await committed_lag(
-            kafka_bootstrap, groups["classifier"], (topics.REQUEST_RECEIVED,)
+            kafka_access, groups["classifier"], (topics.REQUEST_RECEIVED,)
         ),
         "notifier": await committed_lag(
-            kafka_bootstrap,
+            kafka_access,
             groups["notifier"],
             (topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED),
         ),
         "audit-ingest": await committed_lag(
-            kafka_bootstrap, f"{groups['audit']}-ingest", topics.AUDITED_TOPICS
+            kafka_access, f"{groups['audit']}-ingest", topics.AUDITED_TOPICS
         ),
         "audit-log": await committed_lag(
-            kafka_bootstrap, f"{groups['audit']}-log", (topics.AUDIT_LEDGER,)
+            kafka_access, f"{groups['audit']}-log", (topics.AUDIT_LEDGER,)
         ),
     }
     print(f"\nSIGTERM SUMMARY exit_codes=0 lag_after_stop={lags}", flush=True)

@@ -51,10 +51,25 @@ def test_compose_runs_every_service_on_kraft_kafka_postgres_and_jaeger() -> None
         services
     )
     assert services["kafka"]["image"].startswith("apache/kafka:")
-    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    # The broker's settings (KRaft broker+controller, SASL_SSL, ACLs) are written by
+    # deploy/kafka/compose.py into the kafka-secrets volume first.
+    assert services["kafka"]["command"] == ["/kafka-secrets/start.sh"]
+    assert services["kafka-secrets"]["command"][-2:] == ["deploy.kafka.compose", "/kafka-secrets"]
+    assert services["kafka"]["depends_on"]["kafka-secrets"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert "--acls" in services["kafka-topics"]["command"]
+    passwords = services["kafka-secrets"]["environment"]
     for name in ("intake", "classifier", "notifier", "audit"):
         service = services[name]
-        assert service["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        env = service["environment"]
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert env["DOCKET_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["DOCKET_KAFKA_SSL_CAFILE"] == "/kafka-secrets/tls/ca.pem"
+        # Each service is its own Kafka principal, with the password the broker was given.
+        assert env["DOCKET_KAFKA_USERNAME"] == f"docket-{name}"
+        assert env["DOCKET_KAFKA_PASSWORD"] == passwords[f"DOCKET_KAFKA_PASSWORD_{name.upper()}"]
+        assert any(v["target"] == "/kafka-secrets" and v["read_only"] for v in service["volumes"])
         assert service["command"][-1] == f"services.{name}.app"
         assert service["healthcheck"]["test"]
 

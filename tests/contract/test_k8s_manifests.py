@@ -22,6 +22,14 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from shared.kafka_acl import (
+    LAG_READER,
+    SERVICE_ACCESS,
+    AclRule,
+    acl_rules,
+    lag_reader_rules,
+    principal_of,
+)
 from shared.topics import PARTITIONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,9 +145,83 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     return schemas
 
 
+#: Strimzi's KafkaUser (v1) as far as Docket uses it, closed like the CRDs above, until
+#: ``strimzi-044-Crd-kafkauser.yaml`` is among ../shared's CRDs (then that is used).
+_NAME = {"type": "string"}
+KAFKA_USER_SCHEMA: dict[str, Any] = _closed(
+    {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": _NAME,
+            "kind": _NAME,
+            "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "authentication": {
+                        "type": "object",
+                        "required": ["type"],
+                        "properties": {
+                            "type": {"enum": ["tls", "tls-external", "scram-sha-512"]}
+                        },
+                    },
+                    "authorization": {
+                        "type": "object",
+                        "required": ["acls", "type"],
+                        "properties": {
+                            "type": {"enum": ["simple"]},
+                            "acls": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["resource", "operations"],
+                                    "properties": {
+                                        "type": {"enum": ["allow", "deny"]},
+                                        "host": _NAME,
+                                        "resource": {
+                                            "type": "object",
+                                            "required": ["type"],
+                                            "properties": {
+                                                "name": _NAME,
+                                                "patternType": {"enum": ["literal", "prefix"]},
+                                                "type": {
+                                                    "enum": [
+                                                        "topic", "group", "cluster",
+                                                        "transactionalId",
+                                                    ]
+                                                },
+                                            },
+                                        },
+                                        "operations": {
+                                            "type": "array",
+                                            "items": {
+                                                "enum": [
+                                                    "Read", "Write", "Create", "Delete",
+                                                    "Alter", "Describe", "ClusterAction",
+                                                    "AlterConfigs", "DescribeConfigs",
+                                                    "IdempotentWrite", "All",
+                                                ]
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
+)  # fmt: skip
+
+
 def validate(manifest: Manifest) -> None:
     """Raise if ``manifest`` does not match its Kubernetes or CRD schema."""
-    crd = crd_schemas().get((manifest["apiVersion"], manifest["kind"]))
+    key = (manifest["apiVersion"], manifest["kind"])
+    crd = crd_schemas().get(key)
+    if crd is None and key == ("kafka.strimzi.io/v1", "KafkaUser"):
+        crd = KAFKA_USER_SCHEMA
     if crd is not None:
         jsonschema.validate(manifest, crd)
     elif manifest["apiVersion"].endswith((".strimzi.io/v1", "keda.sh/v1alpha1")):
@@ -163,7 +245,8 @@ def of_kind(manifests: list[Manifest], kind: str) -> dict[str, Manifest]:
 def test_every_manifest_is_valid(manifests: list[Manifest]) -> None:
     kinds = {manifest["kind"] for manifest in manifests}
     assert {"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "Secret"} <= kinds
-    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "ScaledObject", "NetworkPolicy"} <= kinds
+    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "ScaledObject"} <= kinds
+    assert "NetworkPolicy" in kinds
     for manifest in manifests:
         validate(manifest)
 
@@ -195,7 +278,7 @@ def test_deployments_have_probes_resources_and_run_as_non_root(
     config = of_kind(manifests, "ConfigMap")["docket-config"]["data"]
     for name, admin_port in ADMIN_PORTS.items():
         assert config[f"DOCKET_{name.upper()}_ADMIN_PORT"] == str(admin_port)
-    assert config["KAFKA_BOOTSTRAP_SERVERS"] == "docket-kafka-bootstrap:9092"
+    assert config["KAFKA_BOOTSTRAP_SERVERS"] == "docket-kafka-bootstrap:9093"
     assert config["DOCKET_HOST"] == "0.0.0.0"
     services = of_kind(manifests, "Service")
     budgets = of_kind(manifests, "PodDisruptionBudget")
@@ -256,6 +339,77 @@ def test_topics_match_shared_topics(manifests: list[Manifest]) -> None:
     (pool,) = of_kind(manifests, "KafkaNodePool").values()
     assert pool["spec"]["replicas"] == 3
     assert sorted(pool["spec"]["roles"]) == ["broker", "controller"]
+
+
+def _rules_of(user: Manifest) -> list[AclRule]:
+    """A KafkaUser's ACLs in the code's terms (one rule per operation)."""
+    assert user["spec"]["authorization"]["type"] == "simple"
+    rules = []
+    for acl in user["spec"]["authorization"]["acls"]:
+        assert acl.get("type", "allow") == "allow"
+        assert acl.get("host", "*") == "*"
+        resource = acl["resource"]
+        for operation in acl["operations"]:
+            rules.append(
+                AclRule(
+                    user["metadata"]["name"],
+                    resource["type"],
+                    resource["name"],
+                    resource.get("patternType", "literal"),
+                    operation,
+                )
+            )
+    return sorted(rules)
+
+
+def test_kafka_users_have_exactly_the_acls_of_the_code(manifests: list[Manifest]) -> None:
+    users = of_kind(manifests, "KafkaUser")
+    expected = {access.principal: acl_rules(access) for access in SERVICE_ACCESS.values()}
+    expected[LAG_READER] = lag_reader_rules()
+    assert set(users) == set(expected)
+    for name, user in users.items():
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "docket"
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        assert _rules_of(user) == expected[name], name
+
+
+def test_kafka_is_reached_only_over_tls_with_authentication(manifests: list[Manifest]) -> None:
+    (kafka,) = of_kind(manifests, "Kafka").values()
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert listeners
+    for listener in listeners:
+        assert listener["tls"] is True, listener["name"]
+        assert listener["authentication"]["type"] == "scram-sha-512", listener["name"]
+    assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
+    assert kafka["spec"]["entityOperator"]["userOperator"] == {}
+    (port,) = {listener["port"] for listener in listeners}
+    config = of_kind(manifests, "ConfigMap")["docket-config"]["data"]
+    assert config["KAFKA_BOOTSTRAP_SERVERS"] == f"docket-kafka-bootstrap:{port}"
+    assert config["DOCKET_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["DOCKET_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    for name in PORTS:
+        pod = of_kind(manifests, "Deployment")[f"docket-{name}"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        env = {item["name"]: item for item in container["env"]}
+        assert env["DOCKET_KAFKA_USERNAME"]["value"] == principal_of(name)
+        assert env["DOCKET_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": principal_of(name),  # the Secret the User Operator writes
+            "key": "password",
+        }
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "kafka-ca"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
+        assert volume["secret"]["secretName"] == "docket-cluster-ca-cert"
+        assert config["DOCKET_KAFKA_SSL_CAFILE"] == f"{mount['mountPath']}/ca.crt"
+    for scaled in of_kind(manifests, "ScaledObject").values():
+        for trigger in scaled["spec"]["triggers"]:
+            assert trigger["authenticationRef"]["name"] == "docket-kafka-lag"
+            assert trigger["metadata"]["bootstrapServers"] == config["KAFKA_BOOTSTRAP_SERVERS"]
+            assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == (
+                "scram_sha512",
+                "enable",
+            )
+    secrets = of_kind(manifests, "Secret")["docket-secrets"]["stringData"]
+    assert secrets["KAFKA_LAG_USERNAME"] == LAG_READER
 
 
 def test_production_overlay_scales_up_and_pins_the_image() -> None:
@@ -329,14 +483,15 @@ def test_every_deployment_is_selected_by_network_policies(manifests: list[Manife
         if name in PUBLIC_APIS:
             expected["http"] = {"ingress-nginx"}
         assert admitted == expected, name
-        # where the pod may go: DNS, Kafka, PostgreSQL at least
+        # where the pod may go: DNS, Kafka (its TLS listener only), PostgreSQL at least
         reachable = {
             (port["port"], port["protocol"])
             for policy in egress
             for rule in policy["spec"]["egress"]
             for port in rule["ports"]
         }
-        assert {(53, "UDP"), (9092, "TCP"), (5432, "TCP")} <= reachable, name
+        assert {(53, "UDP"), (9093, "TCP"), (5432, "TCP")} <= reachable, name
+        assert (9092, "TCP") not in reachable, f"{name} may reach a plaintext Kafka port"
         if name != "notifier":
             assert (587, "TCP") not in reachable, f"{name} may send e-mail"
 
@@ -370,6 +525,7 @@ def _typo(manifest: Manifest, path: tuple[str | int, ...], wrong: str) -> Manife
         ("ScaledObject", "docket-notifier", ("spec", "maxReplicaCount"), "maxReplicasCount"),
         ("KafkaTopic", "docket-audit-ledger", ("spec", "partitions"), "partition"),
         ("Kafka", "docket", ("spec", "kafka", "listeners"), "listener"),
+        ("KafkaUser", "docket-notifier", ("spec", "authorization", "acls"), "acl"),
         ("NetworkPolicy", "docket-api-from-ingress", ("spec", "podSelector"), "podSelectr"),
     ],
 )

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from deploy.kafka.security import KafkaAccess
 from shared.settings import listen_environment
 from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
@@ -35,7 +36,7 @@ PERSONAL = {
 
 
 async def test_no_personal_data_in_any_log_line(
-    kafka_bootstrap: str, docket_database: DocketDatabase, tmp_path: Path
+    kafka_access: KafkaAccess, docket_database: DocketDatabase, tmp_path: Path
 ) -> None:
     body: dict[str, Any] = json.loads(
         (EXAMPLES / "requests" / "01-customs-summons-anonymous-critic.json").read_text()
@@ -69,22 +70,25 @@ async def test_no_personal_data_in_any_log_line(
     token = secrets.token_hex(4)
     common = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "DOCKET_ACCOUNTS_FILE": str(accounts),
         "DOCKET_LOG_LEVEL": "DEBUG",
         "DOCKET_SMTP_HOST": "127.0.0.1",
         "DOCKET_SMTP_PORT": str(smtp.port),
         "DOCKET_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
         "DOCKET_INTAKE_BOOTSTRAP_KEY": f"logs-test:legal:{SECRET}",
-        "DOCKET_CONSUMER_GROUP_PREFIX": f"logs-audit-{token}",
+        "DOCKET_CONSUMER_GROUP_PREFIX": f"docket-audit-logs-{token}",
     }
-    groups = {"classifier": f"logs-classifier-{token}", "notifier": f"logs-notifier-{token}"}
+    groups = {
+        "classifier": f"docket-classifier-logs-{token}",
+        "notifier": f"docket-notifier-logs-{token}",
+    }
     processes: dict[str, asyncio.subprocess.Process] = {}
     logs = {name: tmp_path / f"{name}.log" for name in ports}
     try:
         for name, port in ports.items():
             env = {
                 **common,
+                **kafka_access.service_env(name),
                 **listen_environment(name, port, free_port()),
                 "DOCKET_DATABASE_URL": docket_database.url(name),
             }
@@ -144,4 +148,6 @@ async def test_no_personal_data_in_any_log_line(
         assert record["service"] in ports  # ... naming its service
         for kind, value in PERSONAL.items():
             assert value not in line, f"{kind} leaked into a log line: {line[:300]}"
+        for user, password in kafka_access.passwords.items():  # nor a Kafka credential
+            assert password.get_secret_value() not in line, f"{user}'s Kafka password leaked"
     assert any(request_id in line for line in lines), "logs should name the request by id"

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from deploy.kafka.security import KafkaAccess
 from services.audit.app import create_app
 from services.audit.domain.merkle import verify_inclusion
 from shared import topics
@@ -41,11 +42,11 @@ async def _wait_for(
 
 
 async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
-    kafka_bootstrap: str, database_url: str, docket_database: DocketDatabase
+    kafka_access: KafkaAccess, database_url: str, docket_database: DocketDatabase
 ) -> None:
     port = free_port()
     settings = AuditSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
+        **kafka_access.service_settings("audit"),
         database_url=docket_database.url("audit"),
         port=port,
         signing_key_file=Path(tempfile.mkdtemp()) / "key.pem",
@@ -63,7 +64,7 @@ async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
     )
     envelope = envelope_for(decision, source="/tests")
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
+        **kafka_access.client_options(), acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
@@ -92,7 +93,9 @@ async def test_events_are_stored_once_densely_and_unreadable_records_are_kept(
             ]
             assert indexes == list(range(len(indexes)))
             reason = await conn.fetchval(
-                "SELECT leaf_data FROM audit.event_log WHERE event_type = 'UnreadableRecord'"
+                "SELECT leaf_data FROM audit.event_log"
+                " WHERE event_type = 'UnreadableRecord' AND request_id = $1",
+                request_id,
             )
             assert "not JSON" in json.loads(bytes(reason))["unreadable"]["reason"]
             with pytest.raises(asyncpg.PostgresError, match="append-only"):

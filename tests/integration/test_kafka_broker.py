@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ from deploy.kafka.launcher import (
     ensure_kafka,
     ensure_topics,
 )
+from deploy.kafka.security import KafkaAccess
 from shared.topics import PARTITIONS
 
 pytestmark = pytest.mark.integration
@@ -24,16 +26,16 @@ pytestmark = pytest.mark.integration
 Event = tuple[bytes, bytes]
 
 
-async def new_topic(bootstrap: str, partitions: int) -> str:
+async def new_topic(kafka: KafkaAccess, partitions: int) -> str:
     """A fresh topic of this test alone (topics are not auto-created)."""
     topic = f"test.kafka-broker.{uuid.uuid4().hex[:12]}"
-    await ensure_topics(bootstrap, {topic: partitions})
+    await ensure_topics(kafka, {topic: partitions})
     return topic
 
 
-async def produce(bootstrap: str, topic: str, events: list[Event]) -> None:
+async def produce(kafka: KafkaAccess, topic: str, events: list[Event]) -> None:
     """Send ``(key, value)`` events in order with the services' producer settings."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka.client_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for key, value in events:
@@ -42,11 +44,11 @@ async def produce(bootstrap: str, topic: str, events: list[Event]) -> None:
         await producer.stop()
 
 
-def group_consumer(bootstrap: str, topic: str, group: str) -> AIOKafkaConsumer:
+def group_consumer(kafka: KafkaAccess, topic: str, group: str) -> AIOKafkaConsumer:
     """A consumer in ``group`` that commits by hand and starts from the earliest offset."""
     return AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka.client_options(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -64,8 +66,8 @@ async def read(consumer: AIOKafkaConsumer, count: int) -> list[ConsumerRecord[by
     return records
 
 
-async def test_project_topics_exist_with_their_partition_counts(kafka_bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+async def test_project_topics_exist_with_their_partition_counts(kafka_access: KafkaAccess) -> None:
+    admin = AIOKafkaAdminClient(**kafka_access.client_options())
     await admin.start()
     try:
         described = await admin.describe_topics(list(PARTITIONS))
@@ -75,12 +77,12 @@ async def test_project_topics_exist_with_their_partition_counts(kafka_bootstrap:
     assert counts == PARTITIONS
 
 
-async def test_idempotent_produce_and_consume_with_manual_commit(kafka_bootstrap: str) -> None:
-    topic = await new_topic(kafka_bootstrap, partitions=3)
+async def test_idempotent_produce_and_consume_with_manual_commit(kafka_access: KafkaAccess) -> None:
+    topic = await new_topic(kafka_access, partitions=3)
     events = [(f"request-{i % 4}".encode(), f"event-{i}".encode()) for i in range(40)]
-    await produce(kafka_bootstrap, topic, events)
+    await produce(kafka_access, topic, events)
 
-    consumer = group_consumer(kafka_bootstrap, topic, group=f"group-{uuid.uuid4().hex}")
+    consumer = group_consumer(kafka_access, topic, group=f"group-{uuid.uuid4().hex}")
     await consumer.start()
     try:
         records = await read(consumer, len(events))
@@ -95,13 +97,13 @@ async def test_idempotent_produce_and_consume_with_manual_commit(kafka_bootstrap
     assert sum(offset or 0 for offset in committed) == len(events)
 
 
-async def test_committed_offset_survives_a_consumer_restart(kafka_bootstrap: str) -> None:
-    topic = await new_topic(kafka_bootstrap, partitions=1)
+async def test_committed_offset_survives_a_consumer_restart(kafka_access: KafkaAccess) -> None:
+    topic = await new_topic(kafka_access, partitions=1)
     group = f"group-{uuid.uuid4().hex}"
     partition = TopicPartition(topic, 0)
-    await produce(kafka_bootstrap, topic, [(b"request", f"event-{i}".encode()) for i in range(10)])
+    await produce(kafka_access, topic, [(b"request", f"event-{i}".encode()) for i in range(10)])
 
-    first = group_consumer(kafka_bootstrap, topic, group)
+    first = group_consumer(kafka_access, topic, group)
     await first.start()
     try:
         await read(first, 4)
@@ -109,7 +111,7 @@ async def test_committed_offset_survives_a_consumer_restart(kafka_bootstrap: str
     finally:
         await first.stop()
 
-    second = group_consumer(kafka_bootstrap, topic, group)
+    second = group_consumer(kafka_access, topic, group)
     await second.start()
     try:
         records = await read(second, 6)
@@ -123,11 +125,11 @@ async def test_broker_restart_keeps_records_and_committed_offsets(
     kafka_broker_handle: KafkaBroker,
 ) -> None:
     broker = kafka_broker_handle
-    bootstrap = broker.bootstrap_servers
-    topic = await new_topic(bootstrap, partitions=1)
+    kafka = broker.access
+    topic = await new_topic(kafka, partitions=1)
     group = f"group-{uuid.uuid4().hex}"
-    await produce(bootstrap, topic, [(b"request", f"before-{i}".encode()) for i in range(5)])
-    consumer = group_consumer(bootstrap, topic, group)
+    await produce(kafka, topic, [(b"request", f"before-{i}".encode()) for i in range(5)])
+    consumer = group_consumer(kafka, topic, group)
     await consumer.start()
     try:
         await read(consumer, 2)
@@ -138,10 +140,10 @@ async def test_broker_restart_keeps_records_and_committed_offsets(
     await broker.stop()
     assert not broker.running
     await broker.start()
-    assert broker.bootstrap_servers == bootstrap
+    assert broker.access == kafka  # same address, same users
 
-    await produce(bootstrap, topic, [(b"request", b"after-0")])
-    consumer = group_consumer(bootstrap, topic, group)
+    await produce(kafka, topic, [(b"request", b"after-0")])
+    consumer = group_consumer(kafka, topic, group)
     await consumer.start()
     try:
         records = await read(consumer, 4)
@@ -156,11 +158,24 @@ async def test_broker_restart_keeps_records_and_committed_offsets(
 
 
 async def test_ensure_kafka_uses_the_configured_cluster_without_starting_one(
-    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kafka_access: KafkaAccess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(BOOTSTRAP_ENV, kafka_bootstrap)
-    bootstrap, broker = await ensure_kafka(tmp_path)
-    assert (bootstrap, broker) == (kafka_bootstrap, None)
+    """An external cluster: its address from ``KAFKA_BOOTSTRAP_SERVERS``, how to connect
+    from ``DOCKET_KAFKA_*`` (here the admin's SCRAM user over TLS)."""
+    if kafka_access.external:
+        pytest.skip("KAFKA_BOOTSTRAP_SERVERS is set already")
+    monkeypatch.setenv(BOOTSTRAP_ENV, kafka_access.bootstrap_servers)
+    for name, value in kafka_access.service_env("intake").items():
+        monkeypatch.setenv(name, value)
+    admin = kafka_access.security()
+    assert admin.password is not None
+    monkeypatch.setenv("DOCKET_KAFKA_USERNAME", str(admin.username))
+    monkeypatch.setenv("DOCKET_KAFKA_PASSWORD", admin.password.get_secret_value())
+    access, broker = await ensure_kafka(tmp_path)
+    assert broker is None
+    assert access == KafkaAccess(kafka_access.bootstrap_servers)
+    assert access.security() == admin
+    assert not await asyncio.to_thread(lambda: list(tmp_path.iterdir())), "nothing was started"
 
 
 async def test_a_broker_that_cannot_start_fails_fast_with_its_log(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from deploy.kafka.security import KafkaAccess
 from services.audit.cli import export_command, rebuild_command, report_command
 from services.intake.cli import keys_command
 from shared.db import MigrationError
@@ -243,10 +244,10 @@ def startup_failures(result: subprocess.CompletedProcess[str]) -> list[dict[str,
 
 
 async def test_a_service_refuses_an_unmigrated_database_and_the_owner_role(
-    kafka_bootstrap: str, postgres_server: PostgresTestServer, docket_database: DocketDatabase
+    kafka_access: KafkaAccess, postgres_server: PostgresTestServer, docket_database: DocketDatabase
 ) -> None:
     empty = await postgres_server.create_database(f"test_empty_{secrets.token_hex(4)}")
-    base = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DOCKET_CLASSIFIER_PORT": "0"}
+    base = {**kafka_access.service_env("classifier"), "DOCKET_CLASSIFIER_PORT": "0"}
     cases = {
         service_url(empty, "classifier"): r"schema 'classifier' is at version 0000",
         docket_database.owner_url: r"docket_owner', the owner of schema 'classifier'",
@@ -337,14 +338,14 @@ async def test_each_cli_runs_with_the_role_the_docs_name(
 @pytest.mark.parametrize("service", ["intake", "notifier", "audit"])
 async def test_every_service_checks_its_schema_before_it_starts(
     service: str,
-    kafka_bootstrap: str,
+    kafka_access: KafkaAccess,
     postgres_server: PostgresTestServer,
     docket_database: DocketDatabase,  # the roles exist; this database is another
     tmp_path: Path,
 ) -> None:
     empty = await postgres_server.create_database(f"test_empty_{secrets.token_hex(4)}")
     env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        **kafka_access.service_env(service),
         "DOCKET_DATABASE_URL": service_url(empty, service),
         f"DOCKET_{service.upper()}_PORT": "0",
         "DOCKET_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),

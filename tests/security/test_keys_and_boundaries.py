@@ -48,7 +48,7 @@ async def extra_intake(docket_system: DocketSystem) -> AsyncIterator[StartIntake
     async def start(**settings: Any) -> RunningService:
         app = create_intake(
             IntakeSettings(
-                kafka_bootstrap_servers=docket_system.kafka_bootstrap,
+                **docket_system.kafka.service_settings("intake"),
                 database_url=service_url(docket_system.database_url, "intake"),
                 port=port,
                 **settings,
@@ -299,7 +299,7 @@ async def test_a_placeholder_secret_is_refused_unless_development_mode_is_on(
     bootstrap = f"compose:legal:{COMPOSE_PLACEHOLDER}"
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": system.kafka_bootstrap,
+        **system.kafka.service_env("intake"),
         "DOCKET_DATABASE_URL": service_url(system.database_url, "intake"),
         **listen_environment("intake", free_port(), free_port()),
         "DOCKET_INTAKE_BOOTSTRAP_KEY": bootstrap,

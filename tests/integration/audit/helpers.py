@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from deploy.kafka.security import KafkaAccess
 from services.audit.app import create_app
 from shared import topics
 from shared.events import DeadLettered, EventData, envelope_for
@@ -22,17 +23,17 @@ from tests.fixtures.servers import RunningService, free_port, start_service
 from tests.unit.audit import factories as f
 
 
-async def start_audit(kafka: str, database_url: str, **overrides: Any) -> RunningService:
+async def start_audit(kafka: KafkaAccess, database_url: str, **overrides: Any) -> RunningService:
     """Audit on ``database_url``'s database (any role's URL; migrated here, as the owner),
-    logged in as its own role."""
+    logged in to PostgreSQL as its own role and to Kafka as its own principal."""
     await migrate_database(database_url)
     port = free_port()
     settings = AuditSettings(
-        kafka_bootstrap_servers=kafka,
+        **kafka.service_settings("audit"),
         database_url=service_url(database_url, "audit"),
         port=port,
         signing_key_file=Path(tempfile.mkdtemp()) / "key.pem",
-        consumer_group_prefix=f"test-audit-{secrets.token_hex(4)}",
+        consumer_group_prefix=f"docket-audit-test-{secrets.token_hex(4)}",
         **overrides,
     )
     return await start_service("audit", create_app(settings), port)
@@ -45,8 +46,10 @@ async def audit_client(audit: RunningService, database_url: str) -> httpx.AsyncC
     return httpx.AsyncClient(base_url=audit.url, timeout=10, headers=bearer(keys["natsec"]))
 
 
-async def publish(kafka: str, events: list[EventData], raw: list[tuple[str, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True)
+async def publish(
+    kafka: KafkaAccess, events: list[EventData], raw: list[tuple[str, bytes]]
+) -> None:
+    producer = AIOKafkaProducer(**kafka.client_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for event in events:

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from deploy.kafka.security import KafkaAccess
 from services.audit.cli import export_command, rebuild_command, verify_command
 from shared import topics
 from tests.integration.audit.helpers import (
@@ -37,15 +38,15 @@ async def views(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 
 async def test_read_side_rebuild_and_tamper_detection(
-    kafka_bootstrap: str, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    kafka_access: KafkaAccess, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     start, end = window()
     prefix = f"req-read-{secrets.token_hex(4)}"
-    audit = await start_audit(kafka_bootstrap, database_url, tree_head_interval_s=0.5)
+    audit = await start_audit(kafka_access, database_url, tree_head_interval_s=0.5)
     client = await audit_client(audit, database_url)
     conn = await asyncpg.connect(database_url)
     try:
-        await publish(kafka_bootstrap, scenario(prefix, start), [(topics.NOTIFICATION, b"\xff")])
+        await publish(kafka_access, scenario(prefix, start), [(topics.NOTIFICATION, b"\xff")])
 
         async def all_stored() -> bool:
             body = (await client.get(f"/v1/requests/{prefix}-3")).json()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from deploy.kafka.security import KafkaAccess
 from deploy.postgres.launcher import drop_database
 from services.audit.app import MIGRATIONS, SCHEMA
 from services.audit.domain.ledger import LedgerEntry, UnreadableRecord
@@ -171,7 +172,7 @@ async def test_a_batch_that_fails_commits_nothing_and_can_be_read_again(
 
 
 async def test_poison_inside_a_batch_is_kept_with_its_reason_and_blocks_nothing(
-    kafka_bootstrap: str, database_url: str
+    kafka_access: KafkaAccess, database_url: str
 ) -> None:
     """Everything is on the topics before audit starts, so both subscribers read it in
     batches: the unreadable records among the good ones are kept with their reason (and
@@ -184,7 +185,7 @@ async def test_poison_inside_a_batch_is_kept_with_its_reason_and_blocks_nothing(
     poison_event = f"not json {prefix}".encode()
     poison_ledger = f"not a ledger entry {prefix}".encode()
     await publish(
-        kafka_bootstrap,
+        kafka_access,
         [],
         [
             *records[:4],
@@ -194,7 +195,7 @@ async def test_poison_inside_a_batch_is_kept_with_its_reason_and_blocks_nothing(
             *records,  # every event delivered twice
         ],
     )
-    audit = await start_audit(kafka_bootstrap, database_url, tree_head_interval_s=0)
+    audit = await start_audit(kafka_access, database_url, tree_head_interval_s=0)
     try:
         async with opened_store(database_url) as store:
 

@@ -9,6 +9,7 @@ import secrets
 import asyncpg
 import pytest
 
+from deploy.kafka.security import KafkaAccess
 from deploy.postgres.launcher import drop_database
 from services.audit.domain.merkle import MerkleLog
 from shared import topics
@@ -36,14 +37,14 @@ async def leaves(url: str) -> list[tuple[bytes, bytes]]:
 
 
 async def test_replaying_the_ledger_into_an_empty_database_gives_the_same_root(
-    kafka_bootstrap: str, database_url: str, postgres_server: PostgresTestServer
+    kafka_access: KafkaAccess, database_url: str, postgres_server: PostgresTestServer
 ) -> None:
     start, _end = window()
     prefix = f"req-replay-{secrets.token_hex(4)}"
-    audit_a = await start_audit(kafka_bootstrap, database_url, tree_head_interval_s=0)
+    audit_a = await start_audit(kafka_access, database_url, tree_head_interval_s=0)
     try:
         poison = [(topics.REQUEST_RECEIVED, b"{not json"), (topics.AUDIT_LEDGER, b"\x00\x01")]
-        await publish(kafka_bootstrap, scenario(prefix, start), poison)
+        await publish(kafka_access, scenario(prefix, start), poison)
 
         async def a_has_ours() -> bool:
             stored = await leaves(database_url)
@@ -59,7 +60,7 @@ async def test_replaying_the_ledger_into_an_empty_database_gives_the_same_root(
 
     replica = f"test_replay_{secrets.token_hex(6)}"
     replica_url = await postgres_server.create_database(replica)
-    audit_b = await start_audit(kafka_bootstrap, replica_url, tree_head_interval_s=0, ingest=False)
+    audit_b = await start_audit(kafka_access, replica_url, tree_head_interval_s=0, ingest=False)
     try:
 
         async def b_caught_up() -> bool:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from deploy.kafka.security import KafkaAccess
 from services.audit.app import MIGRATIONS, SCHEMA
 from services.audit.domain.request_view import RequestView, fold_views
 from services.audit.domain.transparency import requests_by_month, transparency_report
@@ -125,9 +126,9 @@ BEYOND_THE_CAP = [
 
 
 async def test_a_period_beyond_the_cap_is_422_with_the_field(
-    kafka_bootstrap: str, database_url: str
+    kafka_access: KafkaAccess, database_url: str
 ) -> None:
-    audit = await start_audit(kafka_bootstrap, database_url, tree_head_interval_s=0)
+    audit = await start_audit(kafka_access, database_url, tree_head_interval_s=0)
     try:
         async with httpx.AsyncClient(base_url=audit.url, timeout=10) as client:
             for period, field in BEYOND_THE_CAP:

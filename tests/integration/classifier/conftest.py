@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from deploy.kafka.security import KafkaAccess
 from services.classifier.app import create_app
 from shared.events import Envelope, EventData, EventRejected, envelope_for, parse_event
 from shared.settings import ClassifierSettings
@@ -27,7 +28,7 @@ Found = list[tuple[Envelope, EventData]]
 
 @pytest.fixture
 async def start_classifier(
-    kafka_bootstrap: str, docket_database: DocketDatabase
+    kafka_access: KafkaAccess, docket_database: DocketDatabase
 ) -> AsyncIterator[StartClassifier]:
     """Start the classifier (settings overridable) in its own consumer group, on the
     test's database (migrated; the classifier logs in as its own role)."""
@@ -36,9 +37,9 @@ async def start_classifier(
     async def start(**overrides: Any) -> RunningService:
         port = free_port()
         settings = ClassifierSettings(
-            kafka_bootstrap_servers=kafka_bootstrap,
+            **kafka_access.service_settings("classifier"),
             database_url=docket_database.url("classifier"),
-            consumer_group=f"test-classifier-{secrets.token_hex(4)}",
+            consumer_group=f"docket-classifier-test-{secrets.token_hex(4)}",
             port=port,
             **overrides,
         )
@@ -67,9 +68,9 @@ class Feed:
 
 
 @pytest.fixture
-async def feed(kafka_bootstrap: str) -> AsyncIterator[Feed]:
+async def feed(kafka_access: KafkaAccess) -> AsyncIterator[Feed]:
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
+        **kafka_access.client_options(), acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
@@ -79,7 +80,7 @@ async def feed(kafka_bootstrap: str) -> AsyncIterator[Feed]:
 
 
 async def read_events(
-    bootstrap: str,
+    kafka: KafkaAccess,
     topic: str,
     request_id: str,
     until: Callable[[Found], bool],
@@ -89,7 +90,7 @@ async def read_events(
     from the start until ``until`` holds; ``TimeoutError`` if it never does."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka.client_options(),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from deploy.kafka.security import KafkaAccess
 from shared import topics
 from shared.events import DeadLettered, RequestClassified, envelope_for
 from tests.integration.classifier.conftest import (
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_unreadable_records_are_dead_lettered_and_the_consumer_moves_on(
-    start_classifier: StartClassifier, feed: Feed, kafka_bootstrap: str
+    start_classifier: StartClassifier, feed: Feed, kafka_access: KafkaAccess
 ) -> None:
     request_id = new_request_id()
     good = received(request_id)
@@ -42,13 +43,13 @@ async def test_unreadable_records_are_dead_lettered_and_the_consumer_moves_on(
     await start_classifier()
     cause = await feed.event(good)
 
-    verdict = await verdict_for(kafka_bootstrap, request_id, cause.id)
+    verdict = await verdict_for(kafka_access, request_id, cause.id)
     assert isinstance(verdict, RequestClassified)
 
     def three(events: Found) -> bool:
         return len(events) >= 3
 
-    events = await read_events(kafka_bootstrap, topics.DEADLETTER, request_id, three)
+    events = await read_events(kafka_access, topics.DEADLETTER, request_id, three)
     letters = [d for _, d in events if isinstance(d, DeadLettered)]
     assert len(letters) == 3
     assert {d.consumer for d in letters} == {"classifier"}

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from deploy.kafka.security import KafkaAccess
 from services.classifier.domain import load_policy
 from shared import topics
 from shared.events import RequestAmended, RequestClassified, RequestReceived
@@ -50,11 +51,11 @@ def amended(request_id: str, nondisclosure: Nondisclosure, days: int) -> Request
     )
 
 
-async def verdict_for(bootstrap: str, request_id: str, cause: str) -> RequestClassified:
+async def verdict_for(kafka: KafkaAccess, request_id: str, cause: str) -> RequestClassified:
     def answered(events: Found) -> bool:
         return any(isinstance(d, RequestClassified) and d.caused_by == cause for _, d in events)
 
-    events = await read_events(bootstrap, topics.REQUEST_CLASSIFIED, request_id, answered)
+    events = await read_events(kafka, topics.REQUEST_CLASSIFIED, request_id, answered)
     verdicts = [
         (e, d) for e, d in events if isinstance(d, RequestClassified) and d.caused_by == cause
     ]
@@ -69,26 +70,26 @@ def factors(verdict: RequestClassified) -> set[str]:
 
 
 async def test_gag_added_then_lifted_reclassifies(
-    start_classifier: StartClassifier, feed: Feed, kafka_bootstrap: str
+    start_classifier: StartClassifier, feed: Feed, kafka_access: KafkaAccess
 ) -> None:
     await start_classifier()
     request_id = new_request_id()
 
     first = await feed.event(received(request_id))
-    verdict = await verdict_for(kafka_bootstrap, request_id, first.id)
+    verdict = await verdict_for(kafka_access, request_id, first.id)
     assert not factors(verdict) & NDO_FACTORS
     assert verdict.amendments == ()
     assert verdict.policy_version == load_policy().version
 
     gag = await feed.event(amended(request_id, GAG, days=1))
-    gagged = await verdict_for(kafka_bootstrap, request_id, gag.id)
+    gagged = await verdict_for(kafka_access, request_id, gag.id)
     assert factors(gagged) >= NDO_FACTORS
     assert gagged.risk.score > verdict.risk.score
     assert [a.nondisclosure for a in gagged.amendments] == [GAG]
     assert gagged.classified_at >= verdict.classified_at
 
     lift = await feed.event(amended(request_id, Nondisclosure(ordered=False), days=3))
-    lifted = await verdict_for(kafka_bootstrap, request_id, lift.id)
+    lifted = await verdict_for(kafka_access, request_id, lift.id)
     assert not factors(lifted) & NDO_FACTORS
     assert len(lifted.amendments) == 2
     # the verdict part depends on its inputs only
@@ -97,7 +98,7 @@ async def test_gag_added_then_lifted_reclassifies(
 
 
 async def test_amendment_before_its_request_is_kept_and_taken_in(
-    start_classifier: StartClassifier, feed: Feed, kafka_bootstrap: str, database_url: str
+    start_classifier: StartClassifier, feed: Feed, kafka_access: KafkaAccess, database_url: str
 ) -> None:
     await start_classifier()
     request_id = new_request_id()
@@ -116,12 +117,12 @@ async def test_amendment_before_its_request_is_kept_and_taken_in(
         await connection.close()
 
     first = await feed.event(received(request_id))
-    verdict = await verdict_for(kafka_bootstrap, request_id, first.id)
+    verdict = await verdict_for(kafka_access, request_id, first.id)
     assert factors(verdict) >= NDO_FACTORS
     assert [a.nondisclosure for a in verdict.amendments] == [GAG]
 
     # the amendment's own cause publishes nothing: the request's verdict carries it
     events = await read_events(
-        kafka_bootstrap, topics.REQUEST_CLASSIFIED, request_id, lambda found: bool(found)
+        kafka_access, topics.REQUEST_CLASSIFIED, request_id, lambda found: bool(found)
     )
     assert [d.caused_by for _, d in events if isinstance(d, RequestClassified)] == [first.id]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.kafka.security import KafkaAccess
 from services.classifier.app import create_app
 from services.classifier.domain import PolicyError, load_policy
 from shared import topics
@@ -58,13 +59,13 @@ def candidate_policy(directory: Path, weight: str) -> Path:
     return directory
 
 
-async def shadow_for(bootstrap: str, request_id: str, cause: str) -> ShadowClassified:
+async def shadow_for(kafka: KafkaAccess, request_id: str, cause: str) -> ShadowClassified:
     def answered(events: Found) -> bool:
         return any(
             isinstance(d, ShadowClassified) and d.verdict.caused_by == cause for _, d in events
         )
 
-    events = await read_events(bootstrap, topics.REQUEST_CLASSIFIED_SHADOW, request_id, answered)
+    events = await read_events(kafka, topics.REQUEST_CLASSIFIED_SHADOW, request_id, answered)
     (shadow,) = (
         d for _, d in events if isinstance(d, ShadowClassified) and d.verdict.caused_by == cause
     )
@@ -72,7 +73,7 @@ async def shadow_for(bootstrap: str, request_id: str, cause: str) -> ShadowClass
 
 
 async def test_candidate_verdicts_go_to_the_shadow_topic_with_differences(
-    start_classifier: StartClassifier, feed: Feed, kafka_bootstrap: str, tmp_path: Path
+    start_classifier: StartClassifier, feed: Feed, kafka_access: KafkaAccess, tmp_path: Path
 ) -> None:
     candidate_dir = candidate_policy(tmp_path / "candidate", "90")
     candidate_version = load_policy(candidate_dir).version
@@ -80,15 +81,15 @@ async def test_candidate_verdicts_go_to_the_shadow_topic_with_differences(
     request_id = new_request_id()
 
     first = await feed.event(received(request_id))
-    active = await verdict_for(kafka_bootstrap, request_id, first.id)
-    shadow = await shadow_for(kafka_bootstrap, request_id, first.id)
+    active = await verdict_for(kafka_access, request_id, first.id)
+    shadow = await shadow_for(kafka_access, request_id, first.id)
     assert shadow.active_policy_version == active.policy_version != candidate_version
     assert shadow.verdict.policy_version == candidate_version
     assert shadow.differences == ()  # no gag yet: both policies agree
 
     gag = await feed.event(amended(request_id, GAG, days=1))
-    gagged = await verdict_for(kafka_bootstrap, request_id, gag.id)
-    shadow = await shadow_for(kafka_bootstrap, request_id, gag.id)
+    gagged = await verdict_for(kafka_access, request_id, gag.id)
+    shadow = await shadow_for(kafka_access, request_id, gag.id)
     assert isinstance(shadow.verdict, RequestClassified)
     assert shadow.verdict.amendments == gagged.amendments
     active_score, candidate_score = gagged.risk.score, shadow.verdict.risk.score
@@ -98,7 +99,7 @@ async def test_candidate_verdicts_go_to_the_shadow_topic_with_differences(
 
     # the active verdict is the one published on the verdict topic, never the candidate's
     events = await read_events(
-        kafka_bootstrap, topics.REQUEST_CLASSIFIED, request_id, lambda found: len(found) >= 2
+        kafka_access, topics.REQUEST_CLASSIFIED, request_id, lambda found: len(found) >= 2
     )
     assert {d.policy_version for _, d in events if isinstance(d, RequestClassified)} == {
         active.policy_version
@@ -109,11 +110,11 @@ async def test_candidate_verdicts_go_to_the_shadow_topic_with_differences(
 
 
 def test_a_malformed_candidate_policy_refuses_the_app(
-    tmp_path: Path, kafka_bootstrap: str, database_url: str
+    tmp_path: Path, kafka_access: KafkaAccess, database_url: str
 ) -> None:
     candidate = candidate_policy(tmp_path / "candidate", "heavy")
     settings = ClassifierSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
+        **kafka_access.service_settings("classifier"),
         database_url=database_url,
         shadow_policy_dir=candidate,
     )
@@ -122,12 +123,12 @@ def test_a_malformed_candidate_policy_refuses_the_app(
 
 
 async def test_a_malformed_candidate_policy_stops_the_service_with_one_log_line(
-    tmp_path: Path, kafka_bootstrap: str, database_url: str
+    tmp_path: Path, kafka_access: KafkaAccess, database_url: str
 ) -> None:
     candidate = candidate_policy(tmp_path / "candidate", "heavy")
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        **kafka_access.service_env("classifier"),
         "DOCKET_DATABASE_URL": database_url,
         "DOCKET_SHADOW_POLICY_DIR": str(candidate),
         **listen_environment("classifier", free_port(), free_port()),

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from deploy.kafka.security import KafkaAccess
 from services.intake.app import create_app
 from shared import topics
 from shared.settings import IntakeSettings
@@ -39,7 +40,7 @@ def submission(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def start_intake(
-    kafka_bootstrap: str, docket_database: DocketDatabase
+    kafka_access: KafkaAccess, docket_database: DocketDatabase
 ) -> AsyncIterator[StartIntake]:
     """Starts intake (again, after a stop) on one port and database (the test's, migrated;
     intake logs in as its own role); stops it at the end."""
@@ -48,7 +49,7 @@ async def start_intake(
 
     async def start() -> RunningService:
         settings = IntakeSettings(
-            kafka_bootstrap_servers=kafka_bootstrap,
+            **kafka_access.service_settings("intake"),
             database_url=docket_database.url("intake"),
             bootstrap_key=BOOTSTRAP_KEY,
             publish_timeout_s=3.0,
@@ -69,24 +70,24 @@ async def intake(start_intake: StartIntake) -> RunningService:
     return await start_intake()
 
 
-async def events_for(bootstrap: str, topic: str, request_id: str) -> list[dict[str, Any]]:
+async def events_for(kafka: KafkaAccess, topic: str, request_id: str) -> list[dict[str, Any]]:
     """Every record on ``topic`` keyed by ``request_id`` (its CloudEvents envelope)."""
     key = request_id.encode()
-    return await _records(bootstrap, topic, lambda record: record.key == key)
+    return await _records(kafka, topic, lambda record: record.key == key)
 
 
-async def received_for_ref(bootstrap: str, external_ref: str) -> list[dict[str, Any]]:
+async def received_for_ref(kafka: KafkaAccess, external_ref: str) -> list[dict[str, Any]]:
     """Every RequestReceived of a submission with this ``external_ref``."""
     marker = external_ref.encode()
-    found = await _records(bootstrap, topics.REQUEST_RECEIVED, lambda r: marker in r.value)
+    found = await _records(kafka, topics.REQUEST_RECEIVED, lambda r: marker in r.value)
     return [e for e in found if e["data"]["submission"]["external_ref"] == external_ref]
 
 
 async def _records(
-    bootstrap: str, topic: str, wanted: Callable[[Any], bool]
+    kafka: KafkaAccess, topic: str, wanted: Callable[[Any], bool]
 ) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        topic, **kafka.client_options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:

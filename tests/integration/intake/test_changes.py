@@ -9,6 +9,7 @@ import uuid
 import httpx
 import pytest
 
+from deploy.kafka.security import KafkaAccess
 from services.intake.cli import keys_command
 from shared import topics
 from shared.auth.cache import CREDENTIAL_TTL_S
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_amendments_and_decisions_follow_the_rules(
-    intake: RunningService, kafka_bootstrap: str
+    intake: RunningService, kafka_access: KafkaAccess
 ) -> None:
     async with httpx.AsyncClient(base_url=intake.url, headers=AUTH, timeout=30) as client:
         accepted = await client.post("/v1/requests", json=submission())
@@ -78,10 +79,10 @@ async def test_amendments_and_decisions_follow_the_rules(
         )
         assert on_withdrawn.status_code == 409
 
-    amended = await events_for(kafka_bootstrap, topics.REQUEST_AMENDED, request_id)
+    amended = await events_for(kafka_access, topics.REQUEST_AMENDED, request_id)
     assert [event["type"] for event in amended] == ["RequestAmended", "RequestAmended"]
     assert amended[0]["data"]["submitted_by"] == "legal-ops"
-    decisions = await events_for(kafka_bootstrap, topics.REQUEST_DECIDED, request_id)
+    decisions = await events_for(kafka_access, topics.REQUEST_DECIDED, request_id)
     assert [event["data"]["outcome"] for event in decisions] == ["disclosed"]
 
 

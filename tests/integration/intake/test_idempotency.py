@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from deploy.kafka.security import KafkaAccess
 from shared import topics
 from tests.fixtures.servers import RunningService
 from tests.integration.intake.conftest import (
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_twenty_concurrent_duplicates_make_one_request_and_one_event(
-    intake: RunningService, kafka_bootstrap: str
+    intake: RunningService, kafka_access: KafkaAccess
 ) -> None:
     body = submission()
     headers = {**AUTH, "idempotency-key": "dup-1"}
@@ -33,13 +34,13 @@ async def test_twenty_concurrent_duplicates_make_one_request_and_one_event(
     assert {answer.status_code for answer in answers} == {202}
     request_ids = {answer.json()["request_id"] for answer in answers}
     assert len(request_ids) == 1
-    events = await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, request_ids.pop())
+    events = await events_for(kafka_access, topics.REQUEST_RECEIVED, request_ids.pop())
     assert len(events) == 1
     assert events[0]["data"]["submitted_by"] == "legal-ops"
 
 
 async def test_same_key_other_body_is_409_and_natural_key_replays(
-    intake: RunningService, kafka_bootstrap: str
+    intake: RunningService, kafka_access: KafkaAccess
 ) -> None:
     body = submission()
     async with httpx.AsyncClient(base_url=intake.url, headers=AUTH, timeout=30) as client:
@@ -58,13 +59,13 @@ async def test_same_key_other_body_is_409_and_natural_key_replays(
     assert changed.status_code == 409
     assert "amendments" in changed.json()["detail"]
     assert (
-        len(await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, first.json()["request_id"]))
+        len(await events_for(kafka_access, topics.REQUEST_RECEIVED, first.json()["request_id"]))
         == 1
     )
 
 
 async def test_idempotency_survives_a_restart(
-    start_intake: StartIntake, kafka_bootstrap: str
+    start_intake: StartIntake, kafka_access: KafkaAccess
 ) -> None:
     body = submission()
     headers = {**AUTH, "idempotency-key": "restart-1"}
@@ -81,16 +82,16 @@ async def test_idempotency_survives_a_restart(
     assert first.json() == second.json()
     assert conflict.status_code == 409
     request_id = first.json()["request_id"]
-    assert len(await events_for(kafka_bootstrap, topics.REQUEST_RECEIVED, request_id)) == 1
+    assert len(await events_for(kafka_access, topics.REQUEST_RECEIVED, request_id)) == 1
 
 
-async def _received(kafka_bootstrap: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+async def _received(kafka: KafkaAccess, body: dict[str, Any]) -> list[dict[str, Any]]:
     """The RequestReceived events of ``body`` (by its external_ref: request ids are random)."""
-    return await received_for_ref(kafka_bootstrap, body["external_ref"])
+    return await received_for_ref(kafka, body["external_ref"])
 
 
 async def test_a_refused_key_leaves_nothing_of_the_other_body(
-    intake: RunningService, kafka_bootstrap: str
+    intake: RunningService, kafka_access: KafkaAccess
 ) -> None:
     """The other body's request was claimed before its key was found taken: the claim is
     undone, so that body sent later (without the key) is new and gets its event."""
@@ -100,12 +101,12 @@ async def test_a_refused_key_leaves_nothing_of_the_other_body(
         refused = await client.post("/v1/requests", json=other, headers={"idempotency-key": "r-1"})
         later = await client.post("/v1/requests", json=other)
     assert (accepted.status_code, refused.status_code, later.status_code) == (202, 409, 202)
-    received = await _received(kafka_bootstrap, other)
+    received = await _received(kafka_access, other)
     assert [event["data"]["request_id"] for event in received] == [later.json()["request_id"]]
 
 
 async def test_a_new_key_on_a_known_request_replays_and_is_kept(
-    intake: RunningService, kafka_bootstrap: str
+    intake: RunningService, kafka_access: KafkaAccess
 ) -> None:
     body = submission()
     headers = {"idempotency-key": "late-key"}
@@ -116,11 +117,11 @@ async def test_a_new_key_on_a_known_request_replays_and_is_kept(
     assert first.status_code == replay.status_code == 202
     assert replay.json() == first.json()
     assert reused.status_code == 409  # the key now names the first request
-    assert len(await _received(kafka_bootstrap, body)) == 1
+    assert len(await _received(kafka_access, body)) == 1
 
 
 async def test_concurrent_duplicates_under_different_keys_make_one_event(
-    intake: RunningService, kafka_bootstrap: str
+    intake: RunningService, kafka_access: KafkaAccess
 ) -> None:
     body = submission()
     async with httpx.AsyncClient(base_url=intake.url, headers=AUTH, timeout=30) as client:
@@ -134,14 +135,14 @@ async def test_concurrent_duplicates_under_different_keys_make_one_event(
             "/v1/requests", json=submission(), headers={"idempotency-key": "many-3"}
         )
     assert {answer.status_code for answer in answers} == {202}
-    received = await _received(kafka_bootstrap, body)
+    received = await _received(kafka_access, body)
     assert [event["data"]["request_id"] for event in received] == [answers[0].json()["request_id"]]
     assert {answer.json()["request_id"] for answer in answers} == {answers[0].json()["request_id"]}
     assert reused.status_code == 409
 
 
 async def test_one_key_raced_with_different_bodies_accepts_exactly_one(
-    intake: RunningService, kafka_bootstrap: str
+    intake: RunningService, kafka_access: KafkaAccess
 ) -> None:
     bodies = [submission() for _ in range(5)]
     headers = {**AUTH, "idempotency-key": "raced"}
@@ -151,5 +152,5 @@ async def test_one_key_raced_with_different_bodies_accepts_exactly_one(
         )
     assert sorted(answer.status_code for answer in answers) == [202, 409, 409, 409, 409]
     for body, answer in zip(bodies, answers, strict=True):
-        events = await _received(kafka_bootstrap, body)
+        events = await _received(kafka_access, body)
         assert len(events) == (1 if answer.status_code == 202 else 0)

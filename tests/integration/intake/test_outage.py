@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from deploy.kafka.launcher import KafkaBroker
+from deploy.kafka.security import KafkaAccess
 from shared import topics
 from tests.fixtures.servers import RunningService
 from tests.integration.intake.conftest import AUTH, events_for, submission
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_broker_down_is_503_then_retry_succeeds_once(
-    intake: RunningService, kafka_broker_handle: KafkaBroker, kafka_bootstrap: str
+    intake: RunningService, kafka_broker_handle: KafkaBroker, kafka_access: KafkaAccess
 ) -> None:
     body = submission()
     headers = {**AUTH, "idempotency-key": "outage-1"}
@@ -37,9 +38,7 @@ async def test_broker_down_is_503_then_retry_succeeds_once(
         assert retried.status_code == 202
         again = await client.post("/v1/requests", json=body, headers=headers)
         assert again.json() == retried.json()
-    events = await events_for(
-        kafka_bootstrap, topics.REQUEST_RECEIVED, retried.json()["request_id"]
-    )
+    events = await events_for(kafka_access, topics.REQUEST_RECEIVED, retried.json()["request_id"])
     # The timed-out attempt may still reach the log once the broker is back (the producer
     # had buffered it): it carries the same event id, which every sink deduplicates on.
     assert len({event["id"] for event in events}) == 1

@@ -11,15 +11,24 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from deploy.kafka.security import KafkaAccess
 from services.notifier.amendment_barrier import AmendmentBarrier
 from shared import topics
+from shared.kafka_acl import principal_of
 
 pytestmark = pytest.mark.integration
 
 
-async def _amend(bootstrap: str, key: str) -> tuple[int, int]:
+def notifier_barrier(kafka: KafkaAccess, group: str, wait_s: float) -> AmendmentBarrier:
+    """The barrier as the notifier runs it: as the notifier's principal, whose ACLs
+    must allow the offsets it reads."""
+    security = kafka.security(principal_of("notifier"))
+    return AmendmentBarrier(kafka.bootstrap_servers, group, security, wait_s=wait_s)
+
+
+async def _amend(kafka: KafkaAccess, key: str) -> tuple[int, int]:
     """Produce one record to the amended topic; (partition, offset) Kafka acknowledged."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka.client_options(), acks="all")
     await producer.start()
     try:
         sent = await producer.send_and_wait(topics.REQUEST_AMENDED, b"{}", key=key.encode())
@@ -28,11 +37,9 @@ async def _amend(bootstrap: str, key: str) -> tuple[int, int]:
     return sent.partition, sent.offset
 
 
-async def _commit_to_end(bootstrap: str, group: str) -> None:
+async def _commit_to_end(kafka: KafkaAccess, group: str) -> None:
     """Commit the group at the end of every partition of the amended topic."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         wanted = [
@@ -46,19 +53,19 @@ async def _commit_to_end(bootstrap: str, group: str) -> None:
         await consumer.stop()
 
 
-async def test_notices_wait_for_an_unread_amendment(kafka_bootstrap: str) -> None:
-    group = f"barrier-{secrets.token_hex(4)}"
-    await _commit_to_end(kafka_bootstrap, group)
-    barrier = AmendmentBarrier(kafka_bootstrap, group, wait_s=1.0)
+async def test_notices_wait_for_an_unread_amendment(kafka_access: KafkaAccess) -> None:
+    group = f"docket-notifier-barrier-{secrets.token_hex(4)}"
+    await _commit_to_end(kafka_access, group)
+    barrier = notifier_barrier(kafka_access, group, wait_s=1.0)
     await barrier.start()  # a fresh barrier: its clients have no metadata cached yet
     try:
         before = datetime.now(UTC)
         assert await barrier.caught_up() is not None  # nothing unread
 
-        await _amend(kafka_bootstrap, f"request-{secrets.token_hex(4)}")
+        await _amend(kafka_access, f"request-{secrets.token_hex(4)}")
         assert await barrier.caught_up() is None  # acknowledged, not yet committed
 
-        await _commit_to_end(kafka_bootstrap, group)
+        await _commit_to_end(kafka_access, group)
         read_up_to = await barrier.caught_up()
         assert read_up_to is not None
         assert read_up_to >= before
@@ -66,13 +73,13 @@ async def test_notices_wait_for_an_unread_amendment(kafka_bootstrap: str) -> Non
         await barrier.stop()
 
 
-async def test_a_new_barrier_sees_an_unread_amendment_at_once(kafka_bootstrap: str) -> None:
+async def test_a_new_barrier_sees_an_unread_amendment_at_once(kafka_access: KafkaAccess) -> None:
     """The first question a just-started notifier asks must already count every
     partition: an empty partition list would read as "nothing to wait for"."""
-    group = f"barrier-{secrets.token_hex(4)}"
-    await _commit_to_end(kafka_bootstrap, group)
-    await _amend(kafka_bootstrap, f"request-{secrets.token_hex(4)}")
-    barrier = AmendmentBarrier(kafka_bootstrap, group, wait_s=0.5)
+    group = f"docket-notifier-barrier-{secrets.token_hex(4)}"
+    await _commit_to_end(kafka_access, group)
+    await _amend(kafka_access, f"request-{secrets.token_hex(4)}")
+    barrier = notifier_barrier(kafka_access, group, wait_s=0.5)
     await barrier.start()
     try:
         assert await barrier.caught_up() is None

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from deploy.kafka.security import KafkaAccess
 from services.classifier.domain import classify, load_policy
 from shared import topics
 from shared.accounts import Account, AccountDirectory
@@ -159,7 +160,7 @@ def fresh_account(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def notifiers(
-    kafka_bootstrap: str,
+    kafka_access: KafkaAccess,
     docket_database: DocketDatabase,
     smtp_server: SmtpServer,
     tmp_path: Path,
@@ -168,12 +169,12 @@ async def notifiers(
     accounts.write_text(ACCOUNT.model_dump_json() + "\n")
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        **kafka_access.service_env("notifier"),
         "DOCKET_DATABASE_URL": docket_database.url("notifier"),
         "DOCKET_ACCOUNTS_FILE": str(accounts),
         "DOCKET_SMTP_HOST": "127.0.0.1",
         "DOCKET_SMTP_PORT": str(smtp_server.port),
-        "DOCKET_CONSUMER_GROUP": f"notifier-test-{secrets.token_hex(4)}",
+        "DOCKET_CONSUMER_GROUP": f"docket-notifier-test-{secrets.token_hex(4)}",
         "DOCKET_DISPATCH_POLL_INTERVAL_S": "0.2",
     }
     running = Notifiers(env)
@@ -183,9 +184,9 @@ async def notifiers(
         await running.kill_all()
 
 
-async def publish(kafka_bootstrap: str, data: EventData, event_id: str | None = None) -> None:
+async def publish(kafka_access: KafkaAccess, data: EventData, event_id: str | None = None) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
+        **kafka_access.client_options(), acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
@@ -195,11 +196,13 @@ async def publish(kafka_bootstrap: str, data: EventData, event_id: str | None = 
         await producer.stop()
 
 
-async def notices_of(kafka_bootstrap: str, request_id: str) -> list[tuple[str, dict[str, Any]]]:
+async def notices_of(
+    kafka_access: KafkaAccess, request_id: str
+) -> list[tuple[str, dict[str, Any]]]:
     """Every notifier event about ``request_id`` so far (type, data)."""
     consumer = AIOKafkaConsumer(
         topics.NOTIFICATION,
-        bootstrap_servers=kafka_bootstrap,
+        **kafka_access.client_options(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
@@ -239,22 +242,20 @@ def sent_to_reader(smtp: SmtpServer) -> int:
     return sum(1 for d in smtp.mailbox.deliveries if d.rcpt_tos == [ACCOUNT.email])
 
 
-async def scheduled_events(kafka: str, request_id: str) -> list[dict[str, Any]]:
+async def scheduled_events(kafka: KafkaAccess, request_id: str) -> list[dict[str, Any]]:
     return [d for t, d in await notices_of(kafka, request_id) if t == "NotificationScheduled"]
 
 
 async def test_a_notice_due_while_the_notifier_is_down_goes_out_once_on_restart(
-    kafka_bootstrap: str, notifiers: Notifiers, smtp_server: SmtpServer
+    kafka_access: KafkaAccess, notifiers: Notifiers, smtp_server: SmtpServer
 ) -> None:
     now = datetime.now(UTC)
     request_id = f"sched-restart-{secrets.token_hex(4)}"
     gag_until = now + timedelta(seconds=10)  # room for the consumer group to form
     notifier = await notifiers.start()
-    await publish(
-        kafka_bootstrap, classified(gagged_subpoena(request_id, now, gag_until), request_id)
-    )
+    await publish(kafka_access, classified(gagged_subpoena(request_id, now, gag_until), request_id))
 
-    scheduled = await eventually(lambda: scheduled_events(kafka_bootstrap, request_id))
+    scheduled = await eventually(lambda: scheduled_events(kafka_access, request_id))
     assert scheduled[0]["reason"] == "NDO_ACTIVE_UNTIL_EXPIRY"
     assert datetime.fromisoformat(scheduled[0]["not_before"]) == gag_until
     assert sent_to_reader(smtp_server) == 0
@@ -267,22 +268,20 @@ async def test_a_notice_due_while_the_notifier_is_down_goes_out_once_on_restart(
     await eventually(lambda: sent_to_reader(smtp_server) == 1)
     await asyncio.sleep(3)  # nothing more may follow
     assert sent_to_reader(smtp_server) == 1
-    sent = [d for t, d in await notices_of(kafka_bootstrap, request_id) if t == "UserNotified"]
+    sent = [d for t, d in await notices_of(kafka_access, request_id) if t == "UserNotified"]
     assert len(sent) == 1
     assert datetime.fromisoformat(sent[0]["sent_at"]) >= gag_until
 
 
 async def test_an_extended_order_moves_the_date(
-    kafka_bootstrap: str, notifiers: Notifiers, smtp_server: SmtpServer
+    kafka_access: KafkaAccess, notifiers: Notifiers, smtp_server: SmtpServer
 ) -> None:
     now = datetime.now(UTC)
     request_id = f"sched-extend-{secrets.token_hex(4)}"
     first_end, new_end = now + timedelta(seconds=12), now + timedelta(days=30)
     await notifiers.start()
-    await publish(
-        kafka_bootstrap, classified(gagged_subpoena(request_id, now, first_end), request_id)
-    )
-    await eventually(lambda: scheduled_events(kafka_bootstrap, request_id))
+    await publish(kafka_access, classified(gagged_subpoena(request_id, now, first_end), request_id))
+    await eventually(lambda: scheduled_events(kafka_access, request_id))
 
     extension = RequestAmended(
         request_id=request_id,
@@ -292,10 +291,10 @@ async def test_an_extended_order_moves_the_date(
         effective_at=datetime.now(UTC),
         submitted_by="legal-ops",
     )
-    await publish(kafka_bootstrap, extension)
+    await publish(kafka_access, extension)
 
     async def moved() -> bool:
-        dates = [d["not_before"] for d in await scheduled_events(kafka_bootstrap, request_id)]
+        dates = [d["not_before"] for d in await scheduled_events(kafka_access, request_id)]
         return any(datetime.fromisoformat(d) == new_end for d in dates if d)
 
     await eventually(moved)
@@ -304,16 +303,16 @@ async def test_an_extended_order_moves_the_date(
 
 
 async def test_a_lifted_order_releases_the_notice_now(
-    kafka_bootstrap: str, notifiers: Notifiers, smtp_server: SmtpServer
+    kafka_access: KafkaAccess, notifiers: Notifiers, smtp_server: SmtpServer
 ) -> None:
     now = datetime.now(UTC)
     request_id = f"sched-lift-{secrets.token_hex(4)}"
     await notifiers.start()
     await publish(
-        kafka_bootstrap,
+        kafka_access,
         classified(gagged_subpoena(request_id, now, now + timedelta(days=180)), request_id),
     )
-    await eventually(lambda: scheduled_events(kafka_bootstrap, request_id))
+    await eventually(lambda: scheduled_events(kafka_access, request_id))
     assert sent_to_reader(smtp_server) == 0
 
     lift = RequestAmended(
@@ -323,25 +322,23 @@ async def test_a_lifted_order_releases_the_notice_now(
         effective_at=datetime.now(UTC),
         submitted_by="legal-ops",
     )
-    await publish(kafka_bootstrap, lift)
+    await publish(kafka_access, lift)
     await eventually(lambda: sent_to_reader(smtp_server) == 1)
     await asyncio.sleep(2)
     assert sent_to_reader(smtp_server) == 1
 
 
 async def test_a_new_order_cancels_a_pending_notice_before_it_is_sent(
-    kafka_bootstrap: str, notifiers: Notifiers, smtp_server: SmtpServer
+    kafka_access: KafkaAccess, notifiers: Notifiers, smtp_server: SmtpServer
 ) -> None:
     now = datetime.now(UTC)
     request_id = f"sched-new-gag-{secrets.token_hex(4)}"
     # No gag: notice is due now, but the mail server is unreachable, so it stays pending.
     notifier = await notifiers.start(smtp_port=free_port())
-    await publish(kafka_bootstrap, classified(gagged_subpoena(request_id, now, None), request_id))
+    await publish(kafka_access, classified(gagged_subpoena(request_id, now, None), request_id))
 
     async def failed() -> bool:
-        return any(
-            t == "NotificationFailed" for t, _ in await notices_of(kafka_bootstrap, request_id)
-        )
+        return any(t == "NotificationFailed" for t, _ in await notices_of(kafka_access, request_id))
 
     await eventually(failed)
     gag = RequestAmended(
@@ -352,31 +349,29 @@ async def test_a_new_order_cancels_a_pending_notice_before_it_is_sent(
         effective_at=datetime.now(UTC),
         submitted_by="legal-ops",
     )
-    await publish(kafka_bootstrap, gag)
-    await eventually(lambda: scheduled_events(kafka_bootstrap, request_id))
+    await publish(kafka_access, gag)
+    await eventually(lambda: scheduled_events(kafka_access, request_id))
 
     await kill(notifier)
     await notifiers.start()  # the mail server works now; the gag must still hold
     await asyncio.sleep(6)
     assert sent_to_reader(smtp_server) == 0
-    assert not [t for t, _ in await notices_of(kafka_bootstrap, request_id) if t == "UserNotified"]
+    assert not [t for t, _ in await notices_of(kafka_access, request_id) if t == "UserNotified"]
 
 
 async def test_two_notifier_instances_send_one_due_notice_once(
-    kafka_bootstrap: str, notifiers: Notifiers, smtp_server: SmtpServer
+    kafka_access: KafkaAccess, notifiers: Notifiers, smtp_server: SmtpServer
 ) -> None:
     now = datetime.now(UTC)
     request_id = f"sched-two-{secrets.token_hex(4)}"
     await notifiers.start()
     await notifiers.start()
     gag_until = now + timedelta(seconds=3)
-    await publish(
-        kafka_bootstrap, classified(gagged_subpoena(request_id, now, gag_until), request_id)
-    )
+    await publish(kafka_access, classified(gagged_subpoena(request_id, now, gag_until), request_id))
     await eventually(lambda: sent_to_reader(smtp_server) == 1)
     await asyncio.sleep(3)
     assert sent_to_reader(smtp_server) == 1
-    sent = [t for t, _ in await notices_of(kafka_bootstrap, request_id) if t == "UserNotified"]
+    sent = [t for t, _ in await notices_of(kafka_access, request_id) if t == "UserNotified"]
     assert sent == ["UserNotified"]
 
 

@@ -8,6 +8,7 @@ from pydantic import SecretStr
 from services.intake.domain.idempotency import Resolution
 from services.intake.store import Change, ChangeResult, NewRequest, Publish
 from shared.auth.keys import Principal, Role
+from shared.settings import IntakeSettings
 
 FULL_KEY = "full-" + "x" * 40
 SUBMIT_ONLY_KEY = "submit-" + "y" * 40
@@ -15,6 +16,12 @@ KEYS = {
     FULL_KEY: Principal("k_full", "legal-ops", Role.LEGAL),
     SUBMIT_ONLY_KEY: Principal("k_portal", "agency-portal", Role.SUBMITTER, "Some Agency"),
 }
+#: Intake's settings for tests that never reach the broker (nothing listens there).
+OFFLINE_SETTINGS = IntakeSettings(
+    kafka_bootstrap_servers="127.0.0.1:1",
+    kafka_username="docket-intake",
+    kafka_password=SecretStr("never-used"),
+)
 
 
 async def known_key(secret: SecretStr) -> Principal | None:

@@ -12,20 +12,21 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
-from shared.settings import IntakeSettings
 from shared.submission import STORED, Submission
-from tests.unit.intake.fakes import FULL_KEY, SUBMIT_ONLY_KEY, StoresNothing, known_key
+from tests.unit.intake.fakes import (
+    FULL_KEY,
+    OFFLINE_SETTINGS,
+    SUBMIT_ONLY_KEY,
+    StoresNothing,
+    known_key,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "requests"
 
 
 @pytest.fixture
 def client() -> TestClient:
-    app = create_app(
-        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"),
-        repository=StoresNothing(),
-        keys=known_key,
-    )
+    app = create_app(OFFLINE_SETTINGS, repository=StoresNothing(), keys=known_key)
     return TestClient(app, headers={"authorization": f"Bearer {FULL_KEY}"})
 
 

@@ -10,15 +10,14 @@ from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
 from services.intake.openapi import render
-from shared.settings import IntakeSettings
-from tests.unit.intake.fakes import StoresNothing, known_key
+from tests.unit.intake.fakes import OFFLINE_SETTINGS, StoresNothing, known_key
 
 CHECKED_IN = Path(__file__).resolve().parents[3] / "docs" / "openapi-intake.json"
 
 
 def test_served_openapi_is_the_checked_in_one() -> None:
     app = create_app(
-        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1", openapi_docs=True),
+        OFFLINE_SETTINGS.model_copy(update={"openapi_docs": True}),
         repository=StoresNothing(),
         keys=known_key,
     )
@@ -31,11 +30,7 @@ def test_served_openapi_is_the_checked_in_one() -> None:
 
 
 def test_no_document_is_served_unless_enabled() -> None:
-    app = create_app(
-        IntakeSettings(kafka_bootstrap_servers="127.0.0.1:1"),
-        repository=StoresNothing(),
-        keys=known_key,
-    )
+    app = create_app(OFFLINE_SETTINGS, repository=StoresNothing(), keys=known_key)
     client = TestClient(app)
     for path in ("/openapi.json", "/docs", "/redoc"):
         assert client.get(path).status_code == 404, path

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from shared.readiness import CachedReadiness
 from shared.service import ServiceRuntime, admin_app_of, create_http_app, create_runtime
@@ -33,7 +34,13 @@ class CountingCheck:
 
 def _service(**settings: Any) -> tuple[ServiceRuntime, FastAPI]:
     runtime = create_runtime(
-        "test", CommonSettings(kafka_bootstrap_servers="127.0.0.1:1", **settings)
+        "test",
+        CommonSettings(
+            kafka_bootstrap_servers="127.0.0.1:1",
+            kafka_username="docket-test",
+            kafka_password=SecretStr("never-used"),
+            **settings,
+        ),
     )
     return runtime, create_http_app(runtime, "Docket test")
 
