@@ -4,7 +4,6 @@ data, and a property test: classify never raises and its level follows its score
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,43 +12,7 @@ from hypothesis import strategies as st
 from services.classifier.domain import classify
 from shared.accounts import Account, AccountDirectory
 from shared.submission import AgencyType, DataCategory, InstrumentType, ReceivedVia, Submission
-from tests.unit.classifier.support import shipped_policy
-
-RECEIVED = datetime(2025, 3, 1, 15, tzinfo=UTC)
-
-
-def _submission(**overrides: Any) -> Submission:
-    body: dict[str, Any] = {
-        "external_ref": "T-1",
-        "received_via": "mail",
-        "received_at": RECEIVED.isoformat(),
-        "requester": {
-            "agency": "U.S. Customs and Border Protection",
-            "agency_type": "federal_law_enforcement",
-            "country": "US",
-            "contact_email": "agent@cbp.dhs.gov",
-        },
-        "instrument": {
-            "type": "administrative_summons",
-            "cited_authority": None,
-            "document_text": None,
-        },
-        "targets": [{"handle": "@critic"}],
-        "data_requested": ["subscriber_identity"],
-    }
-    for key, value in overrides.items():
-        if key in (
-            "cited_authority",
-            "document_text",
-            "nondisclosure",
-            "type",
-            "response_deadline",
-        ):
-            body["instrument"][key] = value
-        else:
-            body[key] = value
-    return Submission.model_validate(body)
-
+from tests.unit.classifier.support import RECEIVED, shipped_policy, submission
 
 CRITIC = Account(
     handle="@critic", platform_user_id="u-1", email="owner@example.org", anonymous=True
@@ -76,7 +39,7 @@ def test_every_spelling_of_1509_is_the_customs_summons(citation: str) -> None:
     policy = shipped_policy()
     for field in ("cited_authority", "document_text"):
         verdict = classify(
-            _submission(**{field: f"Summons issued under {citation}."}),
+            submission(**{field: f"Summons issued under {citation}."}),
             AccountDirectory([CRITIC]),
             policy,
             RECEIVED,
@@ -91,7 +54,7 @@ def test_every_spelling_of_1509_is_the_customs_summons(citation: str) -> None:
 def test_neighbouring_citations_are_not_1509(citation: str) -> None:
     policy = shipped_policy()
     verdict = classify(
-        _submission(cited_authority=citation), AccountDirectory([CRITIC]), policy, RECEIVED
+        submission(cited_authority=citation), AccountDirectory([CRITIC]), policy, RECEIVED
     )
     assert verdict.authority.code != "CUSTOMS_SUMMONS_1509"
 
@@ -99,7 +62,7 @@ def test_neighbouring_citations_are_not_1509(citation: str) -> None:
 def test_unknown_target_is_a_factor_not_a_crash() -> None:
     policy = shipped_policy()
     verdict = classify(
-        _submission(targets=[{"handle": "@nobody"}, {"handle": "@critic"}]),
+        submission(targets=[{"handle": "@nobody"}, {"handle": "@critic"}]),
         AccountDirectory([CRITIC]),
         policy,
         RECEIVED,
@@ -112,7 +75,7 @@ def test_unknown_target_is_a_factor_not_a_crash() -> None:
 def test_no_authority_cited_is_unknown_and_asks_for_process() -> None:
     policy = shipped_policy()
     verdict = classify(
-        _submission(type="other", document_text="Could you tell us who runs this account?"),
+        submission(type="other", document_text="Could you tell us who runs this account?"),
         AccountDirectory([CRITIC]),
         policy,
         RECEIVED,
@@ -128,7 +91,7 @@ def test_evidence_never_carries_an_email_address_or_phone_number() -> None:
         handle="+12025550143", platform_user_id="p-1", email="x@example.org", anonymous=True
     )
     verdict = classify(
-        _submission(
+        submission(
             cited_authority="19 U.S.C. § 1509",
             document_text="Reply to agent@cbp.dhs.gov or call 202-555-0199. Do not disclose.",
             targets=[{"handle": "+12025550143"}],
@@ -149,7 +112,7 @@ def test_evidence_never_carries_an_email_address_or_phone_number() -> None:
 def test_beyond_authority_lists_what_the_instrument_cannot_compel() -> None:
     policy = shipped_policy()
     verdict = classify(
-        _submission(
+        submission(
             type="court_order",
             cited_authority="18 U.S.C. § 2703(d)",
             data_requested=["subscriber_identity", "direct_messages", "location"],

@@ -4,9 +4,6 @@ name."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import pytest
 
 from services.classifier.domain import classify
@@ -16,9 +13,8 @@ from shared.events import RequestClassified
 from shared.logs import EMAIL, PHONE
 from shared.submission import Submission
 from shared.verdict import Verdict
-from tests.unit.classifier.support import shipped_policy
+from tests.unit.classifier.support import RECEIVED, shipped_policy, submission
 
-RECEIVED = datetime(2025, 3, 1, 15, tzinfo=UTC)
 CRITIC = Account(
     handle="@critic",
     platform_user_id="u-1",
@@ -41,21 +37,7 @@ FORMS = [
 
 
 def _submission(*handles: str) -> Submission:
-    body: dict[str, Any] = {
-        "external_ref": "T-1",
-        "received_via": "mail",
-        "received_at": RECEIVED.isoformat(),
-        "requester": {
-            "agency": "U.S. Customs and Border Protection",
-            "agency_type": "federal_law_enforcement",
-            "country": "US",
-            "contact_email": "agent@cbp.dhs.gov",
-        },
-        "instrument": {"type": "administrative_summons", "cited_authority": "19 U.S.C. 1509"},
-        "targets": [{"handle": h} for h in handles],
-        "data_requested": ["subscriber_identity"],
-    }
-    return Submission.model_validate(body)
+    return submission(targets=[{"handle": h} for h in handles], cited_authority="19 U.S.C. 1509")
 
 
 def _verdict(*handles: str) -> Verdict:
