@@ -1,0 +1,107 @@
+"""Third-party programs the tests and ``make run`` need, fetched by name and pinned version.
+
+Nothing third-party is committed: each tool is built or installed from its registry
+(the Go module proxy, npm) into ``.cache/tools/<name>-<version>/`` on first use, and
+reused after. One module per tool beside this one (``jaeger.py``, ``toxiproxy.py``, ...)
+names its module and version and calls :func:`go_build` or :func:`npm_install`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+TOOLS_DIR: Final = ROOT / ".cache" / "tools"
+
+
+class ToolUnavailable(RuntimeError):
+    """A tool could not be fetched or built (the registry or the toolchain refused)."""
+
+
+@contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    """One builder at a time per tool, across processes (pytest workers, ``make run``)."""
+    TOOLS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(TOOLS_DIR / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def go_build(name: str, module: str, version: str, package: str | None = None) -> Path:
+    """Build ``package`` (default: ``module``) of ``module@version`` into the cache.
+
+    Returns the path of the binary. The build happens in a throwaway Go module, so the
+    project needs no ``go.mod``; ``go get -tool`` records the exact version the proxy
+    served. Raises :class:`ToolUnavailable` with the tool's own message on failure.
+    """
+    target = TOOLS_DIR / f"{name}-{version}" / name
+    if target.exists():
+        return target
+    with _locked(target):
+        if target.exists():
+            return target
+        go = shutil.which("go")
+        if go is None:
+            raise ToolUnavailable(f"{name}: the go command is not installed")
+        with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
+            env = {**os.environ, "GOFLAGS": "-buildvcs=false", "CGO_ENABLED": "0"}
+            steps = [
+                [go, "mod", "init", f"docket.local/tools/{name}"],
+                [go, "get", "-tool", f"{package or module}@{version}"],
+                [go, "build", "-o", str(target), package or module],
+            ]
+            for step in steps:
+                done = subprocess.run(
+                    step, cwd=work, env=env, capture_output=True, text=True, check=False
+                )
+                if done.returncode != 0:
+                    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+                    raise ToolUnavailable(f"{name}: {' '.join(step[1:3])} failed: {tail}")
+    return target
+
+
+def npm_install(name: str, packages: dict[str, str]) -> Path:
+    """``npm install`` exact ``{package: version}`` into the cache; returns its folder.
+
+    The folder holds ``node_modules/`` (and ``node_modules/.bin/``) of those packages.
+    """
+    folder = TOOLS_DIR / f"{name}-{'-'.join(v for v in packages.values())}"
+    done_marker = folder / ".installed"
+    if done_marker.exists():
+        return folder
+    with _locked(folder):
+        if done_marker.exists():
+            return folder
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ToolUnavailable(f"{name}: the npm command is not installed")
+        folder.mkdir(parents=True, exist_ok=True)
+        specs = [f"{package}@{version}" for package, version in packages.items()]
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--save-exact",
+                "--prefix",
+                str(folder),
+                *specs,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+            raise ToolUnavailable(f"{name}: npm install failed: {tail}")
+        done_marker.touch()
+    return folder
