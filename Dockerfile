@@ -16,4 +16,4 @@ USER docket
 ENV DOCKET_HOST=0.0.0.0
 # APIs 8080-8083; admin ports (/metrics) 9180-9183
 EXPOSE 8080 8081 8082 8083 9180 9181 9182 9183
-CMD ["python", "-m", "services.intake.app"]
+CMD ["docket", "serve", "intake"]

@@ -142,7 +142,7 @@ def start_services(
     for name in SERVICES:
         log_file = (logs / f"{name}.log").open("ab")
         processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}.app"],
+            [sys.executable, "-m", "shared.cli", "serve", name],  # docket serve NAME
             cwd=REPO,
             env={**env, **kafka.service_env(name), DATABASE_URL_ENV: database_urls[name]},
             stdout=log_file,

@@ -23,20 +23,20 @@ server may race on a role: that step is retried.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
 import hmac
 import secrets
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Annotated, TypeAlias
 
 import asyncpg
+import typer
 from pydantic import SecretStr, ValidationError
 
+from shared.cli_support import ExitCode, JsonFlag, fail, one_line, print_json, run_database
 from shared.db import (
     MigrationError,
     Target,
@@ -275,39 +275,61 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def migrate_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="docket migrate",
-        description="Apply every service's migrations, create the service roles and grant"
-        " them their privileges, as the owner role (DOCKET_MIGRATION_DATABASE_URL, else"
-        " DOCKET_DATABASE_URL).",
-    )
-    parser.add_argument(
-        "--status", action="store_true", help="only show each schema's version (exit 1: behind)"
-    )
-    args = parser.parse_args(argv)
+def migrate_cli(
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status",
+            help="only list each schema's applied version and pending files (exit 1: behind)",
+        ),
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Apply every service's migrations, create the service roles and grant them their
+    privileges, as the owner role (DOCKET_MIGRATION_DATABASE_URL, else
+    DOCKET_DATABASE_URL), setting the passwords in DOCKET_<SERVICE>_DATABASE_PASSWORD.
+    The one way schemas change: services never migrate, in development too; they refuse
+    to start on a schema that is behind. Safe to run twice at once (advisory lock)."""
     try:
         settings = MigrateSettings()
-        url = settings.owner_url()
-        if url is None:
-            parser.error("set DOCKET_MIGRATION_DATABASE_URL (the owner role's URL)")
+    except ValidationError as error:
+        fail(ExitCode.CONFIG, f"invalid setting: {one_line(str(error))}")
+    url = settings.owner_url()
+    if url is None:
+        fail(ExitCode.CONFIG, "set DOCKET_MIGRATION_DATABASE_URL (the owner role's URL)")
+    try:
         target = Target.of(url, settings.database_sslmode, settings.database_sslrootcert)
-        if args.status:
-            status = asyncio.run(migration_status(target))
-            for schema, (version, pending) in status.items():
+    except ValueError as error:
+        fail(ExitCode.CONFIG, f"invalid database settings: {one_line(str(error))}")
+    if status:
+        schemas = run_database(migration_status(target))
+        if json_output:
+            print_json(
+                {
+                    schema: {"version": version, "pending": pending}
+                    for schema, (version, pending) in schemas.items()
+                }
+            )
+        else:
+            for schema, (version, pending) in schemas.items():
                 todo = f"pending: {', '.join(pending)}" if pending else "up to date"
                 print(f"{schema:<11} version {version:04d}  {todo}")
-            return 1 if any(pending for _, pending in status.values()) else 0
-        report = asyncio.run(
-            migrate_all(
-                target, passwords=settings.passwords(), role_prefix=settings.database_role_prefix
-            )
+        if any(pending for _, pending in schemas.values()):
+            raise typer.Exit(int(ExitCode.FAILED))
+        return
+    report = run_database(
+        migrate_all(
+            target, passwords=settings.passwords(), role_prefix=settings.database_role_prefix
         )
-    except (MigrationError, ValidationError, ValueError) as error:
-        print(f"docket migrate: {error}", file=sys.stderr)
-        return 2
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        print(f"docket migrate: cannot migrate: {error}", file=sys.stderr)
-        return 2
-    print("\n".join(report.lines()))
-    return 0
+    )
+    if json_output:
+        print_json(
+            {
+                "applied": report.applied,
+                "created_roles": report.created_roles,
+                "passwords_set": report.passwords_set,
+                "roles_without_password": report.roles_without_password,
+            }
+        )
+    else:
+        print("\n".join(report.lines()))

@@ -9,16 +9,15 @@ takes the public key from a PEM file or from the audit service's ``/v1/audit/pub
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, TextIO
 
-import asyncpg
-import httpx
+import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -42,106 +41,195 @@ from services.audit.export import (
     read_leaves,
 )
 from services.audit.store import AuditStore
-from shared.db import Database, SchemaNotReady, Target, create_pool, require_migrated
+from shared import cli_http
+from shared.cli_support import (
+    STDIN,
+    ExitCode,
+    JsonFlag,
+    fail,
+    note,
+    parse_moment,
+    print_json,
+    read_bytes,
+    readable_file,
+    run_database,
+)
+from shared.db import Database, Target, create_pool, require_migrated
 from shared.settings import AuditSettings, MigrateSettings
 
-
-def export_command(argv: list[str]) -> int:
-    parser = _parser("docket audit export", "Write the audit log and its tree heads.")
-    parser.add_argument("file", type=Path, help="the JSON Lines file to write")
-    args = parser.parse_args(argv)
-    count = asyncio.run(_export(args.database_url, args.file))
-    print(f"exported {count} leaves to {args.file}")
-    return 0
-
-
-def verify_command(argv: list[str]) -> int:
-    parser = _parser("docket audit verify", "Verify the audit log offline.")
-    parser.add_argument("file", type=Path, nargs="?", help="an export (default: the database)")
-    parser.add_argument("--public-key", type=Path, help="the signing key's public PEM")
-    parser.add_argument("--audit-url", help="fetch the public key from this audit service")
-    args = parser.parse_args(argv)
-    try:
-        key = _public_key(args.public_key, args.audit_url)
-        if args.file is not None:
-            verifier = LogVerifier()
-            for leaf in read_leaves(args.file):
-                verifier.add(leaf)
-            report = verifier.finish(read_heads(args.file), key)
-        else:
-            report = asyncio.run(_verify_database(args.database_url, key))
-    except (ExportError, ValueError, OSError, httpx.HTTPError) as error:
-        print(f"cannot verify: {error}", file=sys.stderr)
-        return 2
-    print(_report_text(report))
-    return 0 if report.ok else 1
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="the audit service's database URL (default: $DOCKET_DATABASE_URL)",
+        show_default=False,
+    ),
+]
+OwnerDatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="the owner role's URL (default: $DOCKET_MIGRATION_DATABASE_URL,"
+        " else $DOCKET_DATABASE_URL)",
+        show_default=False,
+    ),
+]
 
 
-def rebuild_command(argv: list[str]) -> int:
-    parser = _parser(
-        "docket audit rebuild",
-        "Rebuild the request views from the log (as the owner role).",
-        MigrateSettings().owner_url(),
-    )
-    args = parser.parse_args(argv)
-    try:
-        count = asyncio.run(_rebuild(args.database_url))
-    except asyncpg.InsufficientPrivilegeError as error:
-        print(
-            f"cannot rebuild: {error}; the rebuild runs as the owner role"
-            " (DOCKET_MIGRATION_DATABASE_URL), not the audit service's",
-            file=sys.stderr,
+def export(
+    file: Annotated[
+        Path, typer.Argument(help="the JSON Lines file to write (- writes stdout)", metavar="FILE")
+    ],
+    database_url: DatabaseUrl = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Write the audit log (every leaf) and its signed tree heads to FILE, for `docket
+    audit verify FILE` anywhere. With - the log goes to stdout and the summary to
+    stderr."""
+    url = database_url or _audit_url()
+    if str(file) == STDIN:
+        count = run_database(_export(url, sys.stdout))
+    else:
+        try:
+            with file.open("w", encoding="utf-8") as out:
+                count = run_database(_export(url, out))
+        except OSError as error:
+            fail(ExitCode.INPUT, f"cannot write {file}: {error.strerror or error}")
+    summary = {"leaves": count, "file": str(file)}
+    if str(file) == STDIN:
+        note(f"exported {count} leaves to stdout")
+    elif json_output:
+        print_json(summary)
+    else:
+        print(f"exported {count} leaves to {file}")
+
+
+def verify(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="an export (- reads stdin; default: the database)",
+            metavar="[FILE]",
+            show_default=False,
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="the signing key's public PEM", metavar="FILE.pem")
+    ] = None,
+    audit_url: Annotated[
+        str | None,
+        typer.Option(help="fetch the public key from this audit service", metavar="URL"),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Verify the audit log offline: every tree head's signature, every leaf's hash, and
+    the consistency of consecutive tree heads. Exit 1 when anything fails."""
+    key = _public_key(public_key, audit_url)
+    if file is not None:
+        with readable_file(file) as readable:
+            try:
+                verifier = LogVerifier()
+                for leaf in read_leaves(readable):
+                    verifier.add(leaf)
+                report = verifier.finish(read_heads(readable), key)
+            except (ExportError, ValueError) as error:
+                fail(ExitCode.INPUT, f"cannot verify {file}: {error}")
+    else:
+        report = run_database(_verify_database(database_url or _audit_url(), key))
+    if json_output:
+        print_json(
+            {
+                "ok": report.ok,
+                "leaves": report.leaves,
+                "heads": report.heads,
+                "problems": list(report.problems),
+                "first_bad_leaf": report.first_bad_leaf,
+                "bad_leaf_range": list(report.bad_leaf_range) if report.bad_leaf_range else None,
+            }
         )
-        return 2
-    print(f"rebuilt {count} request views")
-    return 0
+    else:
+        print(_report_text(report))
+    if not report.ok:
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
-def report_command(argv: list[str]) -> int:
-    parser = _parser("docket report", "The transparency report for [from, to).")
-    parser.add_argument("--from", dest="start", required=True, type=_moment)
-    parser.add_argument("--to", dest="end", required=True, type=_moment)
-    parser.add_argument("--format", choices=("json", "csv"), default="json")
-    parser.add_argument("--chart", type=Path, help="also write the SVG chart here")
-    args = parser.parse_args(argv)
-    for field, message in period_problems(args.start, args.end):
-        parser.error(f"--{field}: {message}")
-    counts, months = asyncio.run(_counts(args.database_url, args.start, args.end))
+def rebuild(database_url: OwnerDatabaseUrl = None, json_output: JsonFlag = False) -> None:
+    """Rebuild the request views from the log. It deletes and rewrites them, which the
+    audit service's role may not do: it runs as the owner role."""
+    url = database_url or MigrateSettings().owner_url()
+    count = run_database(
+        _rebuild(url),
+        privilege_hint="the rebuild runs as the owner role (DOCKET_MIGRATION_DATABASE_URL),"
+        " not the audit service's",
+    )
+    if json_output:
+        print_json({"rebuilt_views": count})
+    else:
+        print(f"rebuilt {count} request views")
+
+
+class ReportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+def report(
+    start: Annotated[
+        datetime,
+        typer.Option("--from", parser=parse_moment, metavar="DATE", help="first day, ISO 8601"),
+    ],
+    end: Annotated[
+        datetime,
+        typer.Option("--to", parser=parse_moment, metavar="DATE", help="day after the last"),
+    ],
+    output_format: Annotated[
+        ReportFormat, typer.Option("--format", help="json or csv")
+    ] = ReportFormat.json,
+    chart: Annotated[
+        Path | None, typer.Option(help="also write the SVG chart here", metavar="FILE.svg")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    json_output: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
+) -> None:
+    """The transparency report for [--from, --to): from 2000-01-01 on, ten years at
+    most; national-security process only in bands."""
+    for field, message in period_problems(start, end):
+        fail(ExitCode.USAGE, f"--{field}: {message}")
+    if json_output and output_format is ReportFormat.csv:
+        fail(ExitCode.USAGE, "--json and --format csv contradict each other")
+    counts, months = run_database(_counts(database_url or _audit_url(), start, end))
     band = AuditSettings().national_security_band
-    report = transparency_report(counts, args.start, args.end, band)
-    print(report_csv(report) if args.format == "csv" else report.model_dump_json(indent=2))
-    if args.chart:
-        series = requests_by_month(months, args.start, args.end)
-        args.chart.write_text(requests_chart_svg(series, "Requests by authority family"))
-    return 0
+    transparency = transparency_report(counts, start, end, band)
+    if output_format is ReportFormat.csv:
+        print(report_csv(transparency), end="")
+    else:
+        print(transparency.model_dump_json(indent=2))
+    if chart:
+        series = requests_by_month(months, start, end)
+        try:
+            chart.write_text(requests_chart_svg(series, "Requests by authority family"))
+        except OSError as error:
+            fail(ExitCode.INPUT, f"cannot write {chart}: {error.strerror or error}")
 
 
-def _parser(prog: str, description: str, default_url: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    if default_url is None:
-        configured = AuditSettings().database_url
-        default_url = configured.get_secret_value() if configured else None
-    parser.add_argument("--database-url", default=default_url)
-    return parser
-
-
-def _moment(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _audit_url() -> str | None:
+    configured = AuditSettings().database_url
+    return configured.get_secret_value() if configured else None
 
 
 def _public_key(path: Path | None, audit_url: str | None) -> Ed25519PublicKey:
     if path is not None:
-        pem = path.read_bytes()
+        pem, source = read_bytes(path), str(path)
     elif audit_url:
-        response = httpx.get(f"{audit_url}/v1/audit/public-key", timeout=30)
-        response.raise_for_status()
-        pem = response.json()["public_key_pem"].encode()
+        source = cli_http.url(audit_url, "/v1/audit/public-key")
+        pem = str(cli_http.get(source, service="audit").get("public_key_pem", "")).encode()
     else:
-        raise ValueError("give --public-key FILE.pem or --audit-url URL")
-    key = load_pem_public_key(pem)
+        fail(ExitCode.USAGE, "give --public-key FILE.pem or --audit-url URL")
+    try:
+        key = load_pem_public_key(pem)
+    except ValueError as error:
+        fail(ExitCode.INPUT, f"{source}: not a PEM public key ({error})")
     if not isinstance(key, Ed25519PublicKey):
-        raise ValueError("the public key is not an Ed25519 key")
+        fail(ExitCode.INPUT, f"{source}: the public key is not an Ed25519 key")
     return key
 
 
@@ -160,32 +248,28 @@ def _report_text(report: VerificationReport) -> str:
 @asynccontextmanager
 async def _store(database_url: str | None) -> AsyncIterator[AuditStore]:
     if not database_url:
-        raise SystemExit("DOCKET_DATABASE_URL (or --database-url) is required")
+        fail(ExitCode.CONFIG, "set DOCKET_DATABASE_URL or pass --database-url")
     settings = AuditSettings()
     target = Target.of(database_url, settings.database_sslmode, settings.database_sslrootcert)
     pool = await create_pool(target, schema=SCHEMA)
     try:
         async with pool.acquire() as conn:
-            try:
-                await require_migrated(conn, SCHEMA, MIGRATIONS)
-            except SchemaNotReady as error:
-                raise SystemExit(f"docket audit: {error}") from None
+            await require_migrated(conn, SCHEMA, MIGRATIONS)
         store = AuditStore(Database.of(pool))
         yield store
     finally:
         await pool.close()
 
 
-async def _export(database_url: str | None, path: Path) -> int:
+async def _export(database_url: str | None, out: TextIO) -> int:
     count = 0
     async with _store(database_url) as store:
         heads = await store.tree_heads()  # before the leaves: every head fits in them
-        with path.open("w", encoding="utf-8") as file:
-            file.write(header_line())
-            file.writelines(head_line(head) for head in heads)
-            async for index, data, stored in store.leaves():
-                file.write(leaf_line(index, data, stored))
-                count += 1
+        out.write(header_line())
+        out.writelines(head_line(head) for head in heads)
+        async for index, data, stored in store.leaves():
+            out.write(leaf_line(index, data, stored))
+            count += 1
     return count
 
 

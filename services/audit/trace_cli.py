@@ -8,20 +8,17 @@ stored it (leaf index), and the trace to open in Jaeger.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-import httpx
+import typer
 
-from shared.cli import api_key_headers
+from shared import cli_http
+from shared.cli_http import AUDIT_URL, AuditUrl
+from shared.cli_support import print_json
 
-AUDIT_URL = os.environ.get("DOCKET_AUDIT_URL", "http://127.0.0.1:8083")
-JAEGER_URL = os.environ.get("DOCKET_JAEGER_URL", "http://localhost:16686")
+JAEGER_URL = "http://localhost:16686"
 
 #: Event type -> the service that publishes it (contract section 3).
 PRODUCERS: dict[str, str] = {
@@ -121,30 +118,23 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def trace_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="docket trace", description="A request's path through the system, hop by hop."
+def trace(
+    request_id: Annotated[str, typer.Argument(help="the request's id", metavar="REQUEST_ID")],
+    audit_url: AuditUrl = AUDIT_URL,
+    jaeger_url: Annotated[
+        str, typer.Option(envvar="DOCKET_JAEGER_URL", help="Jaeger's UI, for the trace links")
+    ] = JAEGER_URL,
+    json_output: Annotated[bool, typer.Option("--json", help="print the hops as JSON")] = False,
+) -> None:
+    """A request's path through the system, hop by hop (DOCKET_API_KEY): every event in
+    the order it happened, who produced it, the gap to the previous one, its audit leaf
+    and the trace to open in Jaeger."""
+    history = cli_http.get(
+        cli_http.url(audit_url, f"/v1/requests/{request_id}"),
+        service="audit",
+        not_found=f"unknown request {request_id}",
     )
-    parser.add_argument("request_id")
-    parser.add_argument("--audit-url", default=AUDIT_URL, help="default: $DOCKET_AUDIT_URL")
-    parser.add_argument("--jaeger-url", default=JAEGER_URL, help="default: $DOCKET_JAEGER_URL")
-    parser.add_argument("--json", action="store_true", help="print the hops as JSON")
-    args = parser.parse_args(argv)
-    url = f"{args.audit_url.rstrip('/')}/v1/requests/{args.request_id}"
-    try:
-        response = httpx.get(url, headers=api_key_headers(), timeout=30)
-    except httpx.HTTPError as error:
-        print(f"cannot reach the audit service at {args.audit_url}: {error}", file=sys.stderr)
-        return 2
-    if response.status_code == 404:
-        print(f"unknown request {args.request_id}", file=sys.stderr)
-        return 1
-    if response.status_code != 200:
-        print(f"audit answered {response.status_code}: {response.text[:500]}", file=sys.stderr)
-        return 2
-    history = response.json()
-    if args.json:
-        print(json.dumps(trace_json(history, args.jaeger_url), indent=2))
+    if json_output:
+        print_json(trace_json(history, jaeger_url))
     else:
-        print(format_trace(history, args.jaeger_url))
-    return 0
+        print(format_trace(history, jaeger_url))

@@ -5,7 +5,6 @@ account's e-mail address (evidence is built without it)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -13,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
 
+import typer
 from pydantic import ValidationError
 
 from services.classifier.domain import Explanation, Policy, PolicyError, explain, load_policy
@@ -22,6 +22,15 @@ from services.classifier.registry import RegistryError, load_agency_registry
 from services.notifier.domain.decision import decide_notice
 from shared.accounts import Account, AccountDirectory
 from shared.amendments import Amendment
+from shared.cli_support import (
+    STDIN,
+    ExitCode,
+    JsonFlag,
+    fail,
+    parse_moment,
+    read_json,
+    read_text,
+)
 from shared.submission import Submission, to_utc
 from shared.verdict import TargetMatch, Verdict
 
@@ -40,15 +49,20 @@ FIELDS = (
 )
 
 
-def _policy(directory: Path | None, out: TextIO) -> Policy | None:
+PolicyDir = Annotated[
+    Path | None,
+    typer.Option("--policy", help="policy directory (default: the shipped policy)"),
+]
+
+
+def _policy(directory: Path | None) -> Policy:
     """The policy in ``directory``, checking requesters against the shipped agency
     registry and ``$DOCKET_AGENCY_REGISTRY_FILE``."""
     extra = os.environ.get(AGENCY_REGISTRY_ENV)
     try:
         return load_policy(directory, load_agency_registry(Path(extra) if extra else None))
-    except (PolicyError, RegistryError) as error:
-        print(f"policy refused: {error}", file=out)
-        return None
+    except (PolicyError, RegistryError, OSError) as error:
+        fail(ExitCode.INPUT, f"policy refused: {error}")
 
 
 # --- docket classify ----------------------------------------------------------------
@@ -91,50 +105,57 @@ def _read_accounts(path: Path) -> AccountDirectory:
     return AccountDirectory.from_jsonl(path)
 
 
-def classify_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="docket classify",
-        description="Classify one request and explain the verdict.",
-    )
-    parser.add_argument(
-        "file", type=Path, help='a submission, or a case with "request" and "accounts"'
-    )
-    parser.add_argument(
-        "--accounts", type=Path, help=f"account directory (JSON Lines); default ${ACCOUNTS_ENV}"
-    )
-    parser.add_argument(
-        "--policy", type=Path, help="policy directory (default: the shipped policy)"
-    )
-    parser.add_argument(
-        "--as-of", type=datetime.fromisoformat, help="processing clock (default: received_at)"
-    )
-    args = parser.parse_args(argv)
-
-    policy = _policy(args.policy, sys.stderr)
-    if policy is None:
-        return 2
+def classify(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='a submission, or a case with "request" and "accounts" (- reads stdin)',
+            metavar="FILE",
+        ),
+    ],
+    accounts: Annotated[
+        Path | None,
+        typer.Option(help=f"account directory (JSON Lines); default ${ACCOUNTS_ENV}"),
+    ] = None,
+    policy: PolicyDir = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            help="processing clock, ISO 8601 (default: the request's received_at)",
+            parser=parse_moment,
+            metavar="WHEN",
+        ),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Classify one request offline (no broker, no database) and explain the verdict:
+    the authority and why, the data scope, the risk factors with their evidence, the
+    recommended action. With --json, the verdict as JSON (contract section 3)."""
+    active = _policy(policy)
+    document: Any = read_json(file)
+    is_case = isinstance(document, dict) and "request" in document
     try:
-        document: Any = json.loads(args.file.read_text(encoding="utf-8"))
-        is_case = isinstance(document, dict) and "request" in document
         submission = Submission.model_validate(document["request"] if is_case else document)
-        accounts_file = args.accounts or (
-            Path(os.environ[ACCOUNTS_ENV]) if os.environ.get(ACCOUNTS_ENV) else None
-        )
+    except ValidationError as error:
+        fail(ExitCode.INPUT, f"{file}: {_error_text(error)}")
+    accounts_file = accounts or (
+        Path(os.environ[ACCOUNTS_ENV]) if os.environ.get(ACCOUNTS_ENV) else None
+    )
+    try:
         if accounts_file is not None:
-            accounts = _read_accounts(accounts_file)
+            directory = _read_accounts(accounts_file)
         else:
-            accounts = AccountDirectory(
+            directory = AccountDirectory(
                 Account.model_validate(a) for a in (document.get("accounts", []) if is_case else [])
             )
     except (OSError, ValueError) as error:
-        print(f"{args.file}: cannot classify: {error}", file=sys.stderr)
-        return 2
-    as_of = to_utc(args.as_of) if args.as_of else submission.received_at
-    explanation = explain(submission, accounts, policy, as_of)
-    print(explanation.verdict.model_dump_json(indent=2))
-    print()
-    print(_why(explanation))
-    return 0
+        fail(ExitCode.INPUT, f"{accounts_file or file}: cannot read the accounts: {error}")
+    clock = to_utc(as_of) if as_of else submission.received_at
+    explanation = explain(submission, directory, active, clock)
+    if json_output:
+        print(explanation.verdict.model_dump_json(indent=2))
+    else:
+        print(_why(explanation))
 
 
 # --- docket policy test -------------------------------------------------------------
@@ -208,25 +229,23 @@ def _checks(expected: dict[str, Any], actual: dict[str, Any]) -> dict[str, bool]
 
 
 def run_cases(paths: Sequence[Path], policy: Policy) -> list[CaseResult]:
-    """Every case of every file; a case that cannot be read or parsed is a failed result."""
+    """Every case of every file (``-``: stdin); a case that cannot be parsed is a failed
+    result, a file that cannot be read ends the command (exit 3)."""
     results: list[CaseResult] = []
     for path in paths:
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                case_id = f"{path.name}:{number}"
-                try:
-                    case = json.loads(line)
-                    case_id = str(case.get("id", case_id))
-                    actual = _actual(case, policy)
-                except (ValueError, KeyError, TypeError, AttributeError) as error:
-                    reason = _error_text(error)
-                    results.append(CaseResult(case_id, None, {}, f"{path}:{number}: {reason}"))
-                    continue
-                results.append(
-                    CaseResult(case_id, actual, _checks(case.get("expected", {}), actual))
-                )
+        for number, line in enumerate(read_text(path).splitlines(), start=1):
+            if not line.strip():
+                continue
+            case_id = f"{path.name}:{number}"
+            try:
+                case = json.loads(line)
+                case_id = str(case.get("id", case_id))
+                actual = _actual(case, policy)
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                reason = _error_text(error)
+                results.append(CaseResult(case_id, None, {}, f"{path}:{number}: {reason}"))
+                continue
+            results.append(CaseResult(case_id, actual, _checks(case.get("expected", {}), actual)))
     return results
 
 
@@ -280,32 +299,23 @@ def _table(results: Sequence[CaseResult], out: TextIO) -> None:
     print(f"\n{passed}/{len(results)} cases pass every field", file=out)
 
 
-def policy_test_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="docket policy test",
-        description="Run classification and the notice decision over case files and compare "
-        "with each case's expected fields.",
-    )
-    parser.add_argument(
-        "paths", nargs="+", type=Path, metavar="PATH", help="case files (JSON Lines)"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="one JSON line per case with the actual fields"
-    )
-    parser.add_argument(
-        "--policy", type=Path, help="policy directory (default: the shipped policy)"
-    )
-    args = parser.parse_args(argv)
-
-    policy = _policy(args.policy, sys.stderr)
-    if policy is None:
-        return 2
-    try:
-        results = run_cases(args.paths, policy)
-    except OSError as error:
-        print(f"cannot read case file: {error}", file=sys.stderr)
-        return 2
-    if args.json:
+def policy_test(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="case files, JSON Lines (- reads stdin)", metavar="PATH..."),
+    ],
+    policy: PolicyDir = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="one JSON line per case with the actual fields")
+    ] = False,
+) -> None:
+    """Run classification and the notice decision over case files and compare each with
+    its expected fields. Exit 1 when a case fails a field."""
+    active = _policy(policy)
+    if sum(str(path) == STDIN for path in paths) > 1:
+        fail(ExitCode.USAGE, "- (stdin) may be given once")
+    results = run_cases(paths, active)
+    if json_output:
         for result in results:
             line: dict[str, Any] = {"id": result.case_id}
             if result.error is not None:
@@ -314,6 +324,7 @@ def policy_test_command(argv: list[str]) -> int:
                 line["actual"] = result.actual
             print(json.dumps(line, ensure_ascii=False))
     else:
-        print(f"policy {policy.version}")
+        print(f"policy {active.version}")
         _table(results, sys.stdout)
-    return 0 if all(r.passed for r in results) else 1
+    if not all(r.passed for r in results):
+        raise typer.Exit(int(ExitCode.FAILED))

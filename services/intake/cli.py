@@ -9,240 +9,177 @@ migrated database.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import os
-import sys
-from datetime import UTC, date, datetime, time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import asyncpg
-import httpx
+import typer
 
+from shared import cli_http
 from shared.auth.cache import CREDENTIAL_TTL_S
 from shared.auth.keys import Role, key_spec
-from shared.auth.store import opened_key_store
-from shared.cli import api_key_headers
+from shared.auth.store import KeyStore, opened_key_store
+from shared.cli_http import AUDIT_URL, INTAKE_URL, AuditUrl, IntakeUrl
+from shared.cli_support import (
+    ExitCode,
+    JsonFlag,
+    fail,
+    parse_moment,
+    print_json,
+    read_bytes,
+    run_database,
+)
 from shared.events import Outcome
 from shared.settings import MigrateSettings
 from shared.submission import DataCategory
 
-INTAKE_URL = os.environ.get("DOCKET_INTAKE_URL", "http://127.0.0.1:8080")
-AUDIT_URL = os.environ.get("DOCKET_AUDIT_URL", "http://127.0.0.1:8083")
+RequestId = Annotated[str, typer.Argument(help="the request's id", metavar="REQUEST_ID")]
+
+# --- intake and audit over HTTP -------------------------------------------------------
 
 
-def submit_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="docket submit", description="Submit a request.")
-    parser.add_argument("file", type=Path, help="a submission in the contract's JSON shape")
-    parser.add_argument("--idempotency-key", help="answer the same request_id on a retry")
-    parser.add_argument("--intake-url", default=INTAKE_URL)
-    args = parser.parse_args(argv)
-    headers = _auth_headers()
-    if args.idempotency_key:
-        headers["idempotency-key"] = args.idempotency_key
-    response = httpx.post(
-        f"{args.intake_url}/v1/requests",
-        content=args.file.read_bytes(),
+def submit(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="a submission in the contract's JSON shape (- reads stdin)", metavar="FILE"
+        ),
+    ],
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="answer the same request_id on a retry")
+    ] = None,
+    intake_url: IntakeUrl = INTAKE_URL,
+    json_output: JsonFlag = False,
+) -> None:
+    """Submit a request to intake (DOCKET_API_KEY); prints its id and status URL."""
+    headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
+    body = cli_http.post(
+        cli_http.url(intake_url, "/v1/requests"),
+        service="intake",
+        body=read_bytes(file),
         headers=headers,
-        timeout=30,
     )
-    return _report(
-        response, lambda body: f"accepted: {body['request_id']}\n  status: {body['status_url']}"
-    )
+    if json_output:
+        print_json(body)
+    else:
+        print(f"accepted: {body['request_id']}\n  status: {body['status_url']}")
 
 
-def amend_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="docket amend", description="Amend a request.")
-    parser.add_argument("request_id")
-    change = parser.add_mutually_exclusive_group(required=True)
-    change.add_argument(
-        "--nondisclosure-until",
-        type=_moment,
-        metavar="DATE",
-        help="a new or extended non-disclosure order, in force until DATE (ISO 8601)",
-    )
-    change.add_argument("--lift-nondisclosure", action="store_true", help="the order is lifted")
-    change.add_argument("--withdraw", action="store_true", help="the requester withdrew it")
-    parser.add_argument("--authority", help="what orders the non-disclosure (with --until)")
-    parser.add_argument("--note")
-    parser.add_argument(
-        "--effective-at", type=_moment, metavar="WHEN", help="default: now (ISO 8601)"
-    )
-    parser.add_argument("--intake-url", default=INTAKE_URL)
-    args = parser.parse_args(argv)
+def amend(
+    request_id: RequestId,
+    nondisclosure_until: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=parse_moment,
+            metavar="DATE",
+            help="a new or extended non-disclosure order, in force until DATE (ISO 8601)",
+        ),
+    ] = None,
+    lift_nondisclosure: Annotated[
+        bool, typer.Option("--lift-nondisclosure", help="the order is lifted")
+    ] = False,
+    withdraw: Annotated[bool, typer.Option("--withdraw", help="the requester withdrew it")] = False,
+    authority: Annotated[
+        str | None, typer.Option(help="what orders the non-disclosure (with --until)")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="a note kept with the amendment")] = None,
+    effective_at: Annotated[
+        datetime | None,
+        typer.Option(parser=parse_moment, metavar="WHEN", help="default: now (ISO 8601)"),
+    ] = None,
+    intake_url: IntakeUrl = INTAKE_URL,
+    json_output: JsonFlag = False,
+) -> None:
+    """Amend a request: exactly one of --nondisclosure-until, --lift-nondisclosure,
+    --withdraw."""
+    chosen = [nondisclosure_until is not None, lift_nondisclosure, withdraw]
+    if sum(chosen) != 1:
+        fail(
+            ExitCode.USAGE,
+            "give exactly one of --nondisclosure-until, --lift-nondisclosure, --withdraw",
+        )
     nondisclosure: dict[str, Any] | None = None
-    if args.nondisclosure_until is not None:
+    if nondisclosure_until is not None:
         nondisclosure = {
             "ordered": True,
-            "authority": args.authority,
-            "expires_at": args.nondisclosure_until.isoformat(),
+            "authority": authority,
+            "expires_at": nondisclosure_until.isoformat(),
         }
-    elif args.lift_nondisclosure:
+    elif lift_nondisclosure:
         nondisclosure = {"ordered": False}
     body = {
         "nondisclosure": nondisclosure,
-        "withdrawn": bool(args.withdraw),
-        "note": args.note,
-        "effective_at": (args.effective_at or datetime.now(UTC)).isoformat(),
+        "withdrawn": withdraw,
+        "note": note,
+        "effective_at": (effective_at or datetime.now(UTC)).isoformat(),
     }
-    return _post_change(args.intake_url, args.request_id, "amendments", body, "amendment")
+    _post_change(intake_url, request_id, "amendments", body, "amendment", json_output)
 
 
-def decide_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="docket decide", description="Record the outcome.")
-    parser.add_argument("request_id")
-    parser.add_argument("--outcome", required=True, choices=[outcome.value for outcome in Outcome])
-    parser.add_argument(
-        "--data",
-        action="append",
-        default=[],
-        choices=[category.value for category in DataCategory],
-        help="a data category disclosed (repeat for several)",
-    )
-    parser.add_argument("--note")
-    parser.add_argument("--intake-url", default=INTAKE_URL)
-    args = parser.parse_args(argv)
+OutcomeChoice = StrEnum("OutcomeChoice", {o.value: o.value for o in Outcome})  # type: ignore[misc]
+DataChoice = StrEnum("DataChoice", {c.value: c.value for c in DataCategory})  # type: ignore[misc]
+
+
+def decide(
+    request_id: RequestId,
+    outcome: Annotated[OutcomeChoice, typer.Option(help="what was done with the request")],
+    data: Annotated[
+        list[DataChoice] | None,
+        typer.Option(metavar="CATEGORY", help="a data category disclosed (repeat for several)"),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="a note kept with the decision")] = None,
+    intake_url: IntakeUrl = INTAKE_URL,
+    json_output: JsonFlag = False,
+) -> None:
+    """Record a request's outcome (the decision is recorded as the key's client)."""
     body = {
-        "outcome": args.outcome,
-        "data_disclosed": args.data,
-        "note": args.note,
+        "outcome": str(outcome),
+        "data_disclosed": [str(category) for category in data or []],
+        "note": note,
     }
-    return _post_change(args.intake_url, args.request_id, "decision", body, "decision")
-
-
-def keys_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="docket keys", description="Docket's API keys.")
-    configured = MigrateSettings().owner_url()
-    parser.add_argument("--database-url", default=configured)
-    actions = parser.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="create a key; the secret is shown only once")
-    create.add_argument("client_id", help="e.g. legal-ops, cbp-portal, on-call")
-    create.add_argument("--role", required=True, choices=[role.value for role in Role])
-    create.add_argument(
-        "--organisation", help="a submitter's organisation: its requests' requester.agency"
-    )
-    create.add_argument(
-        "--national-security",
-        action="store_true",
-        help="the key also sees national-security process",
-    )
-    actions.add_parser("list", help="list keys (never their secrets)")
-    rotate = actions.add_parser(
-        "rotate",
-        help="a new secret (and key id) for the same client and role; the old key is "
-        f"revoked at once (effective within {CREDENTIAL_TTL_S:g} s)",
-    )
-    rotate.add_argument("key_id")
-    revoke = actions.add_parser(
-        "revoke", help=f"revoke a key by its id (effective within {CREDENTIAL_TTL_S:g} s)"
-    )
-    revoke.add_argument("key_id")
-    args = parser.parse_args(argv)
-    if not args.database_url:
-        parser.error("set DOCKET_DATABASE_URL or pass --database-url")
-    if args.action == "create":
-        try:
-            key_spec(args.client_id, args.role, args.organisation, args.national_security)
-        except ValueError as error:
-            parser.error(str(error))
-    try:
-        return asyncio.run(_keys(args))
-    except asyncpg.InsufficientPrivilegeError:
-        raise SystemExit(
-            "docket keys: this database role may not change API keys; run it as the owner "
-            "role (DOCKET_MIGRATION_DATABASE_URL)"
-        ) from None
-
-
-async def _keys(args: argparse.Namespace) -> int:
-    async with opened_key_store(args.database_url) as store:
-        if args.action == "create":
-            spec = key_spec(args.client_id, args.role, args.organisation, args.national_security)
-            issued = await store.create(spec)
-            scope = " + national security" if spec.national_security else ""
-            owner = f" for {spec.organisation}" if spec.organisation else ""
-            print(f"key {issued.key_id}: {spec.client_id}, {spec.role.value}{owner}{scope}")
-            print(
-                "  secret (shown once, give it to the client as DOCKET_API_KEY): "
-                f"{issued.secret.get_secret_value()}"
-            )
-            return 0
-        if args.action == "list":
-            for key in await store.list_keys():
-                state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-                scope = "+national_security" if key.national_security else ""
-                print(
-                    f"{key.key_id:<24} {key.client_id:<24} {key.role + scope:<28} "
-                    f"created {key.created_at:%Y-%m-%d}  {state}  {key.organisation or ''}"
-                )
-            return 0
-        if args.action == "rotate":
-            rotated = await store.rotate(args.key_id)
-            if rotated is None:
-                print(f"no active key {args.key_id}", file=sys.stderr)
-                return 1
-            print(
-                f"key {args.key_id} revoked (effective within {CREDENTIAL_TTL_S:g} s); "
-                f"its replacement is {rotated.key_id}"
-            )
-            print(f"  secret (shown once): {rotated.secret.get_secret_value()}")
-            return 0
-        if await store.revoke(args.key_id):
-            print(
-                f"revoked {args.key_id}; running intake and audit instances stop accepting it "
-                f"within {CREDENTIAL_TTL_S:g} s"
-            )
-            return 0
-        print(f"no active key {args.key_id}", file=sys.stderr)
-        return 1
-
-
-def _moment(text: str) -> datetime:
-    """An ISO 8601 date (midnight UTC) or date-time (UTC when no offset is given)."""
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or date-time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _auth_headers() -> dict[str, str]:
-    return {"content-type": "application/json", **api_key_headers()}
+    _post_change(intake_url, request_id, "decision", body, "decision", json_output)
 
 
 def _post_change(
-    intake_url: str, request_id: str, path: str, body: dict[str, Any], what: str
-) -> int:
-    response = httpx.post(
-        f"{intake_url}/v1/requests/{request_id}/{path}",
-        json=body,
-        headers=_auth_headers(),
-        timeout=30,
+    intake_url: str,
+    request_id: str,
+    path: str,
+    body: dict[str, Any],
+    what: str,
+    json_output: bool,
+) -> None:
+    answer = cli_http.post(
+        cli_http.url(intake_url, f"/v1/requests/{request_id}/{path}"),
+        service="intake",
+        document=body,
+        not_found=f"unknown request {request_id}",
     )
+    if json_output:
+        print_json(answer)
+    else:
+        print(f"{what} recorded for {answer['request_id']}: event {answer['event_id']}")
 
-    def describe(answer: dict[str, Any]) -> str:
-        return f"{what} recorded for {answer['request_id']}: event {answer['event_id']}"
 
-    return _report(response, describe)
-
-
-def status_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="docket status", description="A request's history.")
-    parser.add_argument("request_id")
-    parser.add_argument("--audit-url", default=AUDIT_URL)
-    parser.add_argument("--json", action="store_true", help="print the raw JSON")
-    args = parser.parse_args(argv)
-    response = httpx.get(
-        f"{args.audit_url}/v1/requests/{args.request_id}", headers=_auth_headers(), timeout=30
+def status(
+    request_id: RequestId,
+    audit_url: AuditUrl = AUDIT_URL,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="print audit's answer as JSON")
+    ] = False,
+) -> None:
+    """A request's history, from audit (DOCKET_API_KEY): its state, classification,
+    notices and every event audit stored."""
+    history = cli_http.get(
+        cli_http.url(audit_url, f"/v1/requests/{request_id}"),
+        service="audit",
+        not_found=f"unknown request {request_id}",
     )
-    if args.json:
-        print(json.dumps(response.json(), indent=2))
-        return 0 if response.status_code == 200 else 1
-    return _report(response, _history_text)
+    if json_output:
+        print_json(history)
+    else:
+        print(_history_text(history))
 
 
 def _history_text(body: dict[str, Any]) -> str:
@@ -264,15 +201,161 @@ def _history_text(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _report(response: httpx.Response, describe: Any) -> int:
+# --- docket keys -----------------------------------------------------------------------
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="the owner role's URL (default: $DOCKET_MIGRATION_DATABASE_URL,"
+        " else $DOCKET_DATABASE_URL)",
+        show_default=False,
+    ),
+]
+KeyId = Annotated[str, typer.Argument(help="the key's id (k_...)", metavar="KEY_ID")]
+RoleChoice = StrEnum("RoleChoice", {r.value: r.value for r in Role})  # type: ignore[misc]
+
+
+def keys_create(
+    client_id: Annotated[
+        str, typer.Argument(help="e.g. legal-ops, cbp-portal, on-call", metavar="CLIENT_ID")
+    ],
+    role: Annotated[RoleChoice, typer.Option(help="what the key may reach (README, Access)")],
+    organisation: Annotated[
+        str | None, typer.Option(help="a submitter's organisation: its requests' requester.agency")
+    ] = None,
+    national_security: Annotated[
+        bool,
+        typer.Option("--national-security", help="the key also sees national-security process"),
+    ] = False,
+    database_url: DatabaseUrl = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Create an API key; its secret is shown only once."""
     try:
-        body = response.json()
-    except ValueError:
-        body = {"detail": response.text}
-    if response.is_success:
-        print(describe(body))
-        return 0
-    print(f"error {response.status_code}: {body.get('detail') or body}", file=sys.stderr)
-    for error in body.get("errors", []):
-        print(f"  {error['path']}: {error['message']}", file=sys.stderr)
-    return 1
+        spec = key_spec(client_id, str(role), organisation, national_security)
+    except ValueError as error:
+        fail(ExitCode.USAGE, str(error))
+
+    async def create(store: KeyStore) -> None:
+        issued = await store.create(spec)
+        secret = issued.secret.get_secret_value()
+        if json_output:
+            print_json(
+                {
+                    "key_id": issued.key_id,
+                    "client_id": spec.client_id,
+                    "role": spec.role.value,
+                    "organisation": spec.organisation,
+                    "national_security": spec.national_security,
+                    "secret": secret,
+                }
+            )
+            return
+        scope = " + national security" if spec.national_security else ""
+        owner = f" for {spec.organisation}" if spec.organisation else ""
+        print(f"key {issued.key_id}: {spec.client_id}, {spec.role.value}{owner}{scope}")
+        print(f"  secret (shown once, give it to the client as DOCKET_API_KEY): {secret}")
+
+    _with_keys(database_url, create)
+
+
+def keys_list(database_url: DatabaseUrl = None, json_output: JsonFlag = False) -> None:
+    """List the API keys (never their secrets), revoked ones too."""
+
+    async def listing(store: KeyStore) -> None:
+        keys = await store.list_keys()
+        if json_output:
+            print_json(
+                [
+                    {
+                        "key_id": key.key_id,
+                        "client_id": key.client_id,
+                        "role": key.role,
+                        "national_security": key.national_security,
+                        "organisation": key.organisation,
+                        "created_at": key.created_at.isoformat(),
+                        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+                    }
+                    for key in keys
+                ]
+            )
+            return
+        for key in keys:
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            scope = "+national_security" if key.national_security else ""
+            print(
+                f"{key.key_id:<24} {key.client_id:<24} {key.role + scope:<28} "
+                f"created {key.created_at:%Y-%m-%d}  {state}  {key.organisation or ''}"
+            )
+
+    _with_keys(database_url, listing)
+
+
+def keys_rotate(
+    key_id: KeyId, database_url: DatabaseUrl = None, json_output: JsonFlag = False
+) -> None:
+    """A new key (id and secret) for the same client and role; the old one is revoked at
+    once (effective within the key cache's lifetime, 5 s). Exit 1: no active key of that
+    id."""
+
+    async def rotate(store: KeyStore) -> None:
+        rotated = await store.rotate(key_id)
+        if rotated is None:
+            fail(ExitCode.FAILED, f"no active key {key_id}")
+        secret = rotated.secret.get_secret_value()
+        if json_output:
+            print_json({"revoked": key_id, "key_id": rotated.key_id, "secret": secret})
+            return
+        print(
+            f"key {key_id} revoked (effective within {CREDENTIAL_TTL_S:g} s); "
+            f"its replacement is {rotated.key_id}"
+        )
+        print(f"  secret (shown once): {secret}")
+
+    _with_keys(database_url, rotate)
+
+
+def keys_revoke(
+    key_id: KeyId, database_url: DatabaseUrl = None, json_output: JsonFlag = False
+) -> None:
+    """Revoke a key by its id; running intake and audit instances stop accepting it
+    within the key cache's lifetime (5 s). Exit 1: no active key of that id."""
+
+    async def revoke(store: KeyStore) -> None:
+        if not await store.revoke(key_id):
+            fail(ExitCode.FAILED, f"no active key {key_id}")
+        if json_output:
+            print_json({"revoked": key_id})
+            return
+        print(
+            f"revoked {key_id}; running intake and audit instances stop accepting it "
+            f"within {CREDENTIAL_TTL_S:g} s"
+        )
+
+    _with_keys(database_url, revoke)
+
+
+def _with_keys(database_url: str | None, work: Callable[[KeyStore], Awaitable[None]]) -> None:
+    """``work(store)`` on the key store of ``database_url`` (default: the owner's)."""
+    url = database_url or MigrateSettings().owner_url()
+    if not url:
+        fail(
+            ExitCode.CONFIG,
+            "set DOCKET_MIGRATION_DATABASE_URL (the owner role) or pass --database-url",
+        )
+
+    async def run() -> None:
+        async with opened_key_store(url) as store:
+            await work(store)
+
+    try:
+        run_database(
+            run(),
+            "the key store",
+            privilege_hint="this database role may not change API keys; run it as the owner"
+            " role (DOCKET_MIGRATION_DATABASE_URL)",
+        )
+    except SystemExit as error:  # opened_key_store's "schema not migrated"
+        if not isinstance(error.code, str):
+            raise
+        fail(ExitCode.REJECTED, error.code.removeprefix("docket keys: "))

@@ -70,7 +70,7 @@ def test_compose_runs_every_service_on_kraft_kafka_postgres_and_jaeger() -> None
         assert env["DOCKET_KAFKA_USERNAME"] == f"docket-{name}"
         assert env["DOCKET_KAFKA_PASSWORD"] == passwords[f"DOCKET_KAFKA_PASSWORD_{name.upper()}"]
         assert any(v["target"] == "/kafka-secrets" and v["read_only"] for v in service["volumes"])
-        assert service["command"][-1] == f"services.{name}.app"
+        assert service["command"] == ["docket", "serve", name]
         assert service["healthcheck"]["test"]
 
 

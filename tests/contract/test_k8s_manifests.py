@@ -259,7 +259,7 @@ def test_deployments_have_probes_resources_and_run_as_non_root(
     for name, port in PORTS.items():
         pod = deployments[f"docket-{name}"]["spec"]["template"]["spec"]
         (container,) = pod["containers"]
-        assert container["command"] == ["python", "-m", f"services.{name}.app"]
+        assert container["command"] == ["docket", "serve", name]
         assert container["image"].startswith("docket:")
         named = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert named == {"http": port, "admin": ADMIN_PORTS[name]}
@@ -291,7 +291,7 @@ def test_a_job_migrates_as_the_owner_and_each_service_has_its_own_role(
     (job,) = of_kind(manifests, "Job").values()
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["command"][-1] == "migrate"
+    assert container["command"] == ["docket", "migrate"]
     assert container["envFrom"] == [{"secretRef": {"name": "docket-migration"}}]
     assert pod["securityContext"]["runAsNonRoot"] is True
     migration = of_kind(manifests, "Secret")["docket-migration"]["stringData"]

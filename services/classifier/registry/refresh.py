@@ -7,15 +7,17 @@ security contact e-mail column (a person's address, and nothing the classifier n
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import sys
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from services.classifier.registry import COLUMNS, DOTGOV_FILE
+from shared.cli_support import ExitCode, JsonFlag, fail, parse_moment, print_json, read_text
 
 UPSTREAM = "https://github.com/cisagov/dotgov-data/blob/main/current-full.csv"
 #: column of current-full.csv -> column of dotgov.csv
@@ -53,28 +55,34 @@ def derive(source: Iterable[str], snapshot: date) -> str:
     return out.getvalue()
 
 
-def refresh_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="docket registry refresh",
-        description=f"Rewrite the shipped .gov registry from a copy of {UPSTREAM}.",
-    )
-    parser.add_argument("source", type=Path, help="current-full.csv as downloaded")
-    parser.add_argument(
-        "--snapshot",
-        type=date.fromisoformat,
-        default=None,
-        help="date of the download (default: today, UTC)",
-    )
-    parser.add_argument("--output", type=Path, default=DOTGOV_FILE, help="default: %(default)s")
-    args = parser.parse_args(argv)
-    snapshot = args.snapshot or datetime.now(UTC).date()
+def refresh(
+    source: Annotated[
+        Path,
+        typer.Argument(help="current-full.csv as downloaded (- reads stdin)", metavar="CSV"),
+    ],
+    snapshot: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=parse_moment, metavar="DATE", help="date of the download (default: today, UTC)"
+        ),
+    ] = None,
+    output: Annotated[Path, typer.Option(help="the registry file to write")] = DOTGOV_FILE,
+    json_output: JsonFlag = False,
+) -> None:
+    """Rewrite the shipped .gov registry (dotgov.csv) from a copy of CISA's
+    current-full.csv (cisagov/dotgov-data, CC0), dropping the security contact column;
+    SOURCE.md says where it comes from and when."""
+    day = (snapshot or datetime.now(UTC)).date()
     try:
-        with args.source.open(encoding="utf-8", newline="") as source:
-            text = derive(source, snapshot)
-    except (OSError, ValueError) as error:
-        print(f"{args.source}: cannot refresh the registry: {error}", file=sys.stderr)
-        return 2
-    args.output.write_text(text, encoding="utf-8")
+        text = derive(io.StringIO(read_text(source), newline=""), day)
+    except ValueError as error:
+        fail(ExitCode.INPUT, f"{source}: cannot refresh the registry: {error}")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        fail(ExitCode.INPUT, f"cannot write {output}: {error.strerror or error}")
     domains = text.count("\n") - 3
-    print(f"{args.output}: {domains} domains, snapshot {snapshot.isoformat()}")
-    return 0
+    if json_output:
+        print_json({"output": str(output), "domains": domains, "snapshot": day.isoformat()})
+    else:
+        print(f"{output}: {domains} domains, snapshot {day.isoformat()}")
