@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from services.intake.app import create_app as create_intake
-from services.intake.cli import keys_command
 from shared.auth.cache import CREDENTIAL_TTL_S
+from shared.cli import main
 from shared.settings import IntakeSettings, listen_environment
 from tests.fixtures.keys import bearer
 from tests.fixtures.postgres import service_url
@@ -65,7 +65,7 @@ async def extra_intake(docket_system: DocketSystem) -> AsyncIterator[StartIntake
 
 
 def _keys(database_url: str, *args: str) -> int:
-    return keys_command(["--database-url", database_url, *args])
+    return main(["keys", *args, "--database-url", database_url])
 
 
 async def _create_key(

@@ -13,8 +13,8 @@ import asyncpg
 import pytest
 
 from deploy.kafka.security import KafkaAccess
-from services.audit.cli import export_command, rebuild_command, verify_command
 from shared import topics
+from shared.cli import main
 from tests.integration.audit.helpers import (
     audit_client,
     publish,
@@ -111,15 +111,16 @@ async def test_read_side_rebuild_and_tamper_detection(
         # rebuilding the views from the log yields what the live writer wrote
         live = await views(conn)
         args = ["--database-url", database_url]
-        assert await asyncio.to_thread(rebuild_command, args) == 0
+        assert await asyncio.to_thread(main, ["audit", "rebuild", *args]) == 0
         assert await views(conn) == live
 
         # the log verifies, from an export and from the database ...
         export = tmp_path / "audit.jsonl"
-        assert await asyncio.to_thread(export_command, [str(export), *args]) == 0
+        assert await asyncio.to_thread(main, ["audit", "export", str(export), *args]) == 0
         key = ["--audit-url", audit.url]
-        assert await asyncio.to_thread(verify_command, [str(export), *key]) == 0
-        assert await asyncio.to_thread(verify_command, [*args, *key]) == 0
+        verify = ["audit", "verify"]
+        assert await asyncio.to_thread(main, [*verify, str(export), *key]) == 0
+        assert await asyncio.to_thread(main, [*verify, *args, *key]) == 0
         capsys.readouterr()
 
         # ... until one byte of one stored leaf changes
@@ -135,10 +136,10 @@ async def test_read_side_rebuild_and_tamper_detection(
             victim,
         )
         await conn.execute("ALTER TABLE audit.event_log ENABLE TRIGGER event_log_append_only")
-        assert await asyncio.to_thread(verify_command, [*args, *key]) == 1
+        assert await asyncio.to_thread(main, [*verify, *args, *key]) == 1
         assert f"first bad leaf: {victim}\n" in capsys.readouterr().out
         # the export taken before still verifies: it is independent evidence
-        assert await asyncio.to_thread(verify_command, [str(export), *key]) == 0
+        assert await asyncio.to_thread(main, [*verify, str(export), *key]) == 0
     finally:
         await conn.close()
         await client.aclose()

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from deploy.kafka.security import KafkaAccess
-from services.intake.cli import keys_command
 from shared import topics
 from shared.auth.cache import CREDENTIAL_TTL_S
+from shared.cli import main
 from tests.fixtures.keys import SUBMITTER_ORGANISATION
 from tests.fixtures.servers import RunningService
 from tests.integration.intake.conftest import AUTH, events_for, submission
@@ -91,11 +91,12 @@ async def test_keys_created_scoped_and_revoked(
 ) -> None:
     assert (
         await asyncio.to_thread(
-            keys_command,
+            main,
             [
+                "keys",
+                "create",
                 "--database-url",
                 database_url,
-                "create",
                 "cbp-portal",
                 "--role",
                 "submitter",
@@ -121,11 +122,11 @@ async def test_keys_created_scoped_and_revoked(
         assert forbidden.status_code == 403
         assert (
             await asyncio.to_thread(
-                keys_command, ["--database-url", database_url, "revoke", key_id]
+                main, ["keys", "revoke", key_id, "--database-url", database_url]
             )
             == 0
         )
-        assert await asyncio.to_thread(keys_command, ["--database-url", database_url, "list"]) == 0
+        assert await asyncio.to_thread(main, ["keys", "list", "--database-url", database_url]) == 0
         listing = capsys.readouterr().out
         assert secret not in listing
         assert "revoked" in listing

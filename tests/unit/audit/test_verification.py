@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.audit.cli import verify_command
 from services.audit.domain.merkle import MerkleLog, leaf_hash
 from services.audit.domain.tree_head import SignedTreeHead, sign_tree_head
 from services.audit.domain.verification import Leaf, verify_log
 from services.audit.export import head_line, header_line, leaf_line
 from services.audit.signing_key import public_key_pem
+from shared.cli import main
 
 KEY = Ed25519PrivateKey.generate()
 AT = datetime(2026, 3, 1, tzinfo=UTC)
@@ -121,11 +121,11 @@ def test_cli_verifies_an_export_and_names_the_tampered_leaf(
     export, key_file = tmp_path / "log.jsonl", tmp_path / "key.pem"
     key_file.write_text(public_key_pem(KEY.public_key()))
     _export(export, leaves, heads)
-    assert verify_command([str(export), "--public-key", str(key_file)]) == 0
+    assert main(["audit", "verify", str(export), "--public-key", str(key_file)]) == 0
 
     leaves[11] = replace(leaves[11], data=leaves[11].data.replace(b"11", b"12"))
     _export(export, leaves, heads)
-    assert verify_command([str(export), "--public-key", str(key_file)]) == 1
+    assert main(["audit", "verify", str(export), "--public-key", str(key_file)]) == 1
     assert "first bad leaf: 11" in capsys.readouterr().out
 
 
@@ -133,7 +133,7 @@ def test_cli_refuses_a_malformed_export(tmp_path: Path) -> None:
     export, key_file = tmp_path / "log.jsonl", tmp_path / "key.pem"
     key_file.write_text(public_key_pem(KEY.public_key()))
     export.write_text('{"type": "leaf"}\n')
-    assert verify_command([str(export), "--public-key", str(key_file)]) == 2
+    assert main(["audit", "verify", str(export), "--public-key", str(key_file)]) == 3
 
 
 def test_leaf_at_returns_one_stored_leaf_hash() -> None:

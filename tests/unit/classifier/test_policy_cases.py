@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from services.classifier.cli import policy_test_command, run_cases
+from services.classifier.cli import run_cases
 from services.classifier.domain import classify, load_policy
 from shared.accounts import Account, AccountDirectory
+from shared.cli import main
 from shared.submission import Submission
 from tests.unit.classifier.support import CASE_FILES, shipped_policy
 
@@ -43,7 +44,7 @@ def test_every_case_passes_every_field(path: Path) -> None:
 def test_policy_test_command_prints_one_json_line_per_case(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert policy_test_command([str(p) for p in CASE_FILES] + ["--json"]) == 0
+    assert main(["policy", "test", *(str(p) for p in CASE_FILES), "--json"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == sum(1 for p in CASE_FILES for line in p.open() if line.strip())
     for line in lines:
@@ -59,7 +60,7 @@ def test_policy_test_command_fails_on_a_wrong_expectation(
     case["expected"]["authority_code"] = "NO_SUCH_AUTHORITY"
     path = tmp_path / "wrong.jsonl"
     path.write_text(json.dumps(case) + "\n", encoding="utf-8")
-    assert policy_test_command([str(path)]) == 1
+    assert main(["policy", "test", str(path)]) == 1
     assert "FAIL" in capsys.readouterr().out
 
 

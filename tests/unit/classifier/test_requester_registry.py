@@ -26,7 +26,8 @@ from services.classifier.registry import (
     read_records,
     snapshot_of,
 )
-from services.classifier.registry.refresh import derive, refresh_command
+from services.classifier.registry.refresh import derive
+from shared.cli import main
 
 #: The public registry as published, beside the project (../shared/data/dotgov).
 SOURCE = Path(__file__).resolve().parents[3].parent / "shared/data/dotgov/current-full.csv"
@@ -265,8 +266,8 @@ def test_refresh_derives_the_shipped_format_and_drops_contact_addresses(tmp_path
 def test_refresh_command_rewrites_the_file_and_refuses_another_csv(tmp_path: Path) -> None:
     output = tmp_path / "dotgov.csv"
     args = [str(SOURCE), "--snapshot", "2026-08-22", "--output", str(output)]
-    assert refresh_command(args) == 0
+    assert main(["registry", "refresh", *args]) == 0
     assert output.read_text() == DOTGOV_FILE.read_text()
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("a,b\n1,2\n")
-    assert refresh_command([str(wrong), "--output", str(output)]) == 2
+    assert main(["registry", "refresh", str(wrong), "--output", str(output)]) == 3
