@@ -77,7 +77,8 @@ def assert_one_error_line(ran: Ran, code: int, *fragments: str) -> None:
     """The command failed with ``code`` and said so in exactly one line on stderr."""
     assert ran.code == code, (ran.code, ran.err)
     assert ran.out == ""
-    assert ran.err.endswith("\n") and ran.err.count("\n") == 1, ran.err
+    assert ran.err.endswith("\n"), ran.err
+    assert ran.err.count("\n") == 1, ran.err
     assert "Traceback" not in ran.err
     assert ran.err.startswith("docket")
     for fragment in fragments:

@@ -44,7 +44,8 @@ def test_the_root_help_lists_every_command_and_every_exit_code(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ran = docket(capsys, "--help")
-    assert ran.code == 0 and ran.err == ""
+    assert ran.code == 0
+    assert ran.err == ""
     assert ran.out.startswith("Usage: docket [OPTIONS] COMMAND [ARGS]...")
     for name, entry in COMMANDS.items():
         assert re.search(rf"^  {name} +{re.escape(entry.summary)}$", ran.out, re.M), name
