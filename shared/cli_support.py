@@ -81,6 +81,18 @@ def one_line(text: str) -> str:
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
+#: ``--database-url`` of the commands that run as the owner role (``docket keys``,
+#: ``docket audit rebuild``); they fall back on ``MigrateSettings().owner_url()``.
+OwnerDatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="the owner role's URL (default: $DOCKET_MIGRATION_DATABASE_URL,"
+        " else $DOCKET_DATABASE_URL)",
+        show_default=False,
+    ),
+]
+
 #: ``--json``: the result as JSON on stdout.
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout")]
 

@@ -46,6 +46,7 @@ from shared.cli_support import (
     STDIN,
     ExitCode,
     JsonFlag,
+    OwnerDatabaseUrl,
     fail,
     note,
     parse_moment,
@@ -61,14 +62,6 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option(
         help="the audit service's database URL (default: $DOCKET_DATABASE_URL)",
-        show_default=False,
-    ),
-]
-OwnerDatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        help="the owner role's URL (default: $DOCKET_MIGRATION_DATABASE_URL,"
-        " else $DOCKET_DATABASE_URL)",
         show_default=False,
     ),
 ]

@@ -25,6 +25,7 @@ from shared.cli_http import AUDIT_URL, INTAKE_URL, AuditUrl, IntakeUrl
 from shared.cli_support import (
     ExitCode,
     JsonFlag,
+    OwnerDatabaseUrl,
     fail,
     parse_moment,
     print_json,
@@ -203,14 +204,6 @@ def _history_text(body: dict[str, Any]) -> str:
 
 # --- docket keys -----------------------------------------------------------------------
 
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        help="the owner role's URL (default: $DOCKET_MIGRATION_DATABASE_URL,"
-        " else $DOCKET_DATABASE_URL)",
-        show_default=False,
-    ),
-]
 KeyId = Annotated[str, typer.Argument(help="the key's id (k_...)", metavar="KEY_ID")]
 RoleChoice = StrEnum("RoleChoice", {r.value: r.value for r in Role})  # type: ignore[misc]
 
@@ -227,7 +220,7 @@ def keys_create(
         bool,
         typer.Option("--national-security", help="the key also sees national-security process"),
     ] = False,
-    database_url: DatabaseUrl = None,
+    database_url: OwnerDatabaseUrl = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Create an API key; its secret is shown only once."""
@@ -259,7 +252,7 @@ def keys_create(
     _with_keys(database_url, create)
 
 
-def keys_list(database_url: DatabaseUrl = None, json_output: JsonFlag = False) -> None:
+def keys_list(database_url: OwnerDatabaseUrl = None, json_output: JsonFlag = False) -> None:
     """List the API keys (never their secrets), revoked ones too."""
 
     async def listing(store: KeyStore) -> None:
@@ -292,7 +285,7 @@ def keys_list(database_url: DatabaseUrl = None, json_output: JsonFlag = False) -
 
 
 def keys_rotate(
-    key_id: KeyId, database_url: DatabaseUrl = None, json_output: JsonFlag = False
+    key_id: KeyId, database_url: OwnerDatabaseUrl = None, json_output: JsonFlag = False
 ) -> None:
     """A new key (id and secret) for the same client and role; the old one is revoked at
     once (effective within the key cache's lifetime, 5 s). Exit 1: no active key of that
@@ -316,7 +309,7 @@ def keys_rotate(
 
 
 def keys_revoke(
-    key_id: KeyId, database_url: DatabaseUrl = None, json_output: JsonFlag = False
+    key_id: KeyId, database_url: OwnerDatabaseUrl = None, json_output: JsonFlag = False
 ) -> None:
     """Revoke a key by its id; running intake and audit instances stop accepting it
     within the key cache's lifetime (5 s). Exit 1: no active key of that id."""
