@@ -47,6 +47,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 import typer.main
+from pydantic import ValidationError
 
 # Typer's own completion (the scripts its `--show-completion` prints), as typer.completion
 # imports them; pinned with Typer in pyproject.toml.
@@ -55,7 +56,14 @@ from typer.completion import (  # type: ignore[attr-defined]
     get_completion_script,
 )
 
-from shared.cli_support import EXIT_CODE_MEANINGS, EXIT_CODES_LINE, CliError, ExitCode, one_line
+from shared.cli_support import (
+    EXIT_CODE_MEANINGS,
+    EXIT_CODES_LINE,
+    CliError,
+    ExitCode,
+    one_line,
+    settings_problems,
+)
 
 PROG = "docket"
 COMPLETE_VAR = "_DOCKET_COMPLETE"
@@ -298,17 +306,7 @@ def serve(service: Annotated[Service, typer.Argument(help="the service to run")]
     A service that cannot start (broker unreachable within DOCKET_KAFKA_CONNECT_TIMEOUT_S,
     schema not migrated, owner role given, port taken) logs one `startup_failed` line and
     exits 2; an invalid setting ends with one line and exit 6."""
-    from pydantic import ValidationError
-
-    app = importlib.import_module(f"services.{service.value}.app")
-    try:
-        app.main()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}"
-            for e in error.errors()
-        )
-        raise CliError(ExitCode.CONFIG, f"invalid configuration: {problems}") from None
+    importlib.import_module(f"services.{service.value}.app").main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -332,6 +330,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             message += f" (see '{path} --help')"
         _error_line(path, message)
         return int(error.exit_code)
+    except ValidationError as error:  # settings from the environment (pydantic-settings)
+        if not error.title.endswith("Settings"):
+            raise
+        _error_line(_command_path(args), settings_problems(error))
+        return int(ExitCode.CONFIG)
     except typer.Abort:
         _error_line(_command_path(args), "interrupted")
         return 130

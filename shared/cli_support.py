@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 T = TypeVar("T")
 
@@ -95,6 +96,21 @@ OwnerDatabaseUrl = Annotated[
 
 #: ``--json``: the result as JSON on stdout.
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout")]
+
+
+def settings_problems(error: ValidationError) -> str:
+    """What the environment got wrong, for a ``*Settings`` class (pydantic-settings):
+    each variable and what is wrong with it, never its value (it may be a secret)."""
+    problems = "; ".join(f"{_variable(e['loc'])}: {e['msg']}" for e in error.errors())
+    return f"invalid configuration: {problems}"
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    """The environment variable of a settings field (every one has the DOCKET_ prefix,
+    or is one of the standard names such as KAFKA_BOOTSTRAP_SERVERS)."""
+    name = ".".join(str(part) for part in location).upper() or "settings"
+    standard = name.startswith(("DOCKET_", "KAFKA_", "OTEL_"))
+    return name if standard else f"DOCKET_{name}"
 
 
 def print_json(value: Any) -> None:

@@ -34,9 +34,16 @@ from typing import Annotated, TypeAlias
 
 import asyncpg
 import typer
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
-from shared.cli_support import ExitCode, JsonFlag, fail, one_line, print_json, run_database
+from shared.cli_support import (
+    ExitCode,
+    JsonFlag,
+    fail,
+    one_line,
+    print_json,
+    run_database,
+)
 from shared.db import (
     MigrationError,
     Target,
@@ -290,10 +297,7 @@ def migrate_cli(
     DOCKET_DATABASE_URL), setting the passwords in DOCKET_<SERVICE>_DATABASE_PASSWORD.
     The one way schemas change: services never migrate, in development too; they refuse
     to start on a schema that is behind. Safe to run twice at once (advisory lock)."""
-    try:
-        settings = MigrateSettings()
-    except ValidationError as error:
-        fail(ExitCode.CONFIG, f"invalid setting: {one_line(str(error))}")
+    settings = MigrateSettings()
     url = settings.owner_url()
     if url is None:
         fail(ExitCode.CONFIG, "set DOCKET_MIGRATION_DATABASE_URL (the owner role's URL)")

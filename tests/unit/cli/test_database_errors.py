@@ -66,3 +66,25 @@ def test_no_database_url_is_one_line_and_exit_6(
     capsys: pytest.CaptureFixture[str], args: tuple[str, ...], no_database_settings: None
 ) -> None:
     assert_one_error_line(docket(capsys, *args), 6, "DOCKET_")
+
+
+@pytest.mark.parametrize(
+    ("args", "variable", "value"),
+    [
+        (("audit", "export", "-"), "DOCKET_NATIONAL_SECURITY_BAND", "a-quarter-thousand"),
+        (("migrate",), "DOCKET_DATABASE_ROLE_PREFIX", "Robert'); DROP"),
+    ],
+    ids=lambda value: value[0] if isinstance(value, tuple) else None,
+)
+def test_an_invalid_setting_names_the_variable_not_its_value(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    variable: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("DOCKET_MIGRATION_DATABASE_URL", "postgresql://owner@127.0.0.1:1/docket")
+    ran = docket(capsys, *args)
+    assert_one_error_line(ran, 6, f"invalid configuration: {variable}: ")
+    assert value not in ran.err
