@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -119,15 +118,11 @@ def amend(
     _post_change(intake_url, request_id, "amendments", body, "amendment", json_output)
 
 
-OutcomeChoice = StrEnum("OutcomeChoice", {o.value: o.value for o in Outcome})  # type: ignore[misc]
-DataChoice = StrEnum("DataChoice", {c.value: c.value for c in DataCategory})  # type: ignore[misc]
-
-
 def decide(
     request_id: RequestId,
-    outcome: Annotated[OutcomeChoice, typer.Option(help="what was done with the request")],
+    outcome: Annotated[Outcome, typer.Option(help="what was done with the request")],
     data: Annotated[
-        list[DataChoice] | None,
+        list[DataCategory] | None,
         typer.Option(metavar="CATEGORY", help="a data category disclosed (repeat for several)"),
     ] = None,
     note: Annotated[str | None, typer.Option(help="a note kept with the decision")] = None,
@@ -136,8 +131,8 @@ def decide(
 ) -> None:
     """Record a request's outcome (the decision is recorded as the key's client)."""
     body = {
-        "outcome": str(outcome),
-        "data_disclosed": [str(category) for category in data or []],
+        "outcome": outcome.value,
+        "data_disclosed": [category.value for category in data or []],
         "note": note,
     }
     _post_change(intake_url, request_id, "decision", body, "decision", json_output)
@@ -205,14 +200,13 @@ def _history_text(body: dict[str, Any]) -> str:
 # --- docket keys -----------------------------------------------------------------------
 
 KeyId = Annotated[str, typer.Argument(help="the key's id (k_...)", metavar="KEY_ID")]
-RoleChoice = StrEnum("RoleChoice", {r.value: r.value for r in Role})  # type: ignore[misc]
 
 
 def keys_create(
     client_id: Annotated[
         str, typer.Argument(help="e.g. legal-ops, cbp-portal, on-call", metavar="CLIENT_ID")
     ],
-    role: Annotated[RoleChoice, typer.Option(help="what the key may reach (README, Access)")],
+    role: Annotated[Role, typer.Option(help="what the key may reach (README, Access)")],
     organisation: Annotated[
         str | None, typer.Option(help="a submitter's organisation: its requests' requester.agency")
     ] = None,
@@ -225,7 +219,7 @@ def keys_create(
 ) -> None:
     """Create an API key; its secret is shown only once."""
     try:
-        spec = key_spec(client_id, str(role), organisation, national_security)
+        spec = key_spec(client_id, role.value, organisation, national_security)
     except ValueError as error:
         fail(ExitCode.USAGE, str(error))
 
