@@ -27,6 +27,7 @@ from shared.cli_support import (
     ExitCode,
     JsonFlag,
     fail,
+    note,
     parse_moment,
     read_json,
     read_text,
@@ -128,9 +129,10 @@ def classify(
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Classify one request offline (no broker, no database) and explain the verdict:
-    the authority and why, the data scope, the risk factors with their evidence, the
-    recommended action. With --json, the verdict as JSON (contract section 3)."""
+    """Classify one request offline (no broker, no database): the verdict (JSON, contract
+    section 3) on stdout, so it pipes into jq, and why on stderr: the authority and its
+    law, the data scope, the risk factors with their evidence, the recommended action's
+    rule. --json leaves out the explanation."""
     active = _policy(policy)
     document: Any = read_json(file)
     is_case = isinstance(document, dict) and "request" in document
@@ -152,10 +154,9 @@ def classify(
         fail(ExitCode.INPUT, f"{accounts_file or file}: cannot read the accounts: {error}")
     clock = to_utc(as_of) if as_of else submission.received_at
     explanation = explain(submission, directory, active, clock)
-    if json_output:
-        print(explanation.verdict.model_dump_json(indent=2))
-    else:
-        print(_why(explanation))
+    print(explanation.verdict.model_dump_json(indent=2))
+    if not json_output:
+        note(_why(explanation))
 
 
 # --- docket policy test -------------------------------------------------------------

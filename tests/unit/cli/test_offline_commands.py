@@ -34,13 +34,17 @@ def test_classify_json_is_the_verdict_alone(capsys: pytest.CaptureFixture[str]) 
     verdict = json.loads(ran.out)
     assert verdict["authority"]["code"] == "CUSTOMS_SUMMONS_1509"
     assert "AUTHORITY_SCOPE_MISMATCH" in [f["code"] for f in verdict["risk"]["factors"]]
+    assert ran.err == ""
 
 
-def test_classify_explains_in_prose_without_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_classify_prints_the_verdict_on_stdout_and_why_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     ran = docket(capsys, "classify", str(EXAMPLE))
     assert ran.code == 0, ran.err
-    assert ran.out.startswith("Authority: CUSTOMS_SUMMONS_1509")
-    assert "{" not in ran.out.splitlines()[0]
+    assert json.loads(ran.out) == json.loads(docket(capsys, "classify", "--json", str(EXAMPLE)).out)
+    assert ran.err.startswith("Authority: CUSTOMS_SUMMONS_1509")
+    assert "Recommended action:" in ran.err
 
 
 def test_classify_reads_stdin(capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,9 +55,10 @@ def test_classify_reads_stdin(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_classify_pipes_into_a_json_reader_as_a_process() -> None:
-    ran = docket_process("classify", "--json", "-", stdin=EXAMPLE.read_bytes())
+    ran = docket_process("classify", "-", stdin=EXAMPLE.read_bytes())
     assert ran.code == 0, ran.err
     assert json.loads(ran.out)["recommended_action"]
+    assert "Recommended action:" in ran.err
 
 
 def test_policy_test_json_lines_and_stdin(capsys: pytest.CaptureFixture[str]) -> None:
