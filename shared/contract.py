@@ -486,7 +486,7 @@ def example_envelopes() -> dict[str, JsonObject]:
         envelope = envelope_for(
             event,
             source=f"/docket/{_source_service(event)}",
-            event_id=f"00000000-0000-4000-8000-{index:012d}",
+            event_id=f"00000000-0000-4000-8{event.VERSION:03d}-{index:012d}",
             time=_RECEIVED.replace(second=index),
         )
         examples[schema_name(type(event))] = envelope.model_dump(mode="json")
