@@ -119,7 +119,7 @@ def _sdk_read(headers: dict[str, bytes], key: bytes | None, value: bytes) -> Bas
 
 
 async def _events_on_topics(
-    system: DocketSystem, keys: set[str], until: Any, timeout_s: float = 120.0
+    system: DocketSystem, keys: set[str], until: Any, timeout_s: float = 180.0
 ) -> dict[str, tuple[str, dict[str, bytes], BaseCloudEvent]]:
     """Every record keyed by one of ``keys`` on every event topic, read by the SDK:
     event id -> (topic, headers, event); read until ``until(events)`` holds."""
