@@ -45,21 +45,31 @@ EXAMPLE_REQUEST_ID = "0f6a3c1e-8d4b-4f5a-9c2e-7b1d5e3a9f10"
 FORMAT = JSONFormat()
 
 
+async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST until accepted: a 503 (Kafka slow to acknowledge, on a loaded machine) is
+    retried as a client would, after ``Retry-After``; the writes are idempotent."""
+    for _ in range(5):
+        response = await client.post(path, json=body)
+        if response.status_code != 503:
+            break
+        await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+    assert response.status_code == 202, response.text
+    accepted: dict[str, Any] = response.json()
+    return accepted
+
+
 async def _submit_examples(system: DocketSystem) -> list[str]:
     """Every example request over HTTP; the second one amended, the third decided."""
     ids: list[str] = []
-    async with httpx.AsyncClient(base_url=system.intake_url, headers=system.auth) as client:
+    async with httpx.AsyncClient(
+        base_url=system.intake_url, headers=system.auth, timeout=30
+    ) as client:
         for path in sorted((EXAMPLES / "requests").glob("*.json")):
-            response = await client.post("/v1/requests", json=json.loads(path.read_text()))
-            assert response.status_code == 202, response.text
-            ids.append(response.json()["request_id"])
-        amended = await client.post(
-            f"/v1/requests/{ids[1]}/amendments",
-            json={"withdrawn": True, "effective_at": datetime.now(UTC).isoformat()},
-        )
-        assert amended.status_code == 202, amended.text
-        decided = await client.post(f"/v1/requests/{ids[2]}/decision", json={"outcome": "no_data"})
-        assert decided.status_code == 202, decided.text
+            accepted = await _post(client, "/v1/requests", json.loads(path.read_text()))
+            ids.append(accepted["request_id"])
+        withdrawal = {"withdrawn": True, "effective_at": datetime.now(UTC).isoformat()}
+        await _post(client, f"/v1/requests/{ids[1]}/amendments", withdrawal)
+        await _post(client, f"/v1/requests/{ids[2]}/decision", {"outcome": "no_data"})
     return ids
 
 
