@@ -42,6 +42,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 test: install lint
+	$(PY) -m deploy.tools.asyncapi  # @asyncapi/parser from npm, for tests/contract
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 unit: $(STAMP)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from pydantic import BaseModel, Field, create_model
 
 from shared import topics
 from shared.events import (
+    CONTENT_TYPE,
     EVENT_CLASSES,
     DeadLettered,
     DecisionRecorded,
@@ -79,7 +81,8 @@ EXAMPLES_DIR = EVENTS_DIR / "examples"
 ASYNCAPI_FILE = ROOT / "docs" / "asyncapi.json"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE_NAME = "Envelope"
-ENVELOPE_VERSION = 1
+#: v2: extension attributes allowed, ``datacontenttype`` with parameters.
+ENVELOPE_VERSION = 2
 
 #: Which service publishes each event type (contract section 3); ``DeadLettered`` is
 #: published by whichever consumer gave up on a record.
@@ -113,19 +116,25 @@ def schema_name(cls: type[EventData]) -> str:
 
 def envelope_model(cls: type[EventData]) -> type[BaseModel]:
     """The envelope of one event version: ``type`` and ``dataschema`` fixed, ``data``
-    typed. Used for the JSON Schema files and as the AsyncAPI message payload."""
-    event_type: Any = Literal[cls.EVENT_TYPE]
+    typed, ``partitionkey`` required. Used for the JSON Schema files and as the AsyncAPI
+    message payload."""
+    event_type: Any = Literal[cls.type_name()]
     dataschema: Any = Literal[cls.dataschema()]
     return create_model(
         f"{cls.EVENT_TYPE}Event",
         __base__=Envelope,
         __doc__=(
             f"A {cls.EVENT_TYPE} v{cls.VERSION} event on {cls.TOPIC}, published by "
-            f"{PRODUCERS[cls.EVENT_TYPE]}: a CloudEvents 1.0 envelope (structured mode) "
-            f"whose subject is data.request_id."
+            f"{PRODUCERS.get(cls.EVENT_TYPE, 'docket')}: a CloudEvents 1.0 event (JSON "
+            "format, structured mode) whose subject and partitionkey are data.request_id; "
+            "other extension attributes may be present."
         ),
-        type=(event_type, Field(description="The event type")),
+        type=(event_type, Field(description="The event type and version (reverse-DNS)")),
         dataschema=(dataschema, Field(description="The event type and its version")),
+        partitionkey=(
+            str,
+            Field(description="CloudEvents Partitioning extension: the request id (record key)"),
+        ),
         data=(cls, Field(description=(cls.__doc__ or cls.EVENT_TYPE).strip())),
     )
 
@@ -150,6 +159,17 @@ def schemas() -> dict[str, JsonObject]:
     generated = {f"{ENVELOPE_NAME}.v{ENVELOPE_VERSION}": envelope_schema()}
     generated.update({schema_name(cls): event_schema(cls) for cls in EVENT_CLASSES})
     return generated
+
+
+def older_versions() -> list[tuple[type[EventData], int]]:
+    """(model, version) of every version older than the current one that today's
+    consumers still read (``READS_SINCE``)."""
+    return [
+        (cls, version)
+        for cls in EVENT_CLASSES
+        for version in cls.readable_versions()
+        if version != cls.VERSION
+    ]
 
 
 # --- compatibility --------------------------------------------------------------------
@@ -269,6 +289,17 @@ def _compare_same_kind(
 
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
+
+
+def unreadable_data(old_event: JsonObject, new_event: JsonObject) -> list[str]:
+    """Why the ``data`` of an event valid under the schema of an older version
+    ``old_event`` may not be read by the model of the current version ``new_event``
+    (both whole-event schemas): the proof that an older version is still read."""
+    problems: list[str] = []
+    old_data = old_event.get("properties", {}).get("data", {})
+    new_data = new_event.get("properties", {}).get("data", {})
+    _compare(_Doc(old_event), old_data, _Doc(new_event), new_data, "data", problems)
+    return problems
 
 
 # --- examples -------------------------------------------------------------------------
@@ -455,7 +486,7 @@ def example_envelopes() -> dict[str, JsonObject]:
         envelope = envelope_for(
             event,
             source=f"/docket/{_source_service(event)}",
-            event_id=f"00000000-0000-4000-8000-{index:012d}",
+            event_id=f"00000000-0000-4000-8{event.VERSION:03d}-{index:012d}",
             time=_RECEIVED.replace(second=index),
         )
         examples[schema_name(type(event))] = envelope.model_dump(mode="json")
@@ -471,6 +502,15 @@ def _source_service(event: EventData) -> str:
 # --- AsyncAPI -------------------------------------------------------------------------
 
 
+#: The AsyncAPI version the document declares (FastStream's 3.0 generator, whose output
+#: is also valid 3.1).
+ASYNCAPI_VERSION = "3.1.0"
+#: Keys of ``components`` entries (AsyncAPI 3: ``^[a-zA-Z0-9.\-_]+$``).
+_COMPONENT_KEY = re.compile(r"[^a-zA-Z0-9.\-_]")
+#: W3C Trace Context, version 00.
+TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+
+
 def documentation_broker() -> KafkaBroker:
     """A broker that is never started: one publisher per topic, with every event that
     goes there as its message, described by producer; subscribers are named in each
@@ -480,28 +520,33 @@ def documentation_broker() -> KafkaBroker:
     broker = KafkaBroker(
         "localhost:9092", security=SASLScram512(username="", password="", use_ssl=True)
     )
-    by_topic: dict[str, list[type[EventData]]] = {}
-    for cls in EVENT_CLASSES:
-        by_topic.setdefault(cls.TOPIC, []).append(cls)
-    for topic, classes in sorted(by_topic.items()):
+    for topic, classes in sorted(events_by_topic().items()):
         models = [envelope_model(cls) for cls in classes]
         payload: Any = models[0]
         for model in models[1:]:
             payload = payload | model
         consumers = sorted(name for name, subs in SUBSCRIPTIONS.items() if topic in subs)
-        producers = sorted({PRODUCERS[cls.EVENT_TYPE] for cls in classes})
+        producers = sorted({PRODUCERS.get(cls.EVENT_TYPE, "docket") for cls in classes})
         broker.publisher(
             topic,
             title=topic,
             description=(
                 f"Events {', '.join(cls.EVENT_TYPE for cls in classes)}; produced by "
                 f"{', '.join(producers)}; read by {', '.join(consumers) or 'nobody yet'}. "
-                "Record value: the CloudEvents envelope (application/cloudevents+json); "
-                "record key: request_id; header traceparent: W3C trace context."
+                f"Record value: the CloudEvents event, JSON format, structured mode "
+                f"({CONTENT_TYPE}); record key: request_id. Consumers also read binary "
+                "mode (ce_ headers, the value is the data)."
             ),
             schema=payload,
         )
     return broker
+
+
+def events_by_topic() -> dict[str, list[type[EventData]]]:
+    by_topic: dict[str, list[type[EventData]]] = {}
+    for cls in EVENT_CLASSES:
+        by_topic.setdefault(cls.TOPIC, []).append(cls)
+    return by_topic
 
 
 def asyncapi_app() -> FastStream:
@@ -512,6 +557,7 @@ def asyncapi_app() -> FastStream:
             broker,
             title="Docket events",
             version="1.0.0",
+            schema_version=ASYNCAPI_VERSION,
             description=(
                 "Kafka topics and events of Docket (contract section 3). Generated by "
                 "`make contract` from shared/events.py; do not edit by hand."
@@ -520,9 +566,72 @@ def asyncapi_app() -> FastStream:
     )
 
 
+def record_headers_schema() -> JsonObject:
+    """The Kafka headers Docket's producers send with every event."""
+    return {
+        "type": "object",
+        "properties": {
+            "content-type": {
+                "type": "string",
+                "const": CONTENT_TYPE,
+                "description": "CloudEvents structured mode, JSON event format",
+            },
+            "traceparent": {
+                "type": "string",
+                "pattern": TRACEPARENT_PATTERN,
+                "description": "W3C Trace Context of the span that published the event",
+            },
+            "tracestate": {"type": "string", "description": "W3C Trace Context vendor state"},
+        },
+        "required": ["content-type"],
+    }
+
+
 def asyncapi_document() -> JsonObject:
-    document: JsonObject = asyncapi_app().schema.to_specification().to_jsonable()
+    """FastStream's document, made to follow the spec where the generator does not:
+    component keys without ``:``, the request id as correlation id, the content type
+    and headers Docket really sends, and the record key in the Kafka message binding."""
+    generated: JsonObject = asyncapi_app().schema.to_specification().to_jsonable()
+    components = generated["components"]
+    renamed: dict[str, str] = {}
+    for kind in ("messages", "schemas"):
+        entries: JsonObject = components.get(kind, {})
+        for key in list(entries):
+            fixed = _COMPONENT_KEY.sub(".", key)
+            if fixed != key:
+                entries[fixed] = entries.pop(key)
+                renamed[f"#/components/{kind}/{key}"] = f"#/components/{kind}/{fixed}"
+    document: JsonObject = _renamed_refs(generated, renamed)
+    document["defaultContentType"] = CONTENT_TYPE
+    document["components"]["schemas"]["RecordHeaders"] = record_headers_schema()
+    for message in document["components"]["messages"].values():
+        message["contentType"] = CONTENT_TYPE
+        message["correlationId"] = {
+            "description": "The request id: every event of one request carries it (also "
+            "the record key and the partitionkey attribute)",
+            "location": "$message.payload#/subject",
+        }
+        message["headers"] = {"$ref": "#/components/schemas/RecordHeaders"}
+        message["bindings"] = {
+            "kafka": {
+                "bindingVersion": "0.5.0",
+                "key": {"type": "string", "description": "The request id"},
+            }
+        }
     return document
+
+
+def _renamed_refs(node: Any, renamed: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: renamed.get(value, value)
+            if key == "$ref" and isinstance(value, str)
+            else _renamed_refs(value, renamed)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_renamed_refs(item, renamed) for item in node]
+    return node
 
 
 # --- files ----------------------------------------------------------------------------
@@ -577,6 +686,7 @@ def check() -> list[str]:
             )
         else:
             problems.append(f"{_rel(path)} is out of date (compatible): run `make contract`")
+    problems.extend(_older_versions_problems(generated))
     if not ASYNCAPI_FILE.exists() or ASYNCAPI_FILE.read_text(encoding="utf-8") != dumps(
         asyncapi_document()
     ):
@@ -588,6 +698,38 @@ def check() -> list[str]:
         and not (EXAMPLES_DIR / f"{name}.json").exists()
     )
     return problems
+
+
+def _older_versions_problems(generated: Mapping[str, JsonObject]) -> list[str]:
+    """Every older version still read must be checked in, and its data must stay
+    readable by the current model; every older envelope must stay readable too."""
+    problems: list[str] = []
+    for cls, version in older_versions():
+        name = f"{cls.EVENT_TYPE}.v{version}"
+        path = EVENTS_DIR / f"{name}.schema.json"
+        if not path.exists():
+            problems.append(f"{_rel(path)} is missing: restore it from git (read since v{version})")
+            continue
+        unreadable = unreadable_data(_load(path), generated[schema_name(cls)])
+        if unreadable:
+            problems.append(
+                f"{name} is no longer readable by {schema_name(cls)} "
+                f"({'; '.join(unreadable)}): raise READS_SINCE of {cls.__name__} above "
+                f"{version} or keep its data compatible"
+            )
+    current = generated[f"{ENVELOPE_NAME}.v{ENVELOPE_VERSION}"]
+    for version in range(1, ENVELOPE_VERSION):
+        path = EVENTS_DIR / f"{ENVELOPE_NAME}.v{version}.schema.json"
+        if path.exists() and (breaking := breaking_changes(_load(path), current)):
+            problems.append(
+                f"{ENVELOPE_NAME}.v{version} is no longer readable ({'; '.join(breaking)})"
+            )
+    return problems
+
+
+def _load(path: Path) -> JsonObject:
+    document: JsonObject = json.loads(path.read_text(encoding="utf-8"))
+    return document
 
 
 def example_files() -> Iterator[tuple[str, Path]]:

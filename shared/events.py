@@ -1,23 +1,36 @@
 """Docket's events (contract section 3) and their CloudEvents 1.0 envelope.
 
-Every event is a small immutable pydantic model (its ``data``) inside a structured-mode
-CloudEvents envelope. The envelope's ``id`` is the event id (stable across redelivery,
-the key every sink deduplicates on), ``subject`` is the request id (also the Kafka
-record key), and ``dataschema`` names the event type and its version, so that a
-consumer can refuse a version it does not know instead of misreading it.
+Every event is a small immutable pydantic model (its ``data``) inside a CloudEvents
+envelope. The envelope's ``id`` is the event id (stable across redelivery, the key
+every sink deduplicates on), ``subject`` is the request id (also the Kafka record key
+and the ``partitionkey`` extension), ``type`` is the reverse-DNS name of the event and
+its version (``org.docket.request.received.v2``) and ``dataschema`` names the same
+version, so that a consumer can refuse a version it does not know instead of
+misreading it. Both are one function of an event's ``EVENT_TYPE`` and ``VERSION``
+(:func:`type_name`, :func:`dataschema_uri`).
+
+Readers follow the CloudEvents specification: any extension attribute is kept,
+``datacontenttype`` may carry parameters (``application/json; charset=utf-8``), and a
+Kafka record may be in structured mode (the envelope is the value) or binary mode (the
+attributes are ``ce_`` headers, the value is the data). Versions published before the
+current one are still read when the model declares them (``READS_SINCE``).
 
 Pure models only: no Kafka, HTTP or SQL here.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared import topics
 from shared.amendments import Amendment
@@ -31,23 +44,74 @@ from shared.verdict import (
 )
 
 SCHEMA_PREFIX = "urn:docket:event:"
+#: Reverse-DNS prefix of every event ``type`` (CloudEvents: "SHOULD be prefixed with a
+#: reverse-DNS name").
+TYPE_PREFIX = "org.docket."
+
+#: The versions published before ``type`` was a reverse-DNS name: their ``type`` was the
+#: bare event name (``RequestReceived``). They are read, never written again.
+BARE_TYPE_VERSIONS = frozenset(
+    (name, 1)
+    for name in (
+        "RequestReceived",
+        "RequestAmended",
+        "DecisionRecorded",
+        "RequestClassified",
+        "ShadowClassified",
+        "UserNotified",
+        "NotificationScheduled",
+        "NotificationWithheld",
+        "NotificationFailed",
+        "DeadLettered",
+    )
+)
+
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def type_name(event_type: str, version: int) -> str:
+    """The CloudEvents ``type`` of one version of an event: ``RequestReceived`` v2 is
+    ``org.docket.request.received.v2`` (the words of the name, lower case, dotted)."""
+    if (event_type, version) in BARE_TYPE_VERSIONS:
+        return event_type
+    return f"{TYPE_PREFIX}{_WORD_BOUNDARY.sub('.', event_type).lower()}.v{version}"
+
+
+def dataschema_uri(event_type: str, version: int) -> str:
+    """The ``dataschema`` of one version of an event: ``urn:docket:event:<Type>:v<N>``."""
+    return f"{SCHEMA_PREFIX}{event_type}:v{version}"
 
 
 class EventData(BaseModel):
     """Base of every event's ``data``. Unknown fields are ignored so that adding an
-    optional field is a compatible change for existing subscribers."""
+    optional field is a compatible change for existing subscribers.
+
+    An event declares ``EVENT_TYPE``, ``VERSION`` and ``TOPIC``; its ``type`` and
+    ``dataschema`` follow from the first two. ``READS_SINCE`` is the oldest version this
+    model still reads (default: only ``VERSION``); ``make contract`` proves that the data
+    of each of those versions is compatible with the model."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     EVENT_TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 1
+    READS_SINCE: ClassVar[int | None] = None
     TOPIC: ClassVar[str]
 
     request_id: str
 
     @classmethod
-    def dataschema(cls) -> str:
-        return f"{SCHEMA_PREFIX}{cls.EVENT_TYPE}:v{cls.VERSION}"
+    def type_name(cls, version: int | None = None) -> str:
+        return type_name(cls.EVENT_TYPE, version or cls.VERSION)
+
+    @classmethod
+    def dataschema(cls, version: int | None = None) -> str:
+        return dataschema_uri(cls.EVENT_TYPE, version or cls.VERSION)
+
+    @classmethod
+    def readable_versions(cls) -> range:
+        """Every version of this event today's consumers read, oldest first."""
+        return range(cls.READS_SINCE or cls.VERSION, cls.VERSION + 1)
 
 
 # --- intake ---------------------------------------------------------------------------
@@ -65,6 +129,8 @@ class DocumentFinding(BaseModel):
 
 class RequestReceived(EventData):
     EVENT_TYPE: ClassVar[str] = "RequestReceived"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
     TOPIC: ClassVar[str] = topics.REQUEST_RECEIVED
 
     submission: Submission
@@ -77,6 +143,8 @@ class RequestAmended(EventData, Amendment):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     EVENT_TYPE: ClassVar[str] = "RequestAmended"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
     TOPIC: ClassVar[str] = topics.REQUEST_AMENDED
 
     submitted_by: str
@@ -92,6 +160,8 @@ class Outcome(StrEnum):
 
 class DecisionRecorded(EventData):
     EVENT_TYPE: ClassVar[str] = "DecisionRecorded"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
     TOPIC: ClassVar[str] = topics.REQUEST_DECIDED
 
     outcome: Outcome
@@ -110,6 +180,8 @@ class RequestClassified(EventData):
     this one event without joining topics."""
 
     EVENT_TYPE: ClassVar[str] = "RequestClassified"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
     TOPIC: ClassVar[str] = topics.REQUEST_CLASSIFIED
 
     policy_version: str
@@ -130,6 +202,8 @@ class ShadowClassified(EventData):
     """A candidate policy's verdict, published beside the active one and never acted on."""
 
     EVENT_TYPE: ClassVar[str] = "ShadowClassified"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
     TOPIC: ClassVar[str] = topics.REQUEST_CLASSIFIED_SHADOW
 
     active_policy_version: str
@@ -167,6 +241,8 @@ class NoticeEvent(EventData):
 
 class UserNotified(NoticeEvent):
     EVENT_TYPE: ClassVar[str] = "UserNotified"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
 
     channel: str
     sent_at: UtcDatetime
@@ -178,16 +254,22 @@ class UserNotified(NoticeEvent):
 
 class NotificationScheduled(NoticeEvent):
     EVENT_TYPE: ClassVar[str] = "NotificationScheduled"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
 
 
 class NotificationWithheld(NoticeEvent):
     EVENT_TYPE: ClassVar[str] = "NotificationWithheld"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
 
     review_after: UtcDatetime | None = None
 
 
 class NotificationFailed(NoticeEvent):
     EVENT_TYPE: ClassVar[str] = "NotificationFailed"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
 
     channel: str | None = None
     attempts: int = 0
@@ -202,6 +284,8 @@ class DeadLettered(EventData):
     the record key when it had one, else ``"unknown"``."""
 
     EVENT_TYPE: ClassVar[str] = "DeadLettered"
+    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    READS_SINCE: ClassVar[int | None] = 1
     TOPIC: ClassVar[str] = topics.DEADLETTER
 
     consumer: str
@@ -234,15 +318,61 @@ EVENT_CLASSES: tuple[type[EventData], ...] = (
     DeadLettered,
 )
 EVENT_TYPES: dict[str, type[EventData]] = {cls.EVENT_TYPE: cls for cls in EVENT_CLASSES}
+#: CloudEvents ``type`` -> (model, version), for every version today's consumers read.
+READABLE_TYPES: dict[str, tuple[type[EventData], int]] = {
+    cls.type_name(version): (cls, version)
+    for cls in EVENT_CLASSES
+    for version in cls.readable_versions()
+}
 
 
 # --- the envelope ---------------------------------------------------------------------
 
+#: CloudEvents attribute names: lower-case ASCII letters and digits (spec, "Naming").
+_ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]+$")
+#: ``type/subtype`` of a media type, then its parameters.
+_MEDIA_TYPE = re.compile(r"^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*(;.*)?$")
+
+
+def media_type(value: str) -> tuple[str, dict[str, str]]:
+    """``type/subtype`` (lower case) and the parameters (names lower case, quotes
+    removed) of a content type; ``ValueError`` when it is not one."""
+    match = _MEDIA_TYPE.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a media type")
+    parameters: dict[str, str] = {}
+    for part in (match.group(2) or "").split(";")[1:]:
+        name, _, raw = part.partition("=")
+        if name.strip():
+            parameters[name.strip().lower()] = raw.strip().strip('"')
+    return match.group(1).lower(), parameters
+
+
+def is_json_media_type(value: str) -> bool:
+    """``application/json`` or a ``+json`` type, in UTF-8 (RFC 8259) when a charset is
+    named: the data content types Docket reads."""
+    try:
+        essence, parameters = media_type(value)
+    except ValueError:
+        return False
+    charset = parameters.get("charset", "utf-8").lower()
+    json_type = essence == "application/json" or essence.endswith("+json")
+    return json_type and charset in ("utf-8", "utf8")
+
 
 class Envelope(BaseModel):
-    """CloudEvents 1.0, structured mode: this whole object is the Kafka record value."""
+    """A CloudEvents 1.0 event of Docket's: the attributes Docket requires, any
+    extension attributes (``partitionkey``, ``traceparent``, ...) in ``extensions``,
+    and JSON ``data``. In structured mode this whole object is the Kafka record value."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="allow",
+        json_schema_extra={
+            "propertyNames": {"pattern": "^([a-z0-9]+|data_base64)$"},
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        },
+    )
 
     specversion: Literal["1.0"] = "1.0"
     id: str
@@ -250,15 +380,59 @@ class Envelope(BaseModel):
     source: str
     subject: str
     time: UtcDatetime
-    datacontenttype: Literal["application/json"] = "application/json"
+    datacontenttype: str = Field(
+        default="application/json",
+        description="application/json, parameters allowed (charset utf-8)",
+    )
     dataschema: str
     data: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decoded_data(cls, document: Any) -> Any:
+        """``data_base64`` (the JSON format's form for binary data) decoded to ``data``;
+        a ``null`` attribute is an absent one (JSON event format)."""
+        if not isinstance(document, dict):
+            return document
+        document = {name: value for name, value in document.items() if value is not None}
+        if "data_base64" in document and "data" not in document:
+            try:
+                document["data"] = json.loads(base64.b64decode(document.pop("data_base64")))
+            except (binascii.Error, TypeError, UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise ValueError(f"data_base64 is not base64 of JSON: {e}") from e
+        return document
+
+    @field_validator("datacontenttype")
+    @classmethod
+    def _json_content(cls, value: str) -> str:
+        if not is_json_media_type(value):
+            raise ValueError(f"{value!r} is not JSON (application/json or +json, utf-8)")
+        return value
+
+    @model_validator(mode="after")
+    def _extension_attributes(self) -> Envelope:
+        for name, value in self.extensions.items():
+            if not _ATTRIBUTE_NAME.match(name):
+                raise ValueError(
+                    f"attribute name {name!r}: only lower-case letters and digits allowed"
+                )
+            if not isinstance(value, str | int | float | bool):
+                raise ValueError(f"extension attribute {name}: a string, number or boolean")
+        return self
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """The extension attributes, by name (``partitionkey``, ``traceparent``, ...)."""
+        return dict(self.model_extra or {})
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode("utf-8")
 
 
+#: Structured mode, JSON event format: the ``content-type`` header Docket writes.
 CONTENT_TYPE = "application/cloudevents+json"
+_STRUCTURED_PREFIX = "application/cloudevents"
+_BINARY_PREFIX = "ce_"
 
 
 def envelope_for(
@@ -268,16 +442,18 @@ def envelope_for(
     event_id: str | None = None,
     time: datetime | None = None,
 ) -> Envelope:
-    """Wrap event data. Pass ``event_id`` to make the id deterministic (a retried
-    handler then produces the same event, which sinks absorb as a duplicate)."""
+    """Wrap event data in its current version. Pass ``event_id`` to make the id
+    deterministic (a retried handler then produces the same event, which sinks absorb
+    as a duplicate). ``partitionkey`` (CloudEvents Partitioning) is the request id."""
     return Envelope(
         id=event_id or str(uuid.uuid4()),
-        type=data.EVENT_TYPE,
+        type=data.type_name(),
         source=source,
         subject=data.request_id,
         time=time or datetime.now(UTC),
         dataschema=data.dataschema(),
         data=data.model_dump(mode="json", by_alias=True),
+        partitionkey=data.request_id,
     )
 
 
@@ -290,38 +466,92 @@ class EventRejected(ValueError):
         self.reason = reason
 
 
-def parse_envelope(raw: bytes | str) -> Envelope:
+def parse_envelope(raw: bytes | str, headers: Mapping[str, str] | None = None) -> Envelope:
+    """The envelope of a Kafka record in either content mode (Kafka protocol binding,
+    section 3): binary when a ``ce_specversion`` header is present (attributes in
+    ``ce_`` headers, ``content-type`` is ``datacontenttype``, the value is the data),
+    else structured (the value is the envelope; a ``content-type`` header, when there
+    is one, must be the JSON event format)."""
+    by_name = {name.lower(): value for name, value in (headers or {}).items()}
+    if f"{_BINARY_PREFIX}specversion" in by_name:
+        return _binary_mode(raw, by_name)
+    content_type = by_name.get("content-type", "")
+    if content_type.strip().lower().startswith(_STRUCTURED_PREFIX):
+        essence = media_type(content_type)[0] if _MEDIA_TYPE.match(content_type) else ""
+        if essence != CONTENT_TYPE:
+            raise EventRejected(
+                f"unsupported event format {content_type!r} (this consumer reads {CONTENT_TYPE})"
+            )
+    document = _json(raw, "not JSON")
+    return _validated(document)
+
+
+def _binary_mode(raw: bytes | str, headers: Mapping[str, str]) -> Envelope:
+    attributes: dict[str, Any] = {
+        name.removeprefix(_BINARY_PREFIX): value
+        for name, value in headers.items()
+        if name.startswith(_BINARY_PREFIX)
+    }
+    if "content-type" in headers:
+        attributes["datacontenttype"] = headers["content-type"]
+    data = _json(raw, "binary-mode data is not JSON")
+    return _validated({**attributes, "data": data})
+
+
+def _json(raw: bytes | str, what: str) -> Any:
     try:
-        document = json.loads(raw)
+        return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EventRejected(f"not JSON: {error}") from error
+        raise EventRejected(f"{what}: {error}") from error
+
+
+def _validated(document: Any) -> Envelope:
     try:
         return Envelope.model_validate(document)
     except ValidationError as error:
         raise EventRejected(f"not a CloudEvents 1.0 envelope: {_first_error(error)}") from error
 
 
+def event_version(envelope: Envelope) -> tuple[type[EventData], int]:
+    """The model and version an envelope's ``type`` and ``dataschema`` name; refuses a
+    type or version this consumer does not read."""
+    found = READABLE_TYPES.get(envelope.type)
+    if found is None:
+        raise EventRejected(f"unknown event type {envelope.type!r}")
+    cls, version = found
+    if envelope.dataschema != cls.dataschema(version):
+        reads = ", ".join(repr(cls.dataschema(v)) for v in cls.readable_versions())
+        raise EventRejected(
+            f"unsupported schema {envelope.dataschema!r} for {cls.EVENT_TYPE} "
+            f"(this consumer reads {reads})"
+        )
+    return cls, version
+
+
+def event_name(type_attribute: str) -> str:
+    """The event's name whatever its version (``org.docket.request.received.v2`` and
+    ``RequestReceived`` are both ``RequestReceived``); an unknown type as it is."""
+    found = READABLE_TYPES.get(type_attribute)
+    return found[0].EVENT_TYPE if found is not None else type_attribute
+
+
 def parse_data(envelope: Envelope) -> EventData:
     """The typed ``data`` of an envelope; refuses unknown types and versions."""
-    cls = EVENT_TYPES.get(envelope.type)
-    if cls is None:
-        raise EventRejected(f"unknown event type {envelope.type!r}")
-    if envelope.dataschema != cls.dataschema():
-        raise EventRejected(
-            f"unsupported schema {envelope.dataschema!r} for {envelope.type} "
-            f"(this consumer reads {cls.dataschema()!r})"
-        )
+    cls, _version = event_version(envelope)
     try:
         data = cls.model_validate(envelope.data, context=STORED)
     except ValidationError as error:
-        raise EventRejected(f"{envelope.type} data invalid: {_first_error(error)}") from error
+        raise EventRejected(f"{cls.EVENT_TYPE} data invalid: {_first_error(error)}") from error
     if data.request_id != envelope.subject:
         raise EventRejected("envelope subject and data.request_id differ")
     return data
 
 
-def parse_event(raw: bytes | str) -> tuple[Envelope, EventData]:
-    envelope = parse_envelope(raw)
+def parse_event(
+    raw: bytes | str, headers: Mapping[str, str] | None = None
+) -> tuple[Envelope, EventData]:
+    """A Kafka record's envelope and typed data (``headers``: the record's, decoded)."""
+    envelope = parse_envelope(raw, headers)
     return envelope, parse_data(envelope)
 
 

@@ -4,8 +4,9 @@ an event publisher, and a consumer wrapper that never loses or silently drops a 
 Delivery contract of a consumer built with :func:`subscribe_events`:
 
 * a record that is not a Docket event this service reads (not JSON, not a CloudEvents
-  envelope, unknown type or version, invalid data) goes to ``docket.deadletter`` with
-  the reason, then its offset is committed: the consumer moves on;
+  event in structured or binary mode, unknown type or version, invalid data) goes to
+  ``docket.deadletter`` with the reason, then its offset is committed: the consumer
+  moves on;
 * a handler that fails on a good record is retried a few times, then the record is
   dead-lettered the same way;
 * when the infrastructure itself is down (broker, database) nothing is committed: the
@@ -43,6 +44,7 @@ from shared.events import (
     EventData,
     EventRejected,
     envelope_for,
+    event_name,
     parse_event,
 )
 from shared.kafka_security import KafkaSecurity, client_options, faststream_security
@@ -251,9 +253,10 @@ class ConsumerMetrics:
         )
 
     def processed(self, envelope: Envelope, consumer: str, seconds: float) -> None:
-        self._processing.labels(consumer, envelope.type).observe(seconds)
+        name = event_name(envelope.type)  # one label value per event, whatever its version
+        self._processing.labels(consumer, name).observe(seconds)
         age = (datetime.now(UTC) - envelope.time).total_seconds()
-        self._end_to_end.labels(consumer, envelope.type).observe(max(age, 0.0))
+        self._end_to_end.labels(consumer, name).observe(max(age, 0.0))
 
     def observe_lag(self, kafka_consumer: object, info: RecordInfo, group: str) -> None:
         highwater = getattr(kafka_consumer, "highwater", None)
@@ -332,12 +335,12 @@ def subscribe_events(
         if metrics is not None:
             metrics.observe_lag(subscriber.consumer, info, group_id)
         try:
-            envelope, data = parse_event(body)
+            envelope, data = parse_event(body, info.headers)
         except EventRejected as rejected:
             await dead_letter(body, info, rejected.reason)
             return
         with structlog.contextvars.bound_contextvars(
-            request_id=envelope.subject, event_id=envelope.id, event_type=envelope.type
+            request_id=envelope.subject, event_id=envelope.id, event_type=data.EVENT_TYPE
         ):
             for attempt in range(1, attempts + 1):
                 try:

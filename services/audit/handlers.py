@@ -57,7 +57,7 @@ def ledger_entry_for(body: bytes, info: RecordInfo) -> LedgerEntry:
     reason)."""
     trace_id = trace_id_from_traceparent(info.headers.get("traceparent"))
     try:
-        envelope = parse_envelope(body)
+        envelope = parse_envelope(body, info.headers)
         parse_data(envelope)  # an unknown type or version is kept with its reason too
     except EventRejected as rejected:
         return LedgerEntry(

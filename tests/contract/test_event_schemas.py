@@ -13,9 +13,10 @@ from jsonschema import Draft202012Validator
 
 from shared import contract
 from shared.contract import breaking_changes
-from shared.events import EVENT_CLASSES, parse_event
+from shared.events import EVENT_CLASSES, event_version, parse_event
 
 SCHEMAS = contract.schemas()
+REAL_EVENTS = contract.EVENTS_DIR
 EXAMPLES = list(contract.example_files())
 
 
@@ -70,17 +71,60 @@ def test_example_validates_against_its_schema_and_parses(name: str, path: Path) 
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
     assert errors == [], errors
-    envelope_validator = Draft202012Validator(_checked_in("Envelope.v1"))
-    assert envelope_validator.is_valid(document)
+    current_envelope = f"{contract.ENVELOPE_NAME}.v{contract.ENVELOPE_VERSION}"
+    assert Draft202012Validator(_checked_in(current_envelope)).is_valid(document)
     envelope, data = parse_event(raw)
-    assert f"{envelope.type}.v{data.VERSION}" == name
+    cls, version = event_version(envelope)
+    assert f"{cls.EVENT_TYPE}.v{version}" == name
+    assert type(data) is cls
     assert data.request_id == envelope.subject
 
 
+def test_every_older_version_still_read_is_checked_in_and_compatible() -> None:
+    older = contract.older_versions()
+    assert older, "the first versions of the original events are still read"
+    for cls, version in older:
+        name = f"{cls.EVENT_TYPE}.v{version}"
+        old = _checked_in(name)
+        assert contract.unreadable_data(old, SCHEMAS[contract.schema_name(cls)]) == [], name
+
+
+def test_check_reports_an_older_version_the_model_can_no_longer_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _contract_copy(tmp_path, monkeypatch)
+    old = json.loads((REAL_EVENTS / "DecisionRecorded.v1.schema.json").read_text())
+    old["$defs"]["DecisionRecorded"]["properties"]["legacy"] = {"type": "string"}
+    (events / "DecisionRecorded.v1.schema.json").write_text(contract.dumps(old))
+    [problem] = contract.check()
+    assert problem.startswith(
+        "DecisionRecorded.v1 is no longer readable by DecisionRecorded.v2 "
+        "(data.legacy: field removed)"
+    ), problem
+
+
+def test_check_asks_for_an_older_version_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _contract_copy(tmp_path, monkeypatch)
+    (events / "UserNotified.v1.schema.json").unlink()
+    assert contract.check() == [
+        "docs/events/UserNotified.v1.schema.json is missing: restore it from git (read since v1)"
+    ]
+
+
 def test_a_schema_refuses_an_event_of_another_type() -> None:
-    validator = Draft202012Validator(_checked_in("RequestReceived.v1"))
-    other = json.loads((contract.EXAMPLES_DIR / "RequestClassified.v1.json").read_text())
-    assert not validator.is_valid(other)
+    for version in (1, 2):
+        validator = Draft202012Validator(_checked_in(f"RequestReceived.v{version}"))
+        other = contract.EXAMPLES_DIR / f"RequestClassified.v{version}.json"
+        assert not validator.is_valid(json.loads(other.read_text()))
+
+
+def test_a_schema_of_one_version_refuses_the_other_version() -> None:
+    v1 = json.loads((contract.EXAMPLES_DIR / "RequestReceived.v1.json").read_text())
+    v2 = json.loads((contract.EXAMPLES_DIR / "RequestReceived.v2.json").read_text())
+    assert not Draft202012Validator(_checked_in("RequestReceived.v2")).is_valid(v1)
+    assert not Draft202012Validator(_checked_in("RequestReceived.v1")).is_valid(v2)
 
 
 def test_asyncapi_is_what_the_code_generates() -> None:
@@ -103,6 +147,10 @@ def _contract_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(contract, "EXAMPLES_DIR", events / "examples")
     monkeypatch.setattr(contract, "ASYNCAPI_FILE", tmp_path / "docs" / "asyncapi.json")
     (tmp_path / "docs").mkdir()
+    events.mkdir(parents=True)
+    for cls, version in contract.older_versions():  # the history write() never makes
+        name = f"{cls.EVENT_TYPE}.v{version}.schema.json"
+        (events / name).write_text((REAL_EVENTS / name).read_text())
     contract.write()
     return events
 
@@ -111,12 +159,12 @@ def test_check_asks_for_a_new_version_after_a_breaking_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = _contract_copy(tmp_path, monkeypatch)
-    path = events / "DecisionRecorded.v1.schema.json"
+    path = events / "DecisionRecorded.v2.schema.json"
     schema = json.loads(path.read_text())
     schema["$defs"]["DecisionRecorded"]["properties"]["legacy"] = {"type": "string"}
     path.write_text(contract.dumps(schema))
     [problem] = contract.check()
-    assert "DecisionRecorded.v1 changed incompatibly (data.legacy: field removed)" in problem
+    assert "DecisionRecorded.v2 changed incompatibly (data.legacy: field removed)" in problem
     assert "add a new event version" in problem
 
 
@@ -124,21 +172,21 @@ def test_check_asks_to_regenerate_after_a_compatible_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = _contract_copy(tmp_path, monkeypatch)
-    path = events / "DecisionRecorded.v1.schema.json"
+    path = events / "DecisionRecorded.v2.schema.json"
     schema = json.loads(path.read_text())
     del schema["$defs"]["DecisionRecorded"]["properties"]["note"]
     path.write_text(contract.dumps(schema))
-    (events / "examples" / "UserNotified.v1.json").unlink()
+    (events / "examples" / "UserNotified.v2.json").unlink()
     assert contract.check() == [
-        "docs/events/DecisionRecorded.v1.schema.json is out of date (compatible): "
+        "docs/events/DecisionRecorded.v2.schema.json is out of date (compatible): "
         "run `make contract`",
-        "docs/events/examples/UserNotified.v1.json is missing: run `make contract`",
+        "docs/events/examples/UserNotified.v2.json is missing: run `make contract`",
     ]
 
 
 def test_write_keeps_existing_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     events = _contract_copy(tmp_path, monkeypatch)
-    fixture = events / "examples" / "UserNotified.v1.json"
+    fixture = events / "examples" / "UserNotified.v2.json"
     fixture.write_text("{}\n")
     assert contract.write() == []
     assert fixture.read_text() == "{}\n"

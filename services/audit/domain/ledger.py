@@ -14,7 +14,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from services.audit.domain.canonical import canonical_json
-from shared.events import DeadLettered, Envelope, EventData, EventRejected, parse_data
+from shared.events import (
+    DeadLettered,
+    Envelope,
+    EventData,
+    EventRejected,
+    event_name,
+    parse_data,
+)
 
 
 class UnreadableRecord(BaseModel):
@@ -63,7 +70,8 @@ class LedgerEntry(BaseModel):
 
     @property
     def event_type(self) -> str:
-        return str(self.event["type"]) if self.event is not None else "UnreadableRecord"
+        """The event's name (``RequestReceived``), the same for all its versions."""
+        return event_name(str(self.event["type"])) if self.event is not None else "UnreadableRecord"
 
     @property
     def request_id(self) -> str:

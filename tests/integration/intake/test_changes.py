@@ -13,6 +13,7 @@ from deploy.kafka.security import KafkaAccess
 from shared import topics
 from shared.auth.cache import CREDENTIAL_TTL_S
 from shared.cli import main
+from shared.events import RequestAmended
 from tests.fixtures.keys import SUBMITTER_ORGANISATION
 from tests.fixtures.servers import RunningService
 from tests.integration.intake.conftest import AUTH, events_for, submission
@@ -80,7 +81,7 @@ async def test_amendments_and_decisions_follow_the_rules(
         assert on_withdrawn.status_code == 409
 
     amended = await events_for(kafka_access, topics.REQUEST_AMENDED, request_id)
-    assert [event["type"] for event in amended] == ["RequestAmended", "RequestAmended"]
+    assert [event["type"] for event in amended] == [RequestAmended.type_name()] * 2
     assert amended[0]["data"]["submitted_by"] == "legal-ops"
     decisions = await events_for(kafka_access, topics.REQUEST_DECIDED, request_id)
     assert [event["data"]["outcome"] for event in decisions] == ["disclosed"]

@@ -218,7 +218,7 @@ async def notices_of(
                         continue  # other tests' records, poison ones included
                     envelope, data = parse_event(record.value)
                     if envelope.subject == request_id:
-                        found.append((envelope.type, json.loads(data.model_dump_json())))
+                        found.append((data.EVENT_TYPE, json.loads(data.model_dump_json())))
             batches = await consumer.getmany(timeout_ms=500)
     finally:
         await consumer.stop()
