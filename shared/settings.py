@@ -154,9 +154,10 @@ class NotifierSettings(CommonSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_sender: str = "notices@docket.local"
-    #: In-app notices: the platform's notification endpoint and the HMAC secret.
+    #: In-app notices: the platform's notification endpoint and its Standard Webhooks
+    #: signing secret (``whsec_`` + base64 of 24-64 random bytes).
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: SecretStr | None = None
     dispatch_poll_interval_s: float = 1.0
 
 

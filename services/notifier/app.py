@@ -50,7 +50,7 @@ def create_channels(settings: NotifierSettings) -> dict[str, NoticeChannel]:
         )
     if settings.webhook_url and settings.webhook_secret:
         channels[WEBHOOK] = WebhookChannel(
-            WebhookConfig(url=settings.webhook_url, secret=SecretStr(settings.webhook_secret))
+            WebhookConfig(url=settings.webhook_url, secret=settings.webhook_secret)
         )
     return channels
 
