@@ -159,6 +159,16 @@ class NotifierSettings(CommonSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     dispatch_poll_interval_s: float = 1.0
+    #: The platform notices speak for (never "Docket": users have not heard of it).
+    platform_name: str = "Example Platform"
+    #: Where a user's reply to a notice goes (``Reply-To``); none: to ``smtp_sender``.
+    notice_reply_to: str | None = None
+    legal_help_url: str = "https://example.org/legal-help"
+    legal_team_url: str = "https://example.org/legal-requests"
+    #: The language of notices to accounts whose own is unknown or has no templates.
+    notice_default_locale: str = "en"
+    #: The operator's own notice templates, ``<dir>/<locale>/`` (see docs/notices.md).
+    notice_templates_dir: Path | None = None
 
 
 class AuditSettings(ApiSettings):

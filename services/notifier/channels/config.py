@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+_DOMAIN = r"^[A-Za-z0-9.-]+$"
 SECRET_PREFIX: Final = "whsec_"
 #: The Standard Webhooks specification asks for a key of 24 to 64 bytes.
 MIN_SECRET_BYTES: Final = 24
@@ -32,8 +34,8 @@ class SmtpConfig(BaseModel):
     sender: str = Field(default="notices@docket.local", min_length=3)
     #: Per socket operation. Keep attempts x timeout well below the dispatcher's lease.
     timeout_s: float = Field(default=10.0, gt=0)
-    #: Right-hand side of ``Message-ID: <notice_id@domain>``.
-    message_id_domain: str = Field(default="docket.local", pattern=r"^[A-Za-z0-9.-]+$")
+    #: Right-hand side of ``Message-ID: <notice_id@domain>``; none: the sender's domain.
+    message_id_domain: str | None = Field(default=None, pattern=_DOMAIN)
     #: Name given in EHLO; ``None`` uses the machine's fully qualified name.
     local_hostname: str | None = None
 
@@ -41,7 +43,13 @@ class SmtpConfig(BaseModel):
     def _credentials_come_in_pairs(self) -> Self:
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password are set together or not at all")
+        if self.message_id_domain is None and not re.match(_DOMAIN, self.sender_domain):
+            raise ValueError("the sender's domain cannot be a Message-ID domain; set one")
         return self
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender.rpartition("@")[2]
 
 
 class WebhookConfig(BaseModel):

@@ -44,9 +44,20 @@ from services.notifier.channels.config import WebhookConfig
 
 log = structlog.get_logger("docket.notifier.channels.webhook")
 
-#: The members of the JSON body.
+#: The members of the JSON body: the notice, its language and the platform it speaks
+#: for (``name``, ``sender``, ``reply_to``, ``legal_help_url``, ``legal_team_url``), as
+#: in the e-mail.
 PAYLOAD_FIELDS = frozenset(
-    {"notice_id", "request_id", "platform_user_id", "handle", "subject", "text"}
+    {
+        "notice_id",
+        "request_id",
+        "platform_user_id",
+        "handle",
+        "locale",
+        "platform",
+        "subject",
+        "text",
+    }
 )
 
 

@@ -16,6 +16,7 @@ from services.notifier.channels.base import DeliveryFailed, OutgoingNotice
 from services.notifier.channels.config import WebhookConfig
 from services.notifier.channels.retry import send_with_retries
 from services.notifier.channels.webhook import WebhookChannel
+from services.notifier.domain.notice import Platform
 from tests.fixtures.servers import free_port
 from tests.integration.notifier.conftest import (
     WEBHOOK_SECRET,
@@ -24,6 +25,8 @@ from tests.integration.notifier.conftest import (
 )
 
 NOTICE_ID = "9b1e6f2c0d4a4e7f8a3b5c6d7e8f9a0b"
+
+PLATFORM = Platform(name="Chirp", sender="notices@chirp.example")
 
 
 def a_notice(**changes: object) -> OutgoingNotice:
@@ -37,7 +40,7 @@ def a_notice(**changes: object) -> OutgoingNotice:
         "text": "A request under 19 U.S.C. § 1509 names your account.",
         "html": "<p>not sent by webhook</p>",
     }
-    return OutgoingNotice.model_validate(fields | changes)
+    return OutgoingNotice.model_validate({"platform": PLATFORM} | fields | changes)
 
 
 @pytest.fixture
@@ -80,6 +83,14 @@ async def test_a_notice_is_posted_signed_with_its_idempotency_key(
         "handle": "@ALT_uscis",
         "subject": "A government request for your account data",
         "text": "A request under 19 U.S.C. § 1509 names your account.",
+        "locale": "en",
+        "platform": {
+            "name": "Chirp",
+            "sender": "notices@chirp.example",
+            "reply_to": None,
+            "legal_help_url": "https://example.org/legal-help",
+            "legal_team_url": "https://example.org/legal-requests",
+        },
     }
     assert receipt.channel == "webhook"
 
