@@ -176,7 +176,11 @@ class AuditSettings(ApiSettings):
     #: ``/metrics`` (Prometheus), on ``admin_host``.
     admin_port: int = Field(default=9183, validation_alias=AliasChoices("DOCKET_AUDIT_ADMIN_PORT"))
     signing_key_file: Path | None = None
-    signing_key: str | None = None
+    #: The tree-head signing key itself (base64 raw Ed25519 or PEM), instead of the file.
+    signing_key: SecretStr | None = None
+    #: The log's name in its C2SP checkpoints and its signing key's name: unique to the
+    #: deployment, e.g. ``docket.example.org/audit`` (printable, no spaces or '+').
+    log_origin: str = Field(default="docket.local/audit", pattern=r"^[^\s+\u2014]+$")
     #: Sign a tree head this often when the log grew (one instance signs, under a
     #: PostgreSQL advisory lock); 0 turns the periodic signer off.
     tree_head_interval_s: float = 30.0

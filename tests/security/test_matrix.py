@@ -213,6 +213,7 @@ async def _audit_cells(matrix: Matrix, client: httpx.AsyncClient) -> None:
             "/v1/reports/transparency/chart.svg": PERIOD,
             "/v1/audit/tree-head": {},
             "/v1/audit/public-key": {},
+            "/v1/log/checkpoint": {},
             "/v1/audit/proof/inclusion": {"leaf_index": 0, "tree_size": 1},
             "/v1/audit/proof/consistency": {"first": 1, "second": 1},
         }
