@@ -46,29 +46,13 @@ def go_build(name: str, module: str, version: str, package: str | None = None) -
     served. Raises :class:`ToolUnavailable` with the tool's own message on failure.
     """
     target = TOOLS_DIR / f"{name}-{version}" / name
-    if target.exists():
-        return target
-    with _locked(target):
-        if target.exists():
-            return target
-        go = shutil.which("go")
-        if go is None:
-            raise ToolUnavailable(f"{name}: the go command is not installed")
-        with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
-            env = {**os.environ, "GOFLAGS": "-buildvcs=false", "CGO_ENABLED": "0"}
-            steps = [
-                [go, "mod", "init", f"docket.local/tools/{name}"],
-                [go, "get", "-tool", f"{package or module}@{version}"],
-                [go, "build", "-o", str(target), package or module],
-            ]
-            for step in steps:
-                done = subprocess.run(
-                    step, cwd=work, env=env, capture_output=True, text=True, check=False
-                )
-                if done.returncode != 0:
-                    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-                    raise ToolUnavailable(f"{name}: {' '.join(step[1:3])} failed: {tail}")
-    return target
+    with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
+        steps = [
+            ["mod", "init", f"docket.local/tools/{name}"],
+            ["get", "-tool", f"{package or module}@{version}"],
+            ["build", "-o", str(target), package or module],
+        ]
+        return _go_once(name, target, Path(work), steps, "-buildvcs=false")
 
 
 def go_build_local(name: str, path: Path) -> Path:
@@ -87,6 +71,12 @@ def go_build_local(name: str, path: Path) -> Path:
     for file in sources:
         digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file.read_bytes())
     target = TOOLS_DIR / f"{name}-{digest.hexdigest()[:12]}" / name
+    steps = [["build", "-o", str(target), "."]]
+    return _go_once(name, target, path, steps, "-buildvcs=false -mod=readonly")
+
+
+def _go_once(name: str, target: Path, cwd: Path, steps: list[list[str]], goflags: str) -> Path:
+    """Run the ``go`` ``steps`` in ``cwd`` unless ``target`` exists, one builder at a time."""
     if target.exists():
         return target
     with _locked(target):
@@ -95,22 +85,14 @@ def go_build_local(name: str, path: Path) -> Path:
         go = shutil.which("go")
         if go is None:
             raise ToolUnavailable(f"{name}: the go command is not installed")
-        env = {
-            **os.environ,
-            "GOFLAGS": "-buildvcs=false -mod=readonly",
-            "CGO_ENABLED": "0",
-        }
-        done = subprocess.run(
-            [go, "build", "-o", str(target), "."],
-            cwd=path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-            raise ToolUnavailable(f"{name}: go build failed: {tail}")
+        env = {**os.environ, "GOFLAGS": goflags, "CGO_ENABLED": "0"}
+        for step in steps:
+            done = subprocess.run(
+                [go, *step], cwd=cwd, env=env, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+                raise ToolUnavailable(f"{name}: go {' '.join(step[:2])} failed: {tail}")
     return target
 
 

@@ -9,7 +9,7 @@ import json
 import os
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,12 @@ from tests.integration.notifier.conftest import (
     WebhookReceiver,
 )
 from tests.integration.notifier.test_email_channel import body_parts
-from tests.integration.notifier.test_schedule import Notifiers, eventually, publish
+from tests.integration.notifier.test_schedule import (
+    Notifiers,
+    eventually,
+    gagged_subpoena,
+    publish,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,27 +68,12 @@ def accounts() -> tuple[Account, Account]:
 
 
 def a_request(request_id: str, targets: tuple[Account, ...]) -> RequestClassified:
+    """The schedule tests' subpoena, without a gag, naming ``targets``."""
     now = datetime.now(UTC)
+    plain = gagged_subpoena(request_id, now, gag_until=None)
     submission = Submission.model_validate(
-        {
-            "external_ref": request_id,
-            "received_via": "portal",
-            "received_at": now.isoformat(),
-            "requester": {
-                "agency": "United States Attorney's Office",
-                "agency_type": "federal_law_enforcement",
-                "country": "US",
-            },
-            "instrument": {
-                "type": "subpoena",
-                "cited_authority": "18 U.S.C. § 2703(c)(2)",
-                "response_deadline": (now + timedelta(days=20)).isoformat(),
-                "document_text": "GRAND JURY SUBPOENA. Produce basic subscriber records.",
-            },
-            "targets": [{"handle": account.handle} for account in targets],
-            "data_requested": ["subscriber_identity"],
-            "stated_purpose": "Investigation of wire fraud",
-        }
+        plain.model_dump(mode="json", by_alias=True)
+        | {"targets": [{"handle": account.handle} for account in targets]}
     )
     verdict = classify(submission, AccountDirectory(targets), load_policy(), now)
     return RequestClassified(
