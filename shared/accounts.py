@@ -31,6 +31,9 @@ class Account(BaseModel):
     phone: str | None = None
     #: the name the account shows ("Jane Q. Doe")
     display_name: str | None = None
+    #: the language the account reads, a BCP 47 tag ("es", "pt-BR"); notices use it
+    #: when there are templates for it, else the configured default
+    locale: str | None = None
     anonymous: bool = False
     verified_identity: bool = False
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "ZZ"

@@ -154,10 +154,21 @@ class NotifierSettings(CommonSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_sender: str = "notices@docket.local"
-    #: In-app notices: the platform's notification endpoint and the HMAC secret.
+    #: In-app notices: the platform's notification endpoint and its Standard Webhooks
+    #: signing secret (``whsec_`` + base64 of 24-64 random bytes).
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: SecretStr | None = None
     dispatch_poll_interval_s: float = 1.0
+    #: The platform notices speak for (never "Docket": users have not heard of it).
+    platform_name: str = "Example Platform"
+    #: Where a user's reply to a notice goes (``Reply-To``); none: to ``smtp_sender``.
+    notice_reply_to: str | None = None
+    legal_help_url: str = "https://example.org/legal-help"
+    legal_team_url: str = "https://example.org/legal-requests"
+    #: The language of notices to accounts whose own is unknown or has no templates.
+    notice_default_locale: str = "en"
+    #: The operator's own notice templates, ``<dir>/<locale>/`` (see docs/notices.md).
+    notice_templates_dir: Path | None = None
 
 
 class AuditSettings(ApiSettings):
@@ -165,7 +176,11 @@ class AuditSettings(ApiSettings):
     #: ``/metrics`` (Prometheus), on ``admin_host``.
     admin_port: int = Field(default=9183, validation_alias=AliasChoices("DOCKET_AUDIT_ADMIN_PORT"))
     signing_key_file: Path | None = None
-    signing_key: str | None = None
+    #: The tree-head signing key itself (base64 raw Ed25519 or PEM), instead of the file.
+    signing_key: SecretStr | None = None
+    #: The log's name in its C2SP checkpoints and its signing key's name: unique to the
+    #: deployment, e.g. ``docket.example.org/audit`` (printable, no spaces or '+').
+    log_origin: str = Field(default="docket.local/audit", pattern=r"^[^\s+\u2014]+$")
     #: Sign a tree head this often when the log grew (one instance signs, under a
     #: PostgreSQL advisory lock); 0 turns the periodic signer off.
     tree_head_interval_s: float = 30.0

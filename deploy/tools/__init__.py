@@ -3,12 +3,15 @@
 Nothing third-party is committed: each tool is built or installed from its registry
 (the Go module proxy, npm) into ``.cache/tools/<name>-<version>/`` on first use, and
 reused after. One module per tool beside this one (``jaeger.py``, ``toxiproxy.py``, ...)
-names its module and version and calls :func:`go_build` or :func:`npm_install`.
+names its module and version and calls :func:`go_build` or :func:`npm_install`; a
+program of the project's own (``tools/<name>/``, its ``go.mod`` pinning its modules) is
+built with :func:`go_build_local`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -43,6 +46,37 @@ def go_build(name: str, module: str, version: str, package: str | None = None) -
     served. Raises :class:`ToolUnavailable` with the tool's own message on failure.
     """
     target = TOOLS_DIR / f"{name}-{version}" / name
+    with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
+        steps = [
+            ["mod", "init", f"docket.local/tools/{name}"],
+            ["get", "-tool", f"{package or module}@{version}"],
+            ["build", "-o", str(target), package or module],
+        ]
+        return _go_once(name, target, Path(work), steps, "-buildvcs=false")
+
+
+def go_build_local(name: str, path: Path) -> Path:
+    """Build the Go module of the project's own at ``path`` (its ``go.mod`` and
+    ``go.sum`` pin every dependency, fetched from the Go module proxy) into the cache.
+
+    The binary's folder is named by a digest of the module's files, so an edit rebuilds
+    it. Returns the path of the binary; raises :class:`ToolUnavailable` on failure.
+    """
+    sources = sorted(
+        file
+        for file in path.rglob("*")
+        if file.is_file() and file.suffix in {".go", ".mod", ".sum"}
+    )
+    digest = hashlib.sha256()
+    for file in sources:
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file.read_bytes())
+    target = TOOLS_DIR / f"{name}-{digest.hexdigest()[:12]}" / name
+    steps = [["build", "-o", str(target), "."]]
+    return _go_once(name, target, path, steps, "-buildvcs=false -mod=readonly")
+
+
+def _go_once(name: str, target: Path, cwd: Path, steps: list[list[str]], goflags: str) -> Path:
+    """Run the ``go`` ``steps`` in ``cwd`` unless ``target`` exists, one builder at a time."""
     if target.exists():
         return target
     with _locked(target):
@@ -51,20 +85,14 @@ def go_build(name: str, module: str, version: str, package: str | None = None) -
         go = shutil.which("go")
         if go is None:
             raise ToolUnavailable(f"{name}: the go command is not installed")
-        with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
-            env = {**os.environ, "GOFLAGS": "-buildvcs=false", "CGO_ENABLED": "0"}
-            steps = [
-                [go, "mod", "init", f"docket.local/tools/{name}"],
-                [go, "get", "-tool", f"{package or module}@{version}"],
-                [go, "build", "-o", str(target), package or module],
-            ]
-            for step in steps:
-                done = subprocess.run(
-                    step, cwd=work, env=env, capture_output=True, text=True, check=False
-                )
-                if done.returncode != 0:
-                    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-                    raise ToolUnavailable(f"{name}: {' '.join(step[1:3])} failed: {tail}")
+        env = {**os.environ, "GOFLAGS": goflags, "CGO_ENABLED": "0"}
+        for step in steps:
+            done = subprocess.run(
+                [go, *step], cwd=cwd, env=env, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+                raise ToolUnavailable(f"{name}: go {' '.join(step[:2])} failed: {tail}")
     return target
 
 

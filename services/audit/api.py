@@ -11,9 +11,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from services.audit.chart import requests_chart_svg
+from services.audit.domain.checkpoint import CHECKPOINT_MEDIA_TYPE
 from services.audit.domain.ledger import DeadLetterView
 from services.audit.domain.request_view import NotificationView, national_security_of, owner_of
 from services.audit.domain.transparency import (
@@ -106,6 +108,9 @@ class PublicKey(BaseModel):
     algorithm: str = "Ed25519"
     public_key_pem: str
     public_key_base64: str
+    #: The checkpoints' origin, and the signed-note verifier key that checks them.
+    log_origin: str
+    note_verifier_key: str
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,18 @@ async def tree_head(context: Context) -> SignedTreeHead:
 @router.get("/audit/public-key", response_model=PublicKey)
 async def signing_public_key(context: Context) -> PublicKey:
     return context.public_key
+
+
+@router.get(
+    "/log/checkpoint",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CHECKPOINT_MEDIA_TYPE: {}}}},
+)
+async def checkpoint(context: Context) -> PlainTextResponse:
+    """The latest tree head as a C2SP checkpoint (a signed note), for transparency-dev
+    tooling and witnesses; verify it with ``note_verifier_key`` of ``/audit/public-key``."""
+    text = await context.tree.checkpoint()
+    return PlainTextResponse(text, media_type=CHECKPOINT_MEDIA_TYPE)
 
 
 @router.get("/audit/proof/inclusion", response_model=InclusionProof)

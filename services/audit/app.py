@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import Gauge
 
 from services.audit.api import Audit, PublicKey, install_routes
+from services.audit.domain.checkpoint import verifier_key
 from services.audit.domain.tree_head import key_id
 from services.audit.handlers import register_handlers
 from services.audit.signing_key import (
@@ -41,10 +42,11 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     store = AuditStore(database)
     signing_key = load_or_create_signing_key(
-        settings.signing_key_file or Path(".run/audit-signing-key.pem"), settings.signing_key
+        settings.signing_key_file or Path(".run/audit-signing-key.pem"),
+        settings.signing_key.get_secret_value() if settings.signing_key else None,
     )
     public = signing_key.public_key()
-    tree = LogTree(store, signing_key)
+    tree = LogTree(store, signing_key, settings.log_origin)
 
     @asynccontextmanager
     async def log_opened() -> AsyncIterator[None]:
@@ -108,6 +110,8 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
                 key_id=key_id(public),
                 public_key_pem=public_key_pem(public),
                 public_key_base64=public_key_base64(public),
+                log_origin=settings.log_origin,
+                note_verifier_key=verifier_key(settings.log_origin, public),
             ),
             settings.national_security_band,
         ),

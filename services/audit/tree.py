@@ -11,15 +11,18 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.audit.domain.checkpoint import sign_checkpoint
 from services.audit.domain.merkle import MerkleLog
 from services.audit.domain.tree_head import SignedTreeHead, sign_tree_head
 from services.audit.store import AuditStore
 
 
 class LogTree:
-    def __init__(self, store: AuditStore, signing_key: Ed25519PrivateKey) -> None:
+    def __init__(self, store: AuditStore, signing_key: Ed25519PrivateKey, origin: str) -> None:
         self._store = store
         self._key = signing_key
+        #: The log's name in its checkpoints, and its key's name.
+        self.origin = origin
         self._tree = MerkleLog()
         self._lock = asyncio.Lock()
 
@@ -53,3 +56,10 @@ class LogTree:
             return existing
         head = sign_tree_head(self._key, size, self._tree.root_at(size), datetime.now(UTC))
         return await self._store.save_tree_head(head)
+
+    async def checkpoint(self) -> str:
+        """The current tree head (signed and kept as ``sign_head`` does) as a C2SP
+        checkpoint signed with the same key."""
+        head = await self.sign_head()
+        root = bytes.fromhex(head.root_hash)
+        return sign_checkpoint(self._key, self.origin, head.tree_size, root)

@@ -18,6 +18,7 @@ from services.notifier.channels.config import SmtpConfig, WebhookConfig
 from services.notifier.channels.email import EmailChannel
 from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.dispatcher import DispatchSettings, NoticeDispatcher, NoticeMetrics
+from services.notifier.domain.notice import NoticeSettings, Platform
 from services.notifier.handlers import DecisionHandler
 from services.notifier.planning import EMAIL, WEBHOOK
 from services.notifier.store import NotifierStore
@@ -50,9 +51,24 @@ def create_channels(settings: NotifierSettings) -> dict[str, NoticeChannel]:
         )
     if settings.webhook_url and settings.webhook_secret:
         channels[WEBHOOK] = WebhookChannel(
-            WebhookConfig(url=settings.webhook_url, secret=SecretStr(settings.webhook_secret))
+            WebhookConfig(url=settings.webhook_url, secret=settings.webhook_secret)
         )
     return channels
+
+
+def notice_settings(settings: NotifierSettings) -> NoticeSettings:
+    """The platform's voice and languages, from ``DOCKET_PLATFORM_NAME`` and friends."""
+    return NoticeSettings(
+        platform=Platform(
+            name=settings.platform_name,
+            sender=settings.smtp_sender,
+            reply_to=settings.notice_reply_to,
+            legal_help_url=settings.legal_help_url,
+            legal_team_url=settings.legal_team_url,
+        ),
+        default_locale=settings.notice_default_locale,
+        templates_dir=settings.notice_templates_dir,
+    )
 
 
 def create_app(
@@ -78,7 +94,9 @@ def create_app(
         tracer,
         NoticeMetrics(runtime.registry),
         barrier.caught_up,
-        DispatchSettings(poll_interval_s=settings.dispatch_poll_interval_s),
+        DispatchSettings(
+            poll_interval_s=settings.dispatch_poll_interval_s, notice=notice_settings(settings)
+        ),
     )
 
     @asynccontextmanager

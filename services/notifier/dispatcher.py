@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from services.notifier.channels.base import DeliveryFailed, NoticeChannel, OutgoingNotice
 from services.notifier.channels.retry import send_with_retries
 from services.notifier.domain.decision import may_send_now
-from services.notifier.domain.notice import render_notice
+from services.notifier.domain.notice import DEFAULT_NOTICE_SETTINGS, NoticeSettings, render_notice
 from services.notifier.handlers import Clock, utc_now
 from services.notifier.planning import plan_request
 from services.notifier.store import NoticeRow, NotifierStore, RequestRecord
@@ -44,6 +44,8 @@ class DispatchSettings:
     #: Backoff after a failed delivery: base * 2^(attempts-1), capped.
     retry_base_s: float = 5.0
     retry_max_s: float = 3600.0
+    #: The platform the notices speak for, and their languages.
+    notice: NoticeSettings = DEFAULT_NOTICE_SETTINGS
 
 
 class NoticeMetrics:
@@ -207,7 +209,13 @@ class NoticeDispatcher:
             try:
                 if channel is None:
                     raise DeliveryFailed(f"channel {row.channel!r} is not configured", True)
-                content = render_notice(request.verdict, row.target, reason=row.reason)
+                content = render_notice(
+                    request.verdict,
+                    row.target,
+                    reason=row.reason,
+                    settings=self._settings.notice,
+                    locale=account.locale if account else None,
+                )
                 notice = OutgoingNotice(
                     notice_id=row.notice_id,
                     request_id=row.request_id,
@@ -218,6 +226,8 @@ class NoticeDispatcher:
                     subject=content.subject,
                     text=content.text,
                     html=content.html,
+                    locale=content.locale,
+                    platform=content.platform,
                 )
                 if not channel.can_reach(notice):
                     raise DeliveryFailed(

@@ -98,6 +98,7 @@ POLICY: tuple[RoutePolicy, ...] = (
     _public("audit", "GET", "/v1/reports/transparency/chart.svg", "its chart"),
     _public("audit", "GET", "/v1/audit/tree-head", "the signed tree head"),
     _public("audit", "GET", "/v1/audit/public-key", "the tree-head signing key"),
+    _public("audit", "GET", "/v1/log/checkpoint", "the latest tree head as a C2SP checkpoint"),
     _public("audit", "GET", "/v1/audit/proof/inclusion", "an inclusion proof"),
     _public("audit", "GET", "/v1/audit/proof/consistency", "a consistency proof"),
 )

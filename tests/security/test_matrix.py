@@ -129,7 +129,7 @@ async def test_every_cell_of_the_matrix(docket_system: DocketSystem) -> None:
     frame_routes = sum(
         1 for s, _, p, _ in _routes(system) if policy_for(s, "GET", p) in _frame_policies()
     )
-    service_cells = 3 * len(CALLERS) * 3 + len(CALLERS) * (2 + 3 + 6)
+    service_cells = 3 * len(CALLERS) * 3 + len(CALLERS) * (2 + 3 + 7)
     assert matrix.cells == service_cells + frame_routes * len(CALLERS)
 
 
@@ -213,6 +213,7 @@ async def _audit_cells(matrix: Matrix, client: httpx.AsyncClient) -> None:
             "/v1/reports/transparency/chart.svg": PERIOD,
             "/v1/audit/tree-head": {},
             "/v1/audit/public-key": {},
+            "/v1/log/checkpoint": {},
             "/v1/audit/proof/inclusion": {"leaf_index": 0, "tree_size": 1},
             "/v1/audit/proof/consistency": {"first": 1, "second": 1},
         }

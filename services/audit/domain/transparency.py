@@ -21,6 +21,7 @@ import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -263,6 +264,48 @@ def requests_by_month(
         if not group.national_security:
             counts[group.month][group.reported_family] += group.requests
     return {label: dict(sorted(counts[label].items())) for label in _months(start, end)}
+
+
+#: A chart has at most this many bars: beyond it months become quarters, then years.
+MOST_BARS = 24
+
+
+class Buckets(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+def bucket_size(months: int) -> Buckets:
+    """The widest bars a chart of ``months`` months needs to keep to ``MOST_BARS``:
+    months up to two years, quarters up to six, years beyond."""
+    if months <= MOST_BARS:
+        return Buckets.MONTH
+    if months <= 3 * MOST_BARS:
+        return Buckets.QUARTER
+    return Buckets.YEAR
+
+
+def bucket_label(month: str, size: Buckets) -> str:
+    """The bar a ``YYYY-MM`` month falls in: ``2026-03``, ``2026 Q1`` or ``2026``."""
+    year, number = month.split("-")
+    if size is Buckets.YEAR:
+        return year
+    if size is Buckets.QUARTER:
+        return f"{year} Q{(int(number) - 1) // 3 + 1}"
+    return month
+
+
+def requests_by_bucket(
+    series: dict[str, dict[str, int]],
+) -> tuple[Buckets, dict[str, dict[str, int]]]:
+    """A ``requests_by_month`` series summed into bars as wide as its length needs
+    (:func:`bucket_size`), in order, every bar of the period kept (empty ones too)."""
+    size = bucket_size(len(series))
+    bars: dict[str, Counter[str]] = {}
+    for month, counts in series.items():
+        bars.setdefault(bucket_label(month, size), Counter()).update(counts)
+    return size, {label: dict(sorted(counts.items())) for label, counts in bars.items()}
 
 
 def _months(start: datetime, end: datetime) -> list[str]:

@@ -14,6 +14,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.notifier.domain.notice import FALLBACK_LOCALE, Platform
+
 #: A notice id is used verbatim as the left part of an e-mail ``Message-ID`` and as an
 #: HTTP ``Idempotency-Key``, so it is a plain token: dot-separated runs of letters,
 #: digits, ``_`` and ``-`` (a UUID or a hex digest fits).
@@ -36,6 +38,10 @@ class OutgoingNotice(BaseModel):
     subject: str
     text: str
     html: str | None = None
+    #: The language it is written in (``Content-Language``; the webhook's ``locale``).
+    locale: str = Field(default=FALLBACK_LOCALE, pattern=r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$")
+    #: Who it comes from, as the user knows them (the ``From`` name, ``Reply-To``).
+    platform: Platform
 
     @field_validator("request_id", "recipient_email", "platform_user_id", "handle", "subject")
     @classmethod

@@ -12,7 +12,7 @@ import smtplib
 import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 
 import structlog
 
@@ -37,14 +37,18 @@ class EmailChannel(NoticeChannel):
         return bool(notice.recipient_email)
 
     def message_id(self, notice: OutgoingNotice) -> str:
-        return f"<{notice.notice_id}@{self._config.message_id_domain}>"
+        domain = self._config.message_id_domain or self._config.sender_domain
+        return f"<{notice.notice_id}@{domain}>"
 
     def build_message(
         self, notice: OutgoingNotice, recipient: str, sent_at: datetime
     ) -> EmailMessage:
-        """text/plain, plus text/html as a multipart/alternative when the notice has it."""
+        """text/plain, plus text/html as a multipart/alternative when the notice has it,
+        from the platform's name and address (the envelope sender is the SMTP one)."""
         message = EmailMessage()
-        message["From"] = self._config.sender
+        message["From"] = formataddr((notice.platform.name, notice.platform.sender))
+        if notice.platform.reply_to:
+            message["Reply-To"] = notice.platform.reply_to
         message["To"] = recipient
         message["Subject"] = notice.subject
         message["Date"] = format_datetime(sent_at)
@@ -53,6 +57,7 @@ class EmailChannel(NoticeChannel):
         message.set_content(notice.text)
         if notice.html is not None:
             message.add_alternative(notice.html, subtype="html")
+        message["Content-Language"] = notice.locale  # after the content: it resets Content-*
         return message
 
     async def send(self, notice: OutgoingNotice) -> DeliveryReceipt:

@@ -1,39 +1,38 @@
-"""In-app notices: a signed JSON POST to the platform's notification endpoint.
+"""In-app notices: a JSON POST to the platform's notification endpoint, signed as
+Standard Webhooks (https://www.standardwebhooks.com) says, so a receiver verifies it
+with an off-the-shelf library.
 
 Each request carries three headers:
 
-``Idempotency-Key: <notice_id>``
+``webhook-id: <notice_id>``
     The same for every attempt at the same notice, including resends after a crash: the
-    receiver shows a notice once per key.
-``X-Docket-Timestamp: <unix seconds>``
+    receiver shows a notice once per id.
+``webhook-timestamp: <unix seconds>``
     When this attempt was signed.
-``X-Docket-Signature: v1=<hex>``
-    ``HMAC-SHA256(secret, f"{timestamp}.{raw body}")`` in lowercase hex.
+``webhook-signature: v1,<base64>``
+    ``HMAC-SHA256(key, f"{id}.{timestamp}.{raw body}")``, where the key is the base64
+    part of the ``whsec_...`` secret, decoded.
 
-A receiver checks the signature over the raw body bytes, before parsing them, with
-``verify_webhook_signature`` (or the same few lines in its own language)::
+A receiver checks the signature over the raw body bytes, before parsing them, with the
+``standardwebhooks`` package (or its port in any other language)::
 
-    ok = verify_webhook_signature(
-        secret,
-        request.headers["X-Docket-Timestamp"],
-        await request.body(),
-        request.headers["X-Docket-Signature"],
-    )
+    from standardwebhooks import Webhook
 
-and answers 2xx once the notice is stored (a repeat of a known ``Idempotency-Key``
-included), 4xx for a request it will never accept, 408/429/5xx to have it sent again.
+    payload = Webhook(secret).verify(await request.body(), request.headers)
+
+which raises for a bad signature or a timestamp more than five minutes away, and
+answers 2xx once the notice is stored (a repeat of a known ``webhook-id`` included), 4xx
+for a request it will never accept, 408/429/5xx to have it sent again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 from datetime import UTC, datetime
 
 import httpx
 import structlog
+from standardwebhooks import Webhook
 
 from services.notifier.channels.base import (
     DeliveryFailed,
@@ -45,36 +44,40 @@ from services.notifier.channels.config import WebhookConfig
 
 log = structlog.get_logger("docket.notifier.channels.webhook")
 
-SIGNATURE_VERSION = "v1"
+#: The members of the JSON body: the notice, its language and the platform it speaks
+#: for (``name``, ``sender``, ``reply_to``, ``legal_help_url``, ``legal_team_url``), as
+#: in the e-mail.
+PAYLOAD_FIELDS = frozenset(
+    {
+        "notice_id",
+        "request_id",
+        "platform_user_id",
+        "handle",
+        "locale",
+        "platform",
+        "subject",
+        "text",
+    }
+)
 
 
-def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
-    """The ``X-Docket-Signature`` value for a body sent at ``timestamp``."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"{SIGNATURE_VERSION}={digest.hexdigest()}"
+def webhook_body(notice: OutgoingNotice) -> bytes:
+    """The JSON body sent for ``notice`` (UTF-8, compact)."""
+    return json.dumps(
+        notice.model_dump(mode="json", include=set(PAYLOAD_FIELDS)),
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
 
 
-def verify_webhook_signature(
-    secret: str,
-    timestamp: str,
-    body: bytes,
-    signature: str,
-    tolerance_s: float = 300,
-    now: float | None = None,
-) -> bool:
-    """Whether ``signature`` (the ``X-Docket-Signature`` header) was made with ``secret``
-    over exactly these body bytes at ``timestamp`` (the ``X-Docket-Timestamp`` header),
-    and that timestamp is within ``tolerance_s`` of ``now`` (default: the current time),
-    which bounds replays. Compares in constant time; never raises on malformed input."""
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        return False
-    current = time.time() if now is None else now
-    if abs(current - sent_at) > tolerance_s:
-        return False
-    expected = sign_webhook(secret, str(sent_at), body)
-    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+def webhook_headers(signer: Webhook, notice_id: str, body: bytes, at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers for one attempt at sending ``body`` at ``at``."""
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": notice_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signer.sign(notice_id, at, body.decode()),
+    }
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -92,6 +95,7 @@ class WebhookChannel(NoticeChannel):
 
     def __init__(self, config: WebhookConfig) -> None:
         self._config = config
+        self._signer = Webhook(config.secret.get_secret_value())
         self._client = httpx.AsyncClient(timeout=config.timeout_s, follow_redirects=False)
 
     def can_reach(self, notice: OutgoingNotice) -> bool:
@@ -100,22 +104,8 @@ class WebhookChannel(NoticeChannel):
     async def send(self, notice: OutgoingNotice) -> DeliveryReceipt:
         if not self.can_reach(notice):
             raise DeliveryFailed("the notice names no platform account", retryable=False)
-        body = json.dumps(
-            notice.model_dump(
-                include={"notice_id", "request_id", "platform_user_id", "handle", "subject", "text"}
-            ),
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": notice.notice_id,
-            "X-Docket-Timestamp": timestamp,
-            "X-Docket-Signature": sign_webhook(
-                self._config.secret.get_secret_value(), timestamp, body
-            ),
-        }
+        body = webhook_body(notice)
+        headers = webhook_headers(self._signer, notice.notice_id, body, datetime.now(UTC))
         try:
             response = await self._client.post(self._config.url, content=body, headers=headers)
         except httpx.UnsupportedProtocol:

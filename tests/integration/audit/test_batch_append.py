@@ -119,7 +119,7 @@ async def test_batches_store_the_same_verifiable_log_as_one_event_per_transactio
         assert positions == [(LEDGER, 0, len(records))]
 
         key = Ed25519PrivateKey.generate()
-        head = await LogTree(batched, key).sign_head()
+        head = await LogTree(batched, key, "docket.test/audit").sign_head()
         assert head.tree_size == unique
         leaves = [Leaf(i, data, stored) async for i, data, stored in batched.leaves()]
         report = verify_log(leaves, [head], key.public_key())

@@ -4,6 +4,7 @@ uvicorn-served webhook endpoint, each on a free port of 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import ipaddress
@@ -23,13 +24,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request, Response
+from standardwebhooks import Webhook, WebhookVerificationError
 
-from services.notifier.channels.webhook import verify_webhook_signature
 from tests.fixtures.servers import free_port, start_service
 
 SMTP_USER = "docket"
 SMTP_PASSWORD = "correct horse battery staple"
-WEBHOOK_SECRET = "test-webhook-secret"
+#: A Standard Webhooks secret (``whsec_`` + base64 of 32 bytes), for the tests only.
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"docket-test-webhook-signing-key!").decode()
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,21 @@ class ReceivedHook:
     signature_valid: bool
 
 
+def standard_webhooks_verifies(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    """What any receiver does: the reference ``standardwebhooks`` library checks the
+    ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` headers."""
+    try:
+        Webhook(secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
 @dataclass
 class WebhookReceiver:
-    """The platform's side: checks each signature with the documented helper, records
-    the request, then answers the next scripted status (200 once the script is empty)."""
+    """The platform's side: checks each signature with the ``standardwebhooks`` library,
+    records the request, then answers the next scripted status (200 once the script is
+    empty); a request whose signature does not verify is answered 401."""
 
     url: str = ""
     received: list[ReceivedHook] = field(default_factory=list)
@@ -124,13 +137,9 @@ class WebhookReceiver:
         @app.post("/notices")
         async def receive(request: Request) -> Response:
             body = await request.body()
-            valid = verify_webhook_signature(
-                WEBHOOK_SECRET,
-                request.headers.get("X-Docket-Timestamp", ""),
-                body,
-                request.headers.get("X-Docket-Signature", ""),
-            )
-            self.received.append(ReceivedHook(dict(request.headers), body, valid))
+            received = dict(request.headers)
+            valid = standard_webhooks_verifies(WEBHOOK_SECRET, body, received)
+            self.received.append(ReceivedHook(received, body, valid))
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             if not valid:

@@ -11,6 +11,7 @@ from services.notifier.channels.base import DeliveryFailed, OutgoingNotice
 from services.notifier.channels.config import SmtpConfig
 from services.notifier.channels.email import EmailChannel
 from services.notifier.channels.retry import send_with_retries
+from services.notifier.domain.notice import Platform
 from tests.fixtures.servers import free_port
 from tests.integration.notifier.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer
 
@@ -18,6 +19,8 @@ HTML = "<p>A request for your account data arrived under <b>19 U.S.C. § 1509</b
 #: aiosmtpd warns whenever AUTH is offered without TLS, which these tests do on purpose.
 PLAIN_AUTH = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 TEXT = "A request for your account data arrived under 19 U.S.C. § 1509.\nReply within 10 days."
+
+PLATFORM = Platform(name="Chirp", sender="notices@docket.test")
 
 
 def a_notice(**changes: object) -> OutgoingNotice:
@@ -31,7 +34,7 @@ def a_notice(**changes: object) -> OutgoingNotice:
         "text": TEXT,
         "html": HTML,
     }
-    return OutgoingNotice.model_validate(fields | changes)
+    return OutgoingNotice.model_validate({"platform": PLATFORM} | fields | changes)
 
 
 def smtp_config(port: int, **changes: object) -> SmtpConfig:
@@ -66,9 +69,11 @@ async def test_a_notice_arrives_as_text_and_html_with_a_deterministic_message_id
     assert delivery.mail_from == "notices@docket.test"
     assert delivery.rcpt_tos == ["owner@example.org"]
     assert message["To"] == "owner@example.org"
-    assert message["From"] == "notices@docket.test"
+    assert message["From"] == "Chirp <notices@docket.test>"
+    assert message["Reply-To"] is None
+    assert message["Content-Language"] == "en"
     assert message["Subject"] == "A government request for your account data"
-    assert message["Message-ID"] == "<3f9c2a7e5b1d4c08a6e2f1b0c9d8e7f6@docket.local>"
+    assert message["Message-ID"] == "<3f9c2a7e5b1d4c08a6e2f1b0c9d8e7f6@docket.test>"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Date"] is not None
     assert message.get_content_type() == "multipart/alternative"

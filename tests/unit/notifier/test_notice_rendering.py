@@ -5,11 +5,23 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from services.notifier.domain.decision import NotifyReason
-from services.notifier.domain.notice import notice_id_for, render_notice
+from services.notifier.domain.notice import (
+    TEMPLATES,
+    NoticeSettings,
+    Platform,
+    available_locales,
+    load_messages,
+    notice_id_for,
+    notice_locale,
+    render_notice,
+)
 from shared.events import NoticeTarget, RequestClassified
-from shared.submission import Submission
+from shared.submission import DataCategory, Submission
 from shared.verdict import (
     Authority,
     DataScope,
@@ -132,3 +144,116 @@ def test_notice_id_is_deterministic_and_distinct_per_request_account_and_channel
     }
     assert one not in others
     assert len(others) == 5
+
+
+PLATFORM = Platform(
+    name="Chirp",
+    sender="avisos@chirp.example",
+    reply_to="legal@chirp.example",
+    legal_help_url="https://chirp.example/ayuda-legal",
+    legal_team_url="https://chirp.example/solicitudes",
+)
+
+
+def test_the_notice_speaks_in_the_platforms_name_never_dockets() -> None:
+    rendered = render_notice(classified(), TARGET, settings=NoticeSettings(platform=PLATFORM))
+    for part in (rendered.subject, rendered.text, rendered.html):
+        assert "docket" not in part.casefold()
+    assert "Chirp has received a legal request" in rendered.text
+    assert "https://chirp.example/ayuda-legal" in rendered.html
+    assert rendered.platform == PLATFORM
+
+
+def test_a_spanish_reader_gets_spanish_wording_dates_and_labels() -> None:
+    settings = NoticeSettings(platform=PLATFORM)
+    rendered = render_notice(
+        classified(),
+        TARGET,
+        reason=NotifyReason.NOTICE_TO_ENABLE_CHALLENGE,
+        settings=settings,
+        locale="es-MX",
+    )
+    assert rendered.locale == "es"
+    assert rendered.subject == "Una solicitud legal de información sobre su cuenta"
+    for part in (rendered.text, rendered.html):
+        assert "Chirp ha recibido una solicitud legal" in part
+        assert "una citación o requerimiento administrativo" in part
+        assert "las direcciones de internet (IP)" in part
+        assert "23 de marzo de 2017" in part
+        assert "No hemos revelado" in part
+        assert "impugnar" in part
+        assert "March" not in part
+        assert "lawyer" not in part
+    assert '<html lang="es">' in rendered.html
+
+
+@pytest.mark.parametrize(
+    ("wanted", "default", "chosen"),
+    [
+        ("es", "en", "es"),
+        ("ES_es", "en", "es"),
+        ("fr-CA", "es", "es"),  # no French: the configured default
+        (None, "es", "es"),
+        ("fr", "de", "en"),  # neither: English
+        ("", "en", "en"),
+    ],
+)
+def test_the_locale_falls_back_to_its_language_then_the_default_then_english(
+    wanted: str | None, default: str, chosen: str
+) -> None:
+    assert notice_locale(wanted, frozenset({"en", "es"}), default) == chosen
+
+
+def test_the_shipped_languages_cover_every_category_and_authority() -> None:
+    assert {"en", "es"} <= available_locales()
+    for locale in available_locales():
+        messages = load_messages(None, locale)
+        assert set(messages.data_categories) == set(DataCategory)
+        assert set(messages.authorities) == set(load_messages(None, "en").authorities)
+
+
+def test_an_operators_own_templates_win_and_add_languages(tmp_path: Path) -> None:
+    german = tmp_path / "de"
+    german.mkdir()
+    english = TEMPLATES / "en"
+    (german / "messages.yaml").write_text(
+        (english / "messages.yaml")
+        .read_text()
+        .replace(
+            "subject: A legal request",
+            "subject: Eine rechtliche Anfrage zu Ihrem Konto; A legal request",
+        )
+    )
+    (german / "notice.txt.jinja").write_text("{{ platform_name }} hat eine Anfrage erhalten.\n")
+    (german / "notice.html.jinja").write_text(
+        "<p>{{ platform_name }} hat eine Anfrage erhalten.</p>"
+    )
+    settings = NoticeSettings(platform=PLATFORM, templates_dir=tmp_path, default_locale="de")
+
+    rendered = render_notice(classified(), TARGET, settings=settings, locale="fr")
+
+    assert rendered.locale == "de"
+    assert rendered.text == "Chirp hat eine Anfrage erhalten.\n"
+    assert rendered.subject.startswith("Eine rechtliche Anfrage")
+    assert render_notice(classified(), TARGET, settings=settings, locale="es").locale == "es"
+
+
+def test_wording_that_misses_a_data_category_is_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "xx"
+    broken.mkdir()
+    for name in ("notice.txt.jinja", "notice.html.jinja"):
+        (broken / name).write_text("{{ platform_name }}")
+    (broken / "messages.yaml").write_text(
+        (TEMPLATES / "en" / "messages.yaml")
+        .read_text()
+        .replace("  payment_info: your payment details\n", "")
+    )
+    with pytest.raises(ValueError, match="payment_info"):
+        render_notice(
+            classified(), TARGET, settings=NoticeSettings(templates_dir=tmp_path), locale="xx"
+        )
+
+
+def test_a_platform_name_cannot_forge_a_mail_header() -> None:
+    with pytest.raises(ValueError, match="line breaks"):
+        Platform(name="Chirp\r\nBcc: everyone@example.org")
