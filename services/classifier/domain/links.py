@@ -120,7 +120,9 @@ def link_request(keys: LinkKeys, earlier: Sequence[EarlierRequest]) -> Linked:
         if same_requester:
             reasons.append(LinkReason.SAME_REQUESTER)
         same_instrument = (
-            same_requester and keys.instrument is not None and keys.instrument == request.keys.instrument
+            same_requester
+            and keys.instrument is not None
+            and keys.instrument == request.keys.instrument
         )
         if same_instrument:
             reasons.append(LinkReason.SAME_INSTRUMENT)
@@ -133,7 +135,12 @@ def link_request(keys: LinkKeys, earlier: Sequence[EarlierRequest]) -> Linked:
             received_at=request.received_at,
             instrument_type=request.instrument_type,
         )
-        if same_instrument and duplicate_of is None and request.status == OPEN and not request.duplicate:
+        if (
+            same_instrument
+            and duplicate_of is None
+            and request.status == OPEN
+            and not request.duplicate
+        ):
             duplicate_of = request.request_id
         if LinkReason.SAME_ACCOUNT in reasons or same_instrument:
             by_account.append(link)

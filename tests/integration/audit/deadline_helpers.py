@@ -91,9 +91,7 @@ async def on_topic(kafka: KafkaAccess, request_id: str) -> list[dict[str, Any]]:
         while any([await consumer.position(p) < ends[p] for p in partitions]):
             batches = await consumer.getmany(timeout_ms=1000)
             for records in batches.values():
-                found += [
-                    json.loads(r.value) for r in records if r.key == request_id.encode()
-                ]
+                found += [json.loads(r.value) for r in records if r.key == request_id.encode()]
         return found
     finally:
         await consumer.stop()

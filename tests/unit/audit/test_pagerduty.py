@@ -42,7 +42,8 @@ def test_a_trigger_carries_the_routing_key_a_stable_dedup_key_and_a_summary() ->
     assert body["dedup_key"] == "docket/4f1c9a/response"
     payload = body["payload"]
     assert payload["summary"] == (
-        "Response deadline approaching for request 4f1c9a (due 2026-03-01T17:00:00+00:00, risk high)"
+        "Response deadline approaching for request 4f1c9a"
+        " (due 2026-03-01T17:00:00+00:00, risk high)"
     )
     assert payload["source"] == "docket-audit"
     assert payload["severity"] == "error"
