@@ -21,6 +21,8 @@ from services.audit.deadlines import DeadlineMetrics, DeadlineScheduler, running
 from services.audit.domain.deadlines import Leads
 from services.audit.domain.tree_head import key_id
 from services.audit.handlers import register_handlers
+from services.audit.queue_api import Queue, QueueStore
+from services.audit.queue_api import router as queue_router
 from services.audit.signing_key import (
     load_or_create_signing_key,
     public_key_base64,
@@ -120,6 +122,8 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
             settings.national_security_band,
         ),
     )
+    app.state.queue = Queue(QueueStore(database), leads_from(settings))
+    app.include_router(queue_router)
     return app
 
 
