@@ -65,6 +65,11 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
         "migrate_command",
         "apply migrations, create service roles, grant (as the owner role)",
     ),
+    ("queue",): (
+        "services.audit.queue_cli",
+        "queue_command",
+        "legal staff's queue of open requests, soonest due first",
+    ),
     ("trace",): (
         "services.audit.trace_cli",
         "trace_command",
