@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,7 +16,7 @@ from prometheus_client import Gauge
 from services.audit.alerts import PagerDutyAlerts
 from services.audit.api import Audit, PublicKey, install_routes
 from services.audit.deadline_store import DeadlineStore
-from services.audit.deadlines import DeadlineMetrics, DeadlineScheduler, running
+from services.audit.deadlines import DeadlineMetrics, DeadlineScheduler
 from services.audit.domain.deadlines import Leads
 from services.audit.domain.tree_head import key_id
 from services.audit.handlers import register_handlers
@@ -34,7 +33,14 @@ from shared.auth.access import install_access
 from shared.db import Database
 from shared.kafka import EventPublisher
 from shared.schemas import SCHEMAS
-from shared.service import Resource, ServiceRuntime, create_http_app, create_runtime, serve
+from shared.service import (
+    Resource,
+    ServiceRuntime,
+    create_http_app,
+    create_runtime,
+    loop_running,
+    serve,
+)
 from shared.settings import AuditSettings
 
 log = structlog.get_logger("docket.audit")
@@ -84,18 +90,10 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
                 signed_size.set(head.tree_size)
                 log.info("tree_head_signed", tree_size=head.tree_size)
 
-    @asynccontextmanager
-    async def signer() -> AsyncIterator[None]:
-        task = asyncio.create_task(sign_periodically(settings.tree_head_interval_s))
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     if settings.tree_head_interval_s > 0:
-        runtime.background.append(signer)
+        runtime.background.append(
+            lambda: loop_running(sign_periodically(settings.tree_head_interval_s))
+        )
     if settings.deadline_scan_interval_s > 0:
         runtime.background.append(deadline_scheduler(settings, database, runtime))
 
@@ -152,7 +150,7 @@ def deadline_scheduler(
     @asynccontextmanager
     async def scheduling() -> AsyncIterator[None]:
         try:
-            async with running(scheduler, settings.deadline_scan_interval_s):
+            async with loop_running(scheduler.run_forever(settings.deadline_scan_interval_s)):
                 yield
         finally:
             if alerts is not None:

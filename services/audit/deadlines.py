@@ -13,8 +13,7 @@ kind, the due date and the stage) and the audit log keeps it once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -200,15 +199,3 @@ def _alert(pending: PendingAlert, now: datetime) -> DeadlineAlert:
         action=pending.action,
         detected_at=now,
     )
-
-
-@contextlib.asynccontextmanager
-async def running(scheduler: DeadlineScheduler, interval_s: float) -> AsyncIterator[None]:
-    """The scheduler's loop, for as long as the context lasts."""
-    task = asyncio.create_task(scheduler.run_forever(interval_s))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -6,10 +6,12 @@ pages with an opaque cursor."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -107,19 +109,48 @@ async def test_duplicates_are_told_once_re_issues_escalate_and_the_queue_shows_b
         assert statuses[original] == "open"
         assert again["duplicate_of"] is None
 
+        # the platform challenges the subpoena; the agency comes back once more
+        response = await client.post(
+            f"{system.intake_url}/v1/requests/{reissued}/decision",
+            json={"outcome": "challenged", "note": "motion to quash filed"},
+            headers=system.auth,
+        )
+        assert response.status_code == 202, response.text
+        await system.wait_for_history(reissued, lambda h: h["state"] == "decided")
+        await _decision_reached_the_classifier(system, reissued)
+        third = await submit(
+            client,
+            system,
+            summons(
+                f"CBP-{run}-D",
+                instrument={
+                    "type": "court_order",
+                    "cited_authority": "18 U.S.C. 2703(d)",
+                    "issued_by": "United States District Court",
+                    "document_text": "ORDER under 18 U.S.C. 2703(d) for records of @ALT_USCIS.",
+                },
+            ),
+        )
+        ordered = await system.wait_for_history(third, noticed)
+        assert "ESCALATION_AFTER_PUSHBACK" in factor_codes(ordered)
+        assert {link["request_id"]: link["status"] for link in ordered["links"]}[reissued] == (
+            "challenged"
+        )
+
         # the queue: open requests only, what waits on whom, sorted, paged
         queue = f"{system.audit_url}/v1/queue"
         page = (await client.get(queue, params={"limit": 200}, headers=system.auth)).json()
         rows = {row["request_id"]: row for row in page["items"]}
-        assert {original, copy, reissued} <= set(rows)
+        assert {original, copy, third} <= set(rows)
         assert withdrawn not in rows
+        assert reissued not in rows  # decided
         assert rows[copy]["duplicate_of"] == original
         assert rows[copy]["waiting"]["what"] == f"closing as a duplicate of request {original}"
         assert rows[copy]["next_deadline"] is None  # its clocks are the original's
         assert rows[original]["next_deadline"]["kind"] == "response"
         assert rows[original]["next_deadline"]["state"] == "missed"  # due in 2017
         assert rows[original]["waiting"]["on"] == "legal (unassigned)"
-        assert rows[reissued]["linked_requests"] >= 2
+        assert rows[third]["linked_requests"] >= 3
 
         walked: list[str] = []
         cursor: str | None = None
@@ -150,7 +181,7 @@ async def test_duplicates_are_told_once_re_issues_escalate_and_the_queue_shows_b
         unassigned = await client.get(
             queue, params={"unassigned": "true", "limit": 200}, headers=system.auth
         )
-        assert {original, copy, reissued} <= {r["request_id"] for r in unassigned.json()["items"]}
+        assert {original, copy, third} <= {r["request_id"] for r in unassigned.json()["items"]}
         high = await client.get(
             queue, params={"risk_level": "critical", "limit": 200}, headers=system.auth
         )
@@ -159,3 +190,18 @@ async def test_duplicates_are_told_once_re_issues_escalate_and_the_queue_shows_b
         assert bad.status_code == 422
         reader = await client.get(queue, headers=system.auth_as("reader"))
         assert reader.status_code == 403
+
+
+async def _decision_reached_the_classifier(system: DocketSystem, request_id: str) -> None:
+    """The classifier keeps decisions for later links; wait until it has this one."""
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        for _ in range(240):
+            if await conn.fetchval(
+                "SELECT count(*) FROM classifier.decisions WHERE request_id = $1", request_id
+            ):
+                return
+            await asyncio.sleep(0.25)
+        raise TimeoutError(f"the classifier never kept the decision on {request_id}")
+    finally:
+        await conn.close()

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from services.audit.domain.deadlines import Stage
 from services.audit.domain.pagerduty import (
@@ -17,6 +18,7 @@ from services.audit.domain.pagerduty import (
     severity,
 )
 from shared.events import DeadlineKind
+from shared.settings import AuditSettings
 
 DUE = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)
 NOW = datetime(2026, 2, 27, 9, 30, tzinfo=UTC)
@@ -96,3 +98,18 @@ def test_nothing_but_the_request_id_identifies_the_request() -> None:
     assert "not yet classified" in text
     for field in ("agency", "handle", "platform_user_id", "document", "authority"):
         assert field not in text
+
+
+def test_alerts_need_a_routing_key_and_https_outside_development() -> None:
+    with pytest.raises(ValidationError, match="ROUTING_KEY"):
+        AuditSettings(deadline_alert_url="https://events.pagerduty.com/v2/enqueue")
+    with pytest.raises(ValidationError, match="https"):
+        AuditSettings(
+            deadline_alert_url="http://pager.internal/v2/enqueue",
+            deadline_alert_routing_key=SecretStr("k"),
+        )
+    settings = AuditSettings(
+        deadline_alert_url="https://events.pagerduty.com/v2/enqueue",
+        deadline_alert_routing_key=SecretStr("R0UT1NG"),
+    )
+    assert "R0UT1NG" not in repr(settings)
