@@ -135,7 +135,7 @@ class QueueStore(DatabaseStore):
         if not national_security:
             clauses.append(f"NOT {NATIONAL_SECURITY_VIEW}")
         if after is not None:
-            add(f"({sort_key}, v.request_id) > (?::{sort_type}, ?)", *after)
+            add(f"({sort_key}, v.request_id) > (?::text::{sort_type}, ?)", *after)
         params.append(limit)
         return await self.pool.fetch(
             "SELECT v.request_id, v.state, v.received_at, v.risk_level, v.authority_code,"
