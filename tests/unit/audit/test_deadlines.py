@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from services.audit.deadline_store import ClockRow
+from services.audit.deadlines import deadline_event, deadline_event_id
 from services.audit.domain.deadlines import (
     PRESERVATION_PERIOD,
     Deadline,
@@ -199,3 +201,24 @@ def test_leads_are_looked_up_by_kind() -> None:
     assert leads.of(DeadlineKind.GAG_EXPIRY) == timedelta(days=30)
     assert leads.as_seconds()[DeadlineKind.RESPONSE] == 48 * 3600
     assert set(leads.as_seconds()) == set(DeadlineKind)
+
+
+def test_a_stage_republished_after_a_crash_has_the_same_event_id() -> None:
+    clock = ClockRow(
+        request_id="r1",
+        kind=DeadlineKind.RESPONSE,
+        due_at=DUE,
+        risk_level="high",
+        approaching_reported_for=None,
+        missed_reported_for=None,
+    )
+    first = deadline_event_id(clock, Stage.MISSED)
+    assert deadline_event_id(clock, Stage.MISSED) == first
+    assert deadline_event_id(clock, Stage.APPROACHING) != first
+    moved = ClockRow(**{**clock.__dict__, "due_at": DUE + timedelta(days=1)})
+    assert deadline_event_id(moved, Stage.MISSED) != first
+    leads = Leads(response=LEAD, gag_expiry=LEAD, preservation_end=LEAD, hold_review=LEAD)
+    event = deadline_event(clock, Stage.APPROACHING, leads, DUE - LEAD)
+    assert event.EVENT_TYPE == "DeadlineApproaching"
+    assert event.model_dump()["lead_s"] == LEAD.total_seconds()
+    assert deadline_event(clock, Stage.MISSED, leads, DUE).EVENT_TYPE == "DeadlineMissed"
