@@ -155,6 +155,10 @@ COMMANDS: dict[str, Command | Group] = {
             ),
         },
     ),
+    "queue": Command(
+        "services.audit.queue_cli:queue",
+        "legal staff's queue of open requests, soonest due first",
+    ),
     "report": Command("services.audit.cli:report", "the transparency report (and its chart)"),
     "migrate": Command(
         "shared.migrate:migrate_cli",

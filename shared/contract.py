@@ -35,6 +35,9 @@ from shared.events import (
     CONTENT_TYPE,
     EVENT_CLASSES,
     DeadLettered,
+    DeadlineApproaching,
+    DeadlineKind,
+    DeadlineMissed,
     DecisionRecorded,
     DocumentFinding,
     Envelope,
@@ -96,12 +99,14 @@ PRODUCERS: Mapping[str, str] = {
     NotificationScheduled.EVENT_TYPE: "notifier",
     NotificationWithheld.EVENT_TYPE: "notifier",
     NotificationFailed.EVENT_TYPE: "notifier",
+    DeadlineApproaching.EVENT_TYPE: "audit",
+    DeadlineMissed.EVENT_TYPE: "audit",
     DeadLettered.EVENT_TYPE: "any consumer",
 }
 
 #: Topics each consuming service subscribes to (see each service's ``app.py``).
 SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
-    "classifier": (topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED),
+    "classifier": (topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED, topics.REQUEST_DECIDED),
     "notifier": (topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED),
     "audit": topics.AUDITED_TOPICS,
 }
@@ -460,6 +465,21 @@ def example_events() -> dict[str, EventData]:
             channel="email",
             attempts=5,
             error="SMTP 451: temporary local problem",
+        ),
+        DeadlineApproaching(
+            request_id=_REQUEST_ID,
+            kind=DeadlineKind.RESPONSE,
+            due_at=datetime(2017, 3, 20, 17, 0, tzinfo=UTC),
+            risk_level="critical",
+            detected_at=datetime(2017, 3, 18, 17, 0, 1, tzinfo=UTC),
+            lead_s=172800,
+        ),
+        DeadlineMissed(
+            request_id=_REQUEST_ID,
+            kind=DeadlineKind.GAG_EXPIRY,
+            due_at=datetime(2017, 9, 14, tzinfo=UTC),
+            risk_level="critical",
+            detected_at=datetime(2017, 9, 14, 0, 0, 1, tzinfo=UTC),
         ),
         DeadLettered(
             request_id=_REQUEST_ID,

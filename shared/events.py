@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared import topics
 from shared.amendments import Amendment
-from shared.submission import STORED, DataCategory, Submission, UtcDatetime
+from shared.submission import STORED, DataCategory, InstrumentType, Submission, UtcDatetime
 from shared.verdict import (
     Authority,
     DataScope,
@@ -174,6 +174,32 @@ class DecisionRecorded(EventData):
 # --- classifier -----------------------------------------------------------------------
 
 
+class LinkReason(StrEnum):
+    """Why two requests are linked (``services.classifier.domain.links``)."""
+
+    #: They name the same account (by platform user id, or an identifier the account
+    #: directory resolves to it).
+    SAME_ACCOUNT = "same_account"
+    #: They come from the same requester (agency).
+    SAME_REQUESTER = "same_requester"
+    #: The same requester's same instrument (case number, or document text), submitted
+    #: again: a duplicate.
+    SAME_INSTRUMENT = "same_instrument"
+
+
+class RequestLink(BaseModel):
+    """An earlier request this one is linked to, as it stood when this one arrived."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    reasons: tuple[LinkReason, ...]
+    #: ``withdrawn``, the recorded outcome (``challenged``, ``rejected``, ...), or ``open``.
+    status: str
+    received_at: UtcDatetime
+    instrument_type: InstrumentType
+
+
 class RequestClassified(EventData):
     """The classifier's verdict (contract section 3), self-contained: it carries the
     submission and the amendments it took into account, so the notifier decides from
@@ -196,6 +222,11 @@ class RequestClassified(EventData):
     #: The event this verdict answers (a RequestReceived, or a RequestAmended on
     #: reclassification); a later verdict for the same request supersedes earlier ones.
     caused_by: str
+    #: Earlier requests for the same account or from the same requester, on arrival.
+    links: tuple[RequestLink, ...] = ()
+    #: The earlier request this one submits again (same requester, same instrument):
+    #: notices are planned on that one only, never a second time for this one.
+    duplicate_of: str | None = None
 
 
 class ShadowClassified(EventData):
@@ -276,6 +307,44 @@ class NotificationFailed(NoticeEvent):
     error: str
 
 
+# --- audit's deadline scheduler -------------------------------------------------------
+
+
+class DeadlineKind(StrEnum):
+    #: The instrument's ``response_deadline``: answer (or challenge) by then.
+    RESPONSE = "response"
+    #: A non-disclosure order's expiry; the renewal window is the lead time before it.
+    GAG_EXPIRY = "gag_expiry"
+    #: The end of a preservation (18 U.S.C. 2703(f)(2): 90 days, extended 90 more on a
+    #: renewed request).
+    PRESERVATION_END = "preservation_end"
+    #: The date a withheld notice is to be reviewed again.
+    HOLD_REVIEW = "hold_review"
+
+
+class DeadlineEvent(EventData):
+    """Fields every deadline event shares: one clock of one request."""
+
+    TOPIC: ClassVar[str] = topics.DEADLINE
+
+    kind: DeadlineKind
+    due_at: UtcDatetime
+    #: The request's risk level when the scheduler looked (None: not classified yet).
+    risk_level: str | None = None
+    detected_at: UtcDatetime
+
+
+class DeadlineApproaching(DeadlineEvent):
+    EVENT_TYPE: ClassVar[str] = "DeadlineApproaching"
+
+    #: The configured lead time of this kind, in seconds.
+    lead_s: int
+
+
+class DeadlineMissed(DeadlineEvent):
+    EVENT_TYPE: ClassVar[str] = "DeadlineMissed"
+
+
 # --- any consumer ---------------------------------------------------------------------
 
 
@@ -315,6 +384,8 @@ EVENT_CLASSES: tuple[type[EventData], ...] = (
     NotificationScheduled,
     NotificationWithheld,
     NotificationFailed,
+    DeadlineApproaching,
+    DeadlineMissed,
     DeadLettered,
 )
 EVENT_TYPES: dict[str, type[EventData]] = {cls.EVENT_TYPE: cls for cls in EVENT_CLASSES}

@@ -79,7 +79,7 @@ SERVICE_ACCESS: Final[dict[str, ServiceAccess]] = {
                 topics.REQUEST_CLASSIFIED_SHADOW,
                 topics.DEADLETTER,
             ),
-            reads=(topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED),
+            reads=(topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED, topics.REQUEST_DECIDED),
             group_prefix="docket-classifier",
         ),
         ServiceAccess(
@@ -90,7 +90,7 @@ SERVICE_ACCESS: Final[dict[str, ServiceAccess]] = {
         ),
         ServiceAccess(
             service="audit",
-            writes=(topics.AUDIT_LEDGER, topics.DEADLETTER),
+            writes=(topics.AUDIT_LEDGER, topics.DEADLETTER, topics.DEADLINE),
             reads=(*topics.AUDITED_TOPICS, topics.AUDIT_LEDGER),
             group_prefix="docket-audit",
         ),

@@ -68,7 +68,7 @@ GRANTS: Final[Mapping[str, Mapping[str, Access]]] = {
     },
     "classifier": {
         "classifier": Access(
-            tables={"requests": WRITE, "amendments": APPEND},
+            tables={"requests": WRITE, "amendments": APPEND, "decisions": APPEND},
             sequences={"arrival": NEXTVAL},
         )
     },
@@ -80,6 +80,7 @@ GRANTS: Final[Mapping[str, Mapping[str, Access]]] = {
                 "log_writer_turn": LOCK,  # one appender at a time; the table is empty
                 "consumer_positions": WRITE,
                 "request_views": WRITE,  # projected on append; rebuilt by the owner
+                "deadlines": WRITE,  # projected on append; reported by the scheduler
                 "tree_heads": APPEND,
             }
         ),

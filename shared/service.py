@@ -13,14 +13,16 @@ import asyncio
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
     AsyncExitStack,
     asynccontextmanager,
     contextmanager,
+    suppress,
 )
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 import uvicorn
@@ -239,6 +241,19 @@ async def _entered(resources: list[Resource]) -> AsyncIterator[None]:
         for resource in resources:
             await stack.enter_async_context(resource())
         yield
+
+
+@asynccontextmanager
+async def loop_running(loop: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """A background loop (a scheduler, a signer) as a task for as long as the context
+    lasts; cancelled and awaited when it ends."""
+    task = asyncio.create_task(loop)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
 
 
 class _Server(uvicorn.Server):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.schemas import DEFAULT_ROLE_PREFIX
@@ -192,6 +192,37 @@ class AuditSettings(ApiSettings):
     #: National-security process is published only in bands of this width (50 U.S.C.
     #: 1874: 1000, 500, 250 or, annually, 100).
     national_security_band: int = 250
+    #: The deadline scheduler (``docs/deadlines.md``) looks for clocks coming due this
+    #: often; 0 turns it off in this instance.
+    deadline_scan_interval_s: float = Field(default=30.0, ge=0.0)
+    #: ``DeadlineApproaching`` this long before each kind of deadline falls due.
+    deadline_response_lead_s: float = Field(default=2 * 86400.0, ge=0.0)
+    #: The renewal window of a non-disclosure order: counsel asks for (or expects) a
+    #: renewal this long before it expires.
+    deadline_gag_renewal_lead_s: float = Field(default=30 * 86400.0, ge=0.0)
+    deadline_preservation_lead_s: float = Field(default=14 * 86400.0, ge=0.0)
+    deadline_hold_review_lead_s: float = Field(default=86400.0, ge=0.0)
+    #: Where deadline alerts go, as PagerDuty Events API v2 (``docs/deadlines.md``);
+    #: none: no alerts, the events and metrics only.
+    deadline_alert_url: str | None = None
+    #: The PagerDuty integration (routing) key; required with ``deadline_alert_url``.
+    deadline_alert_routing_key: SecretStr | None = None
+    deadline_alert_timeout_s: float = Field(default=5.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _alerts_need_a_routing_key(self) -> AuditSettings:
+        if self.deadline_alert_url and self.deadline_alert_routing_key is None:
+            raise ValueError(
+                "DOCKET_DEADLINE_ALERT_URL is set but DOCKET_DEADLINE_ALERT_ROUTING_KEY is not"
+            )
+        if self.deadline_alert_url and not (
+            self.deadline_alert_url.startswith("https://") or self.development_mode
+        ):
+            raise ValueError(
+                "DOCKET_DEADLINE_ALERT_URL must be https:// (plain http only with"
+                " DOCKET_DEVELOPMENT_MODE=true)"
+            )
+        return self
 
 
 class MigrateSettings(DatabaseSettings):

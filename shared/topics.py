@@ -16,6 +16,8 @@ REQUEST_CLASSIFIED: Final = "docket.request.classified"
 REQUEST_CLASSIFIED_SHADOW: Final = "docket.request.classified.shadow"
 NOTIFICATION: Final = "docket.notification"
 DEADLETTER: Final = "docket.deadletter"
+#: A request's clocks: a deadline coming up or missed (audit's deadline scheduler).
+DEADLINE: Final = "docket.deadline"
 #: Audit's own ledger: every record audit read from the topics above, in the one order
 #: the log is built in. A single partition makes that order total, so replaying it into
 #: an empty database rebuilds the same tree.
@@ -31,6 +33,7 @@ PARTITIONS: Final[dict[str, int]] = {
     REQUEST_CLASSIFIED_SHADOW: 6,
     NOTIFICATION: 6,
     DEADLETTER: 3,
+    DEADLINE: 3,
     AUDIT_LEDGER: 1,
 }
 
@@ -43,6 +46,7 @@ AUDITED_TOPICS: Final[tuple[str, ...]] = (
     REQUEST_CLASSIFIED_SHADOW,
     NOTIFICATION,
     DEADLETTER,
+    DEADLINE,
 )
 
 ALL_TOPICS: Final[tuple[str, ...]] = tuple(PARTITIONS)

@@ -50,6 +50,10 @@ class RequestHistory(BaseModel):
     notifications: list[NotificationView]
     decision: dict[str, Any] | None
     amendments: list[dict[str, Any]]
+    links: list[dict[str, Any]] = []
+    duplicate_of: str | None = None
+    assignee: str | None = None
+    deadline_events: list[dict[str, Any]] = []
     events: list[EventRef]
 
 
@@ -319,6 +323,10 @@ async def request_history(request_id: str, caller: Caller, context: Context) -> 
         notifications=list(view.notifications),
         decision=view.decision,
         amendments=list(view.amendments),
+        links=list(view.links),
+        duplicate_of=view.duplicate_of,
+        assignee=view.assignee,
+        deadline_events=list(view.deadline_events),
         events=[
             EventRef(
                 event_id=e.event_id,

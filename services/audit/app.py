@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
@@ -13,10 +13,16 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import Gauge
 
+from services.audit.alerts import PagerDutyAlerts
 from services.audit.api import Audit, PublicKey, install_routes
+from services.audit.deadline_store import DeadlineStore
+from services.audit.deadlines import DeadlineMetrics, DeadlineScheduler
 from services.audit.domain.checkpoint import verifier_key
+from services.audit.domain.deadlines import Leads
 from services.audit.domain.tree_head import key_id
 from services.audit.handlers import register_handlers
+from services.audit.queue_api import Queue, QueueStore
+from services.audit.queue_api import router as queue_router
 from services.audit.signing_key import (
     load_or_create_signing_key,
     public_key_base64,
@@ -26,8 +32,16 @@ from services.audit.store import AuditStore
 from services.audit.tree import LogTree
 from shared.auth.access import install_access
 from shared.db import Database
+from shared.kafka import EventPublisher
 from shared.schemas import SCHEMAS
-from shared.service import create_http_app, create_runtime, serve
+from shared.service import (
+    Resource,
+    ServiceRuntime,
+    create_http_app,
+    create_runtime,
+    loop_running,
+    serve,
+)
 from shared.settings import AuditSettings
 
 log = structlog.get_logger("docket.audit")
@@ -78,18 +92,12 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
                 signed_size.set(head.tree_size)
                 log.info("tree_head_signed", tree_size=head.tree_size)
 
-    @asynccontextmanager
-    async def signer() -> AsyncIterator[None]:
-        task = asyncio.create_task(sign_periodically(settings.tree_head_interval_s))
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     if settings.tree_head_interval_s > 0:
-        runtime.background.append(signer)
+        runtime.background.append(
+            lambda: loop_running(sign_periodically(settings.tree_head_interval_s))
+        )
+    if settings.deadline_scan_interval_s > 0:
+        runtime.background.append(deadline_scheduler(settings, database, runtime))
 
     register_handlers(
         runtime.broker,
@@ -116,7 +124,52 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
             settings.national_security_band,
         ),
     )
+    app.state.queue = Queue(QueueStore(database), leads_from(settings))
+    app.include_router(queue_router)
     return app
+
+
+def deadline_scheduler(
+    settings: AuditSettings, database: Database, runtime: ServiceRuntime
+) -> Resource:
+    """The deadline scheduler (``docs/deadlines.md``), run while the broker runs."""
+    alerts = (
+        PagerDutyAlerts(
+            settings.deadline_alert_url,
+            settings.deadline_alert_routing_key,
+            settings.deadline_alert_timeout_s,
+        )
+        if settings.deadline_alert_url and settings.deadline_alert_routing_key
+        else None
+    )
+    scheduler = DeadlineScheduler(
+        DeadlineStore(database),
+        EventPublisher(runtime.broker, source="/docket/audit/deadlines"),
+        leads_from(settings),
+        DeadlineMetrics(runtime.registry),
+        runtime.tracer_provider.get_tracer("docket.audit.deadlines"),
+        alerts,
+    )
+
+    @asynccontextmanager
+    async def scheduling() -> AsyncIterator[None]:
+        try:
+            async with loop_running(scheduler.run_forever(settings.deadline_scan_interval_s)):
+                yield
+        finally:
+            if alerts is not None:
+                await alerts.aclose()
+
+    return scheduling
+
+
+def leads_from(settings: AuditSettings) -> Leads:
+    return Leads(
+        response=timedelta(seconds=settings.deadline_response_lead_s),
+        gag_expiry=timedelta(seconds=settings.deadline_gag_renewal_lead_s),
+        preservation_end=timedelta(seconds=settings.deadline_preservation_lead_s),
+        hold_review=timedelta(seconds=settings.deadline_hold_review_lead_s),
+    )
 
 
 def main() -> None:

@@ -138,7 +138,7 @@ def register_handlers(
 #: Topics whose records only audit reads: an unreadable one is dead-lettered by audit.
 #: (Poison on the dead-letter topic itself is already there; it is kept with its reason.)
 AUDIT_IS_ONLY_READER = frozenset(
-    {topics.REQUEST_DECIDED, topics.REQUEST_CLASSIFIED_SHADOW, topics.NOTIFICATION}
+    {topics.REQUEST_CLASSIFIED_SHADOW, topics.NOTIFICATION, topics.DEADLINE}
 )
 
 

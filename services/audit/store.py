@@ -15,6 +15,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel
 
+from services.audit.deadline_store import sync_deadlines
 from services.audit.domain.ledger import DeadLetterView, LedgerEntry, dead_letter_of
 from services.audit.domain.merkle import leaf_hash
 from services.audit.domain.request_view import RequestView, changed_views, fold_views
@@ -216,6 +217,8 @@ class AuditStore(DatabaseStore):
 
     @staticmethod
     async def save_views(conn: Connection, views: Iterable[RequestView]) -> None:
+        """Store the views and, in the same transaction, the clocks they say run."""
+        views = list(views)
         rows = [_view_row(view) for view in views]
         if not rows:
             return
@@ -231,6 +234,7 @@ class AuditStore(DatabaseStore):
             " view = excluded.view, updated_at = now()",
             rows,
         )
+        await sync_deadlines(conn, views)
 
     async def request_view(self, request_id: str) -> RequestView | None:
         row = await self.pool.fetchrow(

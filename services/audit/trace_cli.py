@@ -31,6 +31,8 @@ PRODUCERS: dict[str, str] = {
     "NotificationScheduled": "notifier",
     "NotificationWithheld": "notifier",
     "NotificationFailed": "notifier",
+    "DeadlineApproaching": "audit (deadline scheduler)",
+    "DeadlineMissed": "audit (deadline scheduler)",
     "DeadLettered": "a consumer (dead letter)",
 }
 

@@ -53,7 +53,7 @@ def create_app(
     )
     subscribe_events(
         runtime.broker,
-        topic_names=(topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED),
+        topic_names=(topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED, topics.REQUEST_DECIDED),
         group_id=settings.consumer_group,
         consumer=SERVICE,
         handler=handler,

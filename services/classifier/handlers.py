@@ -15,12 +15,14 @@ import structlog
 from opentelemetry.trace import Tracer
 
 from services.classifier.domain import Policy, classify
+from services.classifier.domain.links import link_keys
 from services.classifier.history import VerdictInputs, inputs_on_amended, inputs_on_received
 from services.classifier.shadow import differences
 from services.classifier.store import ClassifierStore
 from shared.accounts import AccountDirectory
 from shared.amendments import Amendment
 from shared.events import (
+    DecisionRecorded,
     Envelope,
     EventData,
     RequestAmended,
@@ -50,6 +52,8 @@ def verdict_event(
         amendments=inputs.amendments,
         classified_at=classified_at,
         caused_by=caused_by,
+        links=inputs.links,
+        duplicate_of=inputs.duplicate_of,
     )
 
 
@@ -82,9 +86,16 @@ class ClassifyHandler:
         self._tracer = tracer
 
     async def __call__(self, envelope: Envelope, data: EventData, _info: RecordInfo) -> None:
+        if isinstance(data, DecisionRecorded):
+            # kept for the requests linked to this one later (a re-issue after pushback)
+            await self._store.keep_decision(data.request_id, envelope.id, data.outcome.value)
+            return
         if isinstance(data, RequestReceived):
             history = await self._store.keep_submission(
-                data.request_id, envelope.id, data.submission
+                data.request_id,
+                envelope.id,
+                data.submission,
+                link_keys(data.submission, self._accounts),
             )
             inputs = inputs_on_received(history)
         elif isinstance(data, RequestAmended):
@@ -102,7 +113,12 @@ class ClassifyHandler:
     def _classify(self, policy: Policy, inputs: VerdictInputs) -> Verdict:
         submission = inputs.submission
         return classify(
-            submission, self._accounts, policy, submission.received_at, inputs.amendments
+            submission,
+            self._accounts,
+            policy,
+            submission.received_at,
+            inputs.amendments,
+            inputs.links,
         )
 
     async def _publish(self, request_id: str, cause: str, inputs: VerdictInputs) -> None:
@@ -118,6 +134,8 @@ class ClassifyHandler:
         )
         log.info(
             "request_classified",
+            links=len(inputs.links),
+            duplicate=inputs.duplicate_of is not None,
             authority=verdict.authority.code,
             risk_level=verdict.risk.level.value,
             policy_version=verdict.policy_version,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.amendments import Amendment
+from shared.events import RequestLink
 from shared.submission import Submission
 
 
@@ -26,12 +27,17 @@ class RequestHistory:
     submission: Submission | None
     received_position: int | None
     amendments: tuple[StoredAmendment, ...]
+    #: The earlier requests it was linked to on arrival, and the one it duplicates.
+    links: tuple[RequestLink, ...] = ()
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True)
 class VerdictInputs:
     submission: Submission
     amendments: tuple[Amendment, ...]
+    links: tuple[RequestLink, ...] = ()
+    duplicate_of: str | None = None
 
 
 def inputs_on_received(history: RequestHistory) -> VerdictInputs | None:
@@ -42,7 +48,7 @@ def inputs_on_received(history: RequestHistory) -> VerdictInputs | None:
     earlier = tuple(
         a.amendment for a in history.amendments if a.position < history.received_position
     )
-    return VerdictInputs(history.submission, earlier)
+    return VerdictInputs(history.submission, earlier, history.links, history.duplicate_of)
 
 
 def inputs_on_amended(history: RequestHistory, event_id: str) -> VerdictInputs | None:
@@ -55,4 +61,4 @@ def inputs_on_amended(history: RequestHistory, event_id: str) -> VerdictInputs |
     if position is None or position < history.received_position:
         return None
     so_far = tuple(a.amendment for a in history.amendments if a.position <= position)
-    return VerdictInputs(history.submission, so_far)
+    return VerdictInputs(history.submission, so_far, history.links, history.duplicate_of)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.notifier.domain.decision import NoticeRuling, decide_notice
+from services.notifier.domain.decision import NoticeRuling, NotifyReason, decide_notice
 from services.notifier.domain.notice import notice_id_for
 from services.notifier.store import NoticePlan
 from shared.accounts import Account, AccountDirectory
@@ -77,13 +77,19 @@ def _plan_target(
     account: Account | None,
     as_of: datetime,
 ) -> TargetPlan:
-    ruling = decide_notice(
-        submission=classified.submission,
-        verdict=verdict,
-        amendments=amendments,
-        target=match,
-        account=account,
-        as_of=as_of,
+    ruling = (
+        NoticeRuling(
+            decision=NoticeDecision.NOT_APPLICABLE, reason=NotifyReason.DUPLICATE_SUBMISSION
+        )
+        if classified.duplicate_of is not None
+        else decide_notice(
+            submission=classified.submission,
+            verdict=verdict,
+            amendments=amendments,
+            target=match,
+            account=account,
+            as_of=as_of,
+        )
     )
     target = NoticeTarget(handle=match.handle, platform_user_id=match.platform_user_id)
     key = account_key(target, account)

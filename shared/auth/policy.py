@@ -90,6 +90,13 @@ POLICY: tuple[RoutePolicy, ...] = (
     RoutePolicy(
         "audit",
         "GET",
+        "/v1/queue",
+        "legal staff's queue of open requests: deadlines, risk, assignee, what waits",
+        {Role.LEGAL: Reach.ANY},
+    ),
+    RoutePolicy(
+        "audit",
+        "GET",
         "/v1/deadletters",
         "records the pipeline could not process (no values)",
         {Role.LEGAL: Reach.ANY, Role.READER: Reach.ANY, Role.AUDITOR: Reach.ANY},

@@ -494,6 +494,8 @@ def test_every_deployment_is_selected_by_network_policies(manifests: list[Manife
         assert (9092, "TCP") not in reachable, f"{name} may reach a plaintext Kafka port"
         if name != "notifier":
             assert (587, "TCP") not in reachable, f"{name} may send e-mail"
+        # HTTPS out: the notifier's webhook, audit's deadline alerts (docs/deadlines.md)
+        assert ((443, "TCP") in reachable) is (name in ("notifier", "audit")), name
 
 
 def test_the_service_ports_follow_the_container_ports(manifests: list[Manifest]) -> None:

@@ -129,7 +129,8 @@ async def test_every_cell_of_the_matrix(docket_system: DocketSystem) -> None:
     frame_routes = sum(
         1 for s, _, p, _ in _routes(system) if policy_for(s, "GET", p) in _frame_policies()
     )
-    service_cells = 3 * len(CALLERS) * 3 + len(CALLERS) * (2 + 3 + 7)
+    # audit per caller: list, dead letters, queue; a history per kind; 7 public routes
+    service_cells = 3 * len(CALLERS) * 3 + len(CALLERS) * (3 + 3 + 7)
     assert matrix.cells == service_cells + frame_routes * len(CALLERS)
 
 
@@ -175,6 +176,8 @@ async def _audit_cells(matrix: Matrix, client: httpx.AsyncClient) -> None:
     listing = policy_for("audit", "GET", "/v1/requests")
     history = policy_for("audit", "GET", "/v1/requests/{request_id}")
     letters = policy_for("audit", "GET", "/v1/deadletters")
+    queue = policy_for("audit", "GET", "/v1/queue")
+    assert queue is not None
     assert listing is not None
     assert history is not None
     assert letters is not None
@@ -207,6 +210,16 @@ async def _audit_cells(matrix: Matrix, client: httpx.AsyncClient) -> None:
 
         response = await client.get(f"{audit}/v1/deadletters", headers=auth)
         matrix.check(f"audit deadletters {caller}", response, _expected(letters, caller, None, 200))
+
+        # the queue holds open requests only (the matrix decides some): none listed may
+        # be one the caller could not see (national-security process without the scope)
+        response = await client.get(f"{audit}/v1/queue", params={"limit": 200}, headers=auth)
+        extra = None
+        if response.status_code == 200:
+            listed = {item["request_id"] for item in response.json()["items"]}
+            leaked = [k for k, rid in matrix.world.items() if rid in listed and not sees(caller, k)]
+            extra = f"queued what it may not see: {leaked}" if leaked else None
+        matrix.check(f"audit queue {caller}", response, _expected(queue, caller, None, 200), extra)
 
         public_calls: dict[str, dict[str, Any]] = {
             "/v1/reports/transparency": PERIOD,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.auth.policy import is_national_security
 from shared.events import (
+    DeadlineEvent,
     DecisionRecorded,
     EventData,
     NoticeEvent,
@@ -49,6 +50,8 @@ class NotificationView(BaseModel):
     sent_at: datetime | None = None
     channel: str | None = None
     last_event: str
+    #: When a withheld notice is to be looked at again (its hold's review date).
+    review_after: datetime | None = None
 
 
 class RequestView(BaseModel):
@@ -61,6 +64,14 @@ class RequestView(BaseModel):
     notifications: tuple[NotificationView, ...] = ()
     decision: dict[str, Any] | None = None
     amendments: tuple[dict[str, Any], ...] = ()
+    #: Earlier requests for the same account or from the same requester (``RequestLink``).
+    links: tuple[dict[str, Any], ...] = ()
+    #: The earlier request this one submits again: its notices and clocks are that one's.
+    duplicate_of: str | None = None
+    #: The reviewer the request is assigned to (``RequestAssigned``); None: unassigned.
+    assignee: str | None = None
+    #: Deadline events reported for the request, in the order they arrived.
+    deadline_events: tuple[dict[str, Any], ...] = ()
 
 
 def _advance(current: str, candidate: str) -> str:
@@ -82,6 +93,7 @@ def _notification(event: NoticeEvent) -> NotificationView:
         sent_at=event.sent_at if isinstance(event, UserNotified) else None,
         channel=event.channel if isinstance(event, UserNotified | NotificationFailed) else None,
         last_event=event.EVENT_TYPE,
+        review_after=event.review_after if isinstance(event, NotificationWithheld) else None,
     )
 
 
@@ -104,11 +116,15 @@ def apply_event(view: RequestView | None, data: EventData) -> RequestView:
         )
     if isinstance(data, RequestClassified):
         classification = data.model_dump(
-            mode="json", by_alias=True, exclude={"submission", "amendments"}
+            mode="json",
+            by_alias=True,
+            exclude={"submission", "amendments", "links", "duplicate_of"},
         )
         return current.model_copy(
             update={
                 "classification": classification,
+                "links": tuple(link.model_dump(mode="json") for link in data.links),
+                "duplicate_of": data.duplicate_of,
                 "state": _advance(current.state, "classified"),
             }
         )
@@ -140,7 +156,34 @@ def apply_event(view: RequestView | None, data: EventData) -> RequestView:
         return current.model_copy(
             update={"decision": decision, "state": _advance(current.state, "decided")}
         )
+    if isinstance(data, DeadlineEvent):
+        reported = {
+            "event": data.EVENT_TYPE,
+            **data.model_dump(mode="json", exclude={"request_id"}),
+        }
+        return current.model_copy(update={"deadline_events": (*current.deadline_events, reported)})
+    assignee = assignee_named(data)
+    if assignee is not None:
+        return current.model_copy(update={"assignee": assignee})
     return current
+
+
+#: The event that assigns a request to a reviewer, ``RequestAssigned{request_id,
+#: assignee, reason}``, is defined by the counsel commands (issue #17), not here.
+ASSIGNMENT_EVENT = "RequestAssigned"
+
+
+def assignee_named(data: EventData) -> str | None:
+    """The reviewer an assignment names; None for any other event.
+
+    MERGE POINT (issue #17, counsel branch): the one place the view reads
+    ``RequestAssigned``. Once that event is in ``shared.events`` it reaches here by its
+    type name; at merge, replace the look-up below by
+    ``isinstance(data, RequestAssigned)`` and ``data.assignee``."""
+    if data.EVENT_TYPE != ASSIGNMENT_EVENT:
+        return None
+    assignee = getattr(data, "assignee", None)
+    return assignee if isinstance(assignee, str) and assignee else None
 
 
 def _already_sent(notification: NotificationView) -> bool:

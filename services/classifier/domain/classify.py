@@ -19,6 +19,7 @@ from services.classifier.domain.policy import (
 )
 from shared.accounts import AccountDirectory
 from shared.amendments import Amendment, effective_state
+from shared.events import RequestLink
 from shared.submission import Nondisclosure, Submission
 from shared.verdict import (
     Authority,
@@ -181,7 +182,10 @@ def explain(
     policy: Policy,
     as_of: datetime,
     amendments: Sequence[Amendment] = (),
+    linked: Sequence[RequestLink] = (),
 ) -> Explanation:
+    """The verdict and why; ``linked``: the earlier requests this one is linked to on
+    arrival (``services.classifier.domain.links``)."""
     # Every amendment passed in was accepted and applies, even one dated after the clock
     # (a gag added after receipt); the clock itself stays the legal one (normally receipt).
     amended_as_of = max([as_of, *(a.effective_at for a in amendments)])
@@ -194,6 +198,7 @@ def explain(
         state.nondisclosure,
         state.withdrawn,
         policy.agencies,
+        tuple(linked),
     )
 
     found = identify_authority(policy, facts)
@@ -278,7 +283,9 @@ def classify(
     policy: Policy,
     as_of: datetime,
     amendments: Sequence[Amendment] = (),
+    linked: Sequence[RequestLink] = (),
 ) -> Verdict:
     """Classify one request as of ``as_of`` (normally ``submission.received_at``),
-    taking into account the amendments the caller has already accepted."""
-    return explain(submission, accounts, policy, as_of, amendments).verdict
+    taking into account the amendments the caller has already accepted and the earlier
+    requests it is linked to."""
+    return explain(submission, accounts, policy, as_of, amendments, linked).verdict

@@ -31,6 +31,7 @@ from services.classifier.domain.extract import (
     SecrecySource,
 )
 from services.classifier.domain.facts import AuthorityBasis, Facts, GagState, TextField
+from services.classifier.domain.links import resisted_earlier
 from services.classifier.domain.requester import SignalKind
 from services.classifier.domain.text import Pattern, redact
 from services.classifier.domain.yamlnodes import Node
@@ -226,6 +227,7 @@ _REQUEST_ONLY_KEYS = frozenset(
         "context",
         "threat_against",
         "earlier_demand_resisted",
+        "linked_request_resisted",
         "showing_missing",
         "speakers_not_parties",
         "technical_assistance",
@@ -576,6 +578,16 @@ def _parse_requester(value: Node, _v: Vocabulary) -> Condition:
     )
 
 
+def _linked_request_resisted(facts: Facts) -> str | None:
+    earlier = resisted_earlier(facts.linked)
+    if earlier is None:
+        return None
+    return (
+        f"linked earlier request {earlier.request_id} from the same requester for the same"
+        f" account was {earlier.status}"
+    )
+
+
 def _withdrawn_by_amendment(facts: Facts) -> str | None:
     return "an amendment withdrew the request" if facts.withdrawn_by_amendment else None
 
@@ -908,6 +920,7 @@ _PARSERS: dict[str, Callable[[Node, Vocabulary], Condition]] = {
     "context": _parse_context,
     "threat_against": _parse_threat_against,
     "earlier_demand_resisted": _document_flag(lambda d: d.earlier_demand_resisted),
+    "linked_request_resisted": _flag(_linked_request_resisted),
     "showing_missing": _document_flag(lambda d: d.showing_missing),
     "speakers_not_parties": _document_flag(lambda d: d.speakers_not_parties),
     "technical_assistance": _document_flag(lambda d: d.technical_assistance),

@@ -14,6 +14,7 @@ from services.classifier.domain.extract import DocumentFacts, read_document
 from services.classifier.domain.requester import RequesterEvidence, assess_requester
 from services.classifier.domain.text import NormalisedText, normalise, redact
 from shared.accounts import Account, AccountDirectory, IdentifierForm, Resolution, identifier_form
+from shared.events import RequestLink
 from shared.submission import DataCategory, Nondisclosure, Submission, Target
 
 
@@ -111,6 +112,8 @@ class Facts:
     factors: dict[str, str] = field(default_factory=dict)
     #: the agency registry the requester's identity is checked against
     agencies: AgencyRegistry = field(default_factory=lambda: AgencyRegistry(()))
+    #: earlier requests for the same account or from the same requester, on arrival
+    linked: tuple[RequestLink, ...] = ()
 
     @property
     def requester_foreign(self) -> bool:
@@ -167,6 +170,7 @@ def gather(
     nondisclosure: Nondisclosure,
     withdrawn_by_amendment: bool,
     agencies: AgencyRegistry | None = None,
+    linked: tuple[RequestLink, ...] = (),
 ) -> Facts:
     texts = _texts(submission)
     texts[TextField.NONDISCLOSURE_AUTHORITY] = normalise(nondisclosure.authority or "")
@@ -180,4 +184,5 @@ def gather(
         nondisclosure=nondisclosure,
         withdrawn_by_amendment=withdrawn_by_amendment,
         agencies=agencies if agencies is not None else AgencyRegistry(()),
+        linked=linked,
     )

@@ -33,8 +33,7 @@ async def start_audit(kafka: KafkaAccess, database_url: str, **overrides: Any) -
         database_url=service_url(database_url, "audit"),
         port=port,
         signing_key_file=Path(tempfile.mkdtemp()) / "key.pem",
-        consumer_group_prefix=f"docket-audit-test-{secrets.token_hex(4)}",
-        **overrides,
+        **({"consumer_group_prefix": f"docket-audit-test-{secrets.token_hex(4)}"} | overrides),
     )
     return await start_service("audit", create_app(settings), port)
 

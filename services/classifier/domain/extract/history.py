@@ -1,6 +1,8 @@
 """What the document says about earlier demands: a summons or subpoena for the same
 thing that was withdrawn, quashed, contested or refused, so that this one re-issues it
-(ESCALATION_AFTER_PUSHBACK, until linked requests are compared directly)."""
+(ESCALATION_AFTER_PUSHBACK). The linked requests themselves are compared on arrival
+(``services.classifier.domain.links``, condition ``linked_request_resisted``); this
+reads what the document says of demands Docket never saw."""
 
 from __future__ import annotations
 
