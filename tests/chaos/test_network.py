@@ -1,0 +1,177 @@
+"""Issue #20: network faults between processes, not just dead processes.
+
+The whole system runs on a broker of its own that advertises a Toxiproxy address as
+its client listener, so every byte between a service and Kafka crosses the proxy; each
+service instance also reaches PostgreSQL through a proxy of its own. One test per fault
+kind (``tests/chaos/network.py``): a steady stream of requests with amendments and
+decisions runs while the fault sits on the broker link (all services) and then on the
+database links of one instance of each service, and the durable state is checked as in
+``test_chaos.py``. Then the broker's disk fills up: its log directory is a small tmpfs
+mounted for the run (the suite runs as root). Part of ``make chaos`` (``-m chaos_full``);
+run with ``-s`` for the ``NETWORK SUMMARY`` line of each kind."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiosmtpd.controller import Controller
+
+from deploy.kafka.launcher import KafkaBroker, secure
+from tests.chaos.harness import Accepted, Counts, Mailbox, System, durable_state
+from tests.chaos.network import CUT_S, FAULT_KINDS, FaultKind, Link, Toxiproxy, inject
+from tests.fixtures.postgres import PostgresTestServer
+from tests.fixtures.servers import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.chaos_full]
+
+FAULT_S = 12.0
+#: The broker's disk: room for the run's records, and small enough to fill quickly.
+DISK_SIZE = "384m"
+
+
+@dataclass
+class Network:
+    system: System
+    mailbox: Mailbox
+    broker: KafkaBroker
+    kafka_link: Link
+    disk: Path
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def network(postgres_server: PostgresTestServer) -> AsyncIterator[Network]:
+    folder = Path(tempfile.mkdtemp(prefix="docket-network-"))
+    proxy = Toxiproxy(folder)
+    await proxy.start()
+    disk = folder / "kafka-disk"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "docket-chaos", str(disk)]
+    await asyncio.to_thread(subprocess.run, mount, check=True)
+    broker = KafkaBroker(disk / "kafka")
+    kafka_link = await proxy.link("kafka", broker.bootstrap_servers)
+    broker.advertised_port = int(kafka_link.listen.rpartition(":")[2])
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    system: System | None = None
+    try:
+        await broker.start()
+        await secure(broker.access)
+        database = await postgres_server.docket_database(f"network_{free_port()}")
+        # Every client, the services' and this test's, enters through the proxy.
+        system = System(broker.security.access(kafka_link.listen), database, smtp.port, folder)
+        await system.route_through(proxy)
+        await system.start()
+        yield Network(system, mailbox, broker, kafka_link, disk)
+    finally:
+        if system is not None:
+            await system.stop()
+        await broker.stop()
+        await proxy.stop()
+        smtp.stop()
+        await asyncio.to_thread(subprocess.run, ["umount", str(disk)], check=False)
+        print(f"\nnetwork chaos logs: {folder}", flush=True)
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+async def test_network_fault(network: Network, kind: FaultKind) -> None:
+    system = network.system
+    system.counts = Counts()
+    system.accepted = dict[str, Accepted]()
+    faults = system.counts.faults
+    seconds = CUT_S if kind == "cut" else FAULT_S
+    stop = asyncio.Event()
+    stream = asyncio.create_task(system.stream(stop, 0.5))
+    try:
+        await asyncio.sleep(3.0)
+        # Between every service and the broker.
+        await inject([network.kafka_link], kind, seconds)
+        faults[f"{kind}_kafka"] += 1
+        assert not stream.done(), stream.exception()
+        await asyncio.sleep(3.0)
+        # Between one instance of each service and PostgreSQL (intake too).
+        copy = "ab"[FAULT_KINDS.index(kind) % 2]
+        names = [f"{s}-{copy}" for s in ("classifier", "notifier", "audit")] + ["intake"]
+        await inject([system.database_links[n] for n in names], kind, seconds)
+        faults[f"{kind}_postgres"] += len(names)
+        assert not stream.done(), stream.exception()
+        await asyncio.sleep(3.0)
+    finally:
+        stop.set()
+        await stream
+    state = await durable_state(system, network.mailbox)
+    counts = system.counts
+    print(
+        f"\nNETWORK SUMMARY kind={kind} seconds={seconds:.0f}"
+        f" faults={dict(sorted(faults.items()))} requests_sent={counts.sent}"
+        f" accepted={counts.accepted} (requests={len(system.accepted)})"
+        f" refused={dict(counts.refused)} {state.summary()}",
+        flush=True,
+    )
+    state.assert_clean()
+    # Every instance lived through the fault (none crashed or exited).
+    assert [i.name for i in system.instances.values() if not i.running] == []
+
+
+def fill(disk: Path) -> Path:
+    """Write to ``disk`` until it is full; the file that filled it."""
+    filler = disk / "filler"
+    chunk = b"\0" * (1 << 20)
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(chunk)
+                out.flush()
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+    return filler
+
+
+async def test_full_disk_under_the_broker(network: Network) -> None:
+    """The broker's log directory fills up: intake answers 503 rather than 202 for what
+    Kafka could not store, nothing it accepted is lost, and once space returns (and the
+    broker, which stops itself when its only log directory fails, is started again as
+    an orchestrator would) the services carry on by themselves."""
+    system, broker = network.system, network.broker
+    system.counts = Counts()
+    system.accepted = dict[str, Accepted]()
+    stop = asyncio.Event()
+    stream = asyncio.create_task(system.stream(stop, 0.5))
+    try:
+        await asyncio.sleep(3.0)
+        filler = await asyncio.to_thread(fill, network.disk)
+        system.counts.faults["disk_full_kafka"] += 1
+        accepted_before = system.counts.accepted
+        await asyncio.sleep(FAULT_S)
+        accepted_while_full = system.counts.accepted - accepted_before
+        refused_while_full = system.counts.refused["503"]
+        broker_exited = not broker.running
+        filler.unlink()
+        if broker_exited:
+            await broker.start()
+        await asyncio.sleep(8.0)
+        assert not stream.done(), stream.exception()
+    finally:
+        stop.set()
+        await stream
+    state = await durable_state(system, network.mailbox)
+    counts = system.counts
+    print(
+        f"\nNETWORK SUMMARY kind=disk_full_kafka seconds={FAULT_S:.0f}"
+        f" broker_stopped_itself={broker_exited} accepted_while_full={accepted_while_full}"
+        f" faults={dict(counts.faults)} requests_sent={counts.sent} accepted={counts.accepted}"
+        f" (requests={len(system.accepted)}) refused={dict(counts.refused)} {state.summary()}",
+        flush=True,
+    )
+    state.assert_clean()
+    assert refused_while_full > 0  # intake said 503, it did not pretend
+    assert [i.name for i in system.instances.values() if not i.running] == []
