@@ -339,6 +339,26 @@ class NoticeDispatcher:
         log.warning(
             "notice_delivery_failed", notice_id=row.notice_id, attempts=attempts, retry_in_s=delay
         )
+        await self._publish_failed(
+            row,
+            attempts,
+            reason[:500],
+            derived_event_id("notice-failed", row.notice_id, str(attempts)),
+        )
+
+    async def _publish_uncertain(self, row: NoticeRow) -> None:
+        """Tell the audit log (and counsel) that this notice's delivery is uncertain."""
+        await self._publish_failed(
+            row,
+            row.attempts,
+            DELIVERY_UNCERTAIN,
+            derived_event_id("notice-uncertain", row.notice_id),
+        )
+        await self._store.mark_uncertain_published(row.notice_id)
+
+    async def _publish_failed(
+        self, row: NoticeRow, attempts: int, error: str, event_id: str
+    ) -> None:
         await self._publisher.publish(
             NotificationFailed(
                 request_id=row.request_id,
@@ -347,26 +367,10 @@ class NoticeDispatcher:
                 reason=row.reason,
                 channel=row.channel,
                 attempts=attempts,
-                error=reason[:500],
+                error=error,
             ),
-            event_id=derived_event_id("notice-failed", row.notice_id, str(attempts)),
+            event_id=event_id,
         )
-
-    async def _publish_uncertain(self, row: NoticeRow) -> None:
-        """Tell the audit log (and counsel) that this notice's delivery is uncertain."""
-        await self._publisher.publish(
-            NotificationFailed(
-                request_id=row.request_id,
-                target=row.target,
-                decision=NoticeDecision.NOW,
-                reason=row.reason,
-                channel=row.channel,
-                attempts=row.attempts,
-                error=DELIVERY_UNCERTAIN,
-            ),
-            event_id=derived_event_id("notice-uncertain", row.notice_id),
-        )
-        await self._store.mark_uncertain_published(row.notice_id)
 
     async def _publish_sent(self, row: NoticeRow) -> None:
         """Publish the confirmation within the request's trace."""

@@ -81,15 +81,36 @@ async def network(postgres_server: PostgresTestServer) -> AsyncIterator[Network]
         print(f"\nnetwork chaos logs: {folder}", flush=True)
 
 
+def start_stream(system: System, stop: asyncio.Event) -> asyncio.Task[None]:
+    """Fresh counts, then a steady stream of requests until ``stop`` is set."""
+    system.counts = Counts()
+    system.accepted = dict[str, Accepted]()
+    return asyncio.create_task(system.stream(stop, 0.5))
+
+
+async def settle(network: Network, label: str) -> None:
+    """The durable state after the fault, its summary line, and the assertions."""
+    system = network.system
+    state = await durable_state(system, network.mailbox)
+    counts = system.counts
+    print(
+        f"\nNETWORK SUMMARY {label} faults={dict(sorted(counts.faults.items()))}"
+        f" requests_sent={counts.sent} accepted={counts.accepted}"
+        f" (requests={len(system.accepted)}) refused={dict(counts.refused)} {state.summary()}",
+        flush=True,
+    )
+    state.assert_clean()
+    # Every instance lived through the fault (none crashed or exited).
+    assert [i.name for i in system.instances.values() if not i.running] == []
+
+
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 async def test_network_fault(network: Network, kind: FaultKind) -> None:
     system = network.system
-    system.counts = Counts()
-    system.accepted = dict[str, Accepted]()
-    faults = system.counts.faults
     seconds = CUT_S if kind == "cut" else FAULT_S
     stop = asyncio.Event()
-    stream = asyncio.create_task(system.stream(stop, 0.5))
+    stream = start_stream(system, stop)
+    faults = system.counts.faults
     try:
         await asyncio.sleep(3.0)
         # Between every service and the broker.
@@ -107,18 +128,7 @@ async def test_network_fault(network: Network, kind: FaultKind) -> None:
     finally:
         stop.set()
         await stream
-    state = await durable_state(system, network.mailbox)
-    counts = system.counts
-    print(
-        f"\nNETWORK SUMMARY kind={kind} seconds={seconds:.0f}"
-        f" faults={dict(sorted(faults.items()))} requests_sent={counts.sent}"
-        f" accepted={counts.accepted} (requests={len(system.accepted)})"
-        f" refused={dict(counts.refused)} {state.summary()}",
-        flush=True,
-    )
-    state.assert_clean()
-    # Every instance lived through the fault (none crashed or exited).
-    assert [i.name for i in system.instances.values() if not i.running] == []
+    await settle(network, f"kind={kind} seconds={seconds:.0f}")
 
 
 def fill(disk: Path) -> Path:
@@ -142,18 +152,16 @@ async def test_full_disk_under_the_broker(network: Network) -> None:
     broker, which stops itself when its only log directory fails, is started again as
     an orchestrator would) the services carry on by themselves."""
     system, broker = network.system, network.broker
-    system.counts = Counts()
-    system.accepted = dict[str, Accepted]()
     stop = asyncio.Event()
-    stream = asyncio.create_task(system.stream(stop, 0.5))
+    stream = start_stream(system, stop)
     try:
         await asyncio.sleep(3.0)
         filler = await asyncio.to_thread(fill, network.disk)
         system.counts.faults["disk_full_kafka"] += 1
-        accepted_before = system.counts.accepted
+        accepted_before, refused_before = system.counts.accepted, system.counts.refused["503"]
         await asyncio.sleep(FAULT_S)
         accepted_while_full = system.counts.accepted - accepted_before
-        refused_while_full = system.counts.refused["503"]
+        refused_while_full = system.counts.refused["503"] - refused_before
         broker_exited = not broker.running
         filler.unlink()
         if broker_exited:
@@ -163,15 +171,9 @@ async def test_full_disk_under_the_broker(network: Network) -> None:
     finally:
         stop.set()
         await stream
-    state = await durable_state(system, network.mailbox)
-    counts = system.counts
-    print(
-        f"\nNETWORK SUMMARY kind=disk_full_kafka seconds={FAULT_S:.0f}"
-        f" broker_stopped_itself={broker_exited} accepted_while_full={accepted_while_full}"
-        f" faults={dict(counts.faults)} requests_sent={counts.sent} accepted={counts.accepted}"
-        f" (requests={len(system.accepted)}) refused={dict(counts.refused)} {state.summary()}",
-        flush=True,
+    await settle(
+        network,
+        f"kind=disk_full_kafka seconds={FAULT_S:.0f} broker_stopped_itself={broker_exited}"
+        f" accepted_while_full={accepted_while_full} refused_while_full={refused_while_full}",
     )
-    state.assert_clean()
     assert refused_while_full > 0  # intake said 503, it did not pretend
-    assert [i.name for i in system.instances.values() if not i.running] == []

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
@@ -29,8 +28,7 @@ from shared.kafka import EventPublisher, create_broker
 from shared.kafka_acl import principal_of
 from shared.schemas import SCHEMAS
 from tests.fixtures.postgres import DocketDatabase
-from tests.fixtures.servers import free_port
-from tests.integration.notifier.conftest import Mailbox, SmtpServer
+from tests.integration.notifier.conftest import SmtpServer, _run_smtp
 from tests.integration.notifier.test_schedule import classified, gagged_subpoena
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -40,13 +38,7 @@ SHIFT = timedelta(hours=1)
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield SmtpServer(mailbox, controller.port)
-    finally:
-        controller.stop()
+    yield from _run_smtp()
 
 
 def shifted(by: timedelta) -> Callable[[], datetime]:

@@ -18,7 +18,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiosmtpd.controller import Controller
 
 from deploy.kafka.security import KafkaAccess
 from services.notifier.dispatcher import DELIVERY_UNCERTAIN
@@ -27,8 +26,7 @@ from shared.db import Database
 from shared.events import NoticeTarget
 from shared.schemas import SCHEMAS
 from tests.fixtures.postgres import DocketDatabase
-from tests.fixtures.servers import free_port
-from tests.integration.notifier.conftest import Mailbox, SmtpServer
+from tests.integration.notifier.conftest import Mailbox, SmtpServer, _run_smtp
 from tests.integration.notifier.test_schedule import (
     ACCOUNT,
     Notifiers,
@@ -62,13 +60,7 @@ class KillingMailbox(Mailbox):
 @pytest.fixture
 def killing_smtp() -> Iterator[SmtpServer]:
     """An SMTP server answering through a :class:`KillingMailbox`."""
-    mailbox = KillingMailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield SmtpServer(mailbox, controller.port)
-    finally:
-        controller.stop()
+    yield from _run_smtp(KillingMailbox())
 
 
 def to_reader(mailbox: Mailbox) -> int:
