@@ -6,8 +6,9 @@ service instance also reaches PostgreSQL through a proxy of its own. One test pe
 kind (``tests/chaos/network.py``): a steady stream of requests with amendments and
 decisions runs while the fault sits on the broker link (all services) and then on the
 database links of one instance of each service, and the durable state is checked as in
-``test_chaos.py``. Then the broker's disk fills up: its log directory is a small tmpfs
-mounted for the run (the suite runs as root). Part of ``make chaos`` (``-m chaos_full``);
+``test_chaos.py``. Then the disks fill up: the broker's log directory and PostgreSQL's
+data directory (a server of this module's own) are small tmpfs filesystems mounted for
+the run (the suite runs as root). Part of ``make chaos`` (``-m chaos_full``);
 run with ``-s`` for the ``NETWORK SUMMARY`` line of each kind."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import errno
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,16 +26,18 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 
 from deploy.kafka.launcher import KafkaBroker, secure
+from deploy.postgres.launcher import LocalPostgres, ensure_owner_role
 from tests.chaos.harness import Accepted, Counts, Mailbox, System, durable_state
 from tests.chaos.network import CUT_S, FAULT_KINDS, FaultKind, Link, Toxiproxy, inject
-from tests.fixtures.postgres import PostgresTestServer
+from tests.fixtures.postgres import ROLES, PostgresTestServer
 from tests.fixtures.servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.chaos_full]
 
 FAULT_S = 12.0
 #: The broker's disk: room for the run's records, and small enough to fill quickly.
-DISK_SIZE = "384m"
+KAFKA_DISK = "384m"
+POSTGRES_DISK = "512m"
 
 
 @dataclass
@@ -43,19 +46,33 @@ class Network:
     mailbox: Mailbox
     broker: KafkaBroker
     kafka_link: Link
-    disk: Path
+    kafka_disk: Path
+    postgres: LocalPostgres
+    postgres_disk: Path
+
+
+async def mount_tmpfs(where: Path, size: str) -> None:
+    command = ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "docket-chaos", str(where)]
+    await asyncio.to_thread(subprocess.run, command, check=True)
+
+
+async def unmount(where: Path) -> None:
+    await asyncio.to_thread(subprocess.run, ["umount", "--lazy", str(where)], check=False)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def network(postgres_server: PostgresTestServer) -> AsyncIterator[Network]:
+async def network() -> AsyncIterator[Network]:
     folder = Path(tempfile.mkdtemp(prefix="docket-network-"))
     proxy = Toxiproxy(folder)
     await proxy.start()
-    disk = folder / "kafka-disk"
-    disk.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "docket-chaos", str(disk)]
-    await asyncio.to_thread(subprocess.run, mount, check=True)
-    broker = KafkaBroker(disk / "kafka")
+    kafka_disk = folder / "kafka-disk"
+    kafka_disk.mkdir()
+    await mount_tmpfs(kafka_disk, KAFKA_DISK)
+    # Not inside ``folder`` (mode 0700): the server's own account must reach its data.
+    postgres_disk = Path(tempfile.mkdtemp(prefix="docket-network-pg-"))
+    await mount_tmpfs(postgres_disk, POSTGRES_DISK)
+    postgres = LocalPostgres(postgres_disk / "data")
+    broker = KafkaBroker(kafka_disk / "kafka")
     kafka_link = await proxy.link("kafka", broker.bootstrap_servers)
     broker.advertised_port = int(kafka_link.listen.rpartition(":")[2])
     mailbox = Mailbox()
@@ -63,21 +80,25 @@ async def network(postgres_server: PostgresTestServer) -> AsyncIterator[Network]
     smtp.start()
     system: System | None = None
     try:
+        admin_url = await asyncio.to_thread(postgres.start)
+        await ensure_owner_role(admin_url, ROLES.owner)
+        database = await PostgresTestServer(admin_url, postgres).docket_database("network")
         await broker.start()
         await secure(broker.access)
-        database = await postgres_server.docket_database(f"network_{free_port()}")
         # Every client, the services' and this test's, enters through the proxy.
         system = System(broker.security.access(kafka_link.listen), database, smtp.port, folder)
         await system.route_through(proxy)
         await system.start()
-        yield Network(system, mailbox, broker, kafka_link, disk)
+        yield Network(system, mailbox, broker, kafka_link, kafka_disk, postgres, postgres_disk)
     finally:
         if system is not None:
             await system.stop()
         await broker.stop()
+        await asyncio.to_thread(postgres.stop)
         await proxy.stop()
         smtp.stop()
-        await asyncio.to_thread(subprocess.run, ["umount", str(disk)], check=False)
+        await unmount(kafka_disk)
+        await unmount(postgres_disk)
         print(f"\nnetwork chaos logs: {folder}", flush=True)
 
 
@@ -146,26 +167,32 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-async def test_full_disk_under_the_broker(network: Network) -> None:
-    """The broker's log directory fills up: intake answers 503 rather than 202 for what
-    Kafka could not store, nothing it accepted is lost, and once space returns (and the
-    broker, which stops itself when its only log directory fails, is started again as
-    an orchestrator would) the services carry on by themselves."""
-    system, broker = network.system, network.broker
+async def full_disk(
+    network: Network,
+    label: str,
+    disk: Path,
+    running: Callable[[], bool],
+    start: Callable[[], Awaitable[object]],
+) -> None:
+    """Fill ``disk`` while requests stream in: intake answers 503 rather than 202 for
+    what cannot be stored, nothing it accepted is lost; then space returns, the server
+    is started again if it stopped itself (as an orchestrator would), and the services
+    carry on by themselves."""
+    system = network.system
     stop = asyncio.Event()
     stream = start_stream(system, stop)
     try:
         await asyncio.sleep(3.0)
-        filler = await asyncio.to_thread(fill, network.disk)
-        system.counts.faults["disk_full_kafka"] += 1
+        filler = await asyncio.to_thread(fill, disk)
+        system.counts.faults[label] += 1
         accepted_before, refused_before = system.counts.accepted, system.counts.refused["503"]
         await asyncio.sleep(FAULT_S)
         accepted_while_full = system.counts.accepted - accepted_before
         refused_while_full = system.counts.refused["503"] - refused_before
-        broker_exited = not broker.running
+        stopped_itself = not running()
         filler.unlink()
-        if broker_exited:
-            await broker.start()
+        if stopped_itself:
+            await start()
         await asyncio.sleep(8.0)
         assert not stream.done(), stream.exception()
     finally:
@@ -173,7 +200,26 @@ async def test_full_disk_under_the_broker(network: Network) -> None:
         await stream
     await settle(
         network,
-        f"kind=disk_full_kafka seconds={FAULT_S:.0f} broker_stopped_itself={broker_exited}"
+        f"kind={label} seconds={FAULT_S:.0f} server_stopped_itself={stopped_itself}"
         f" accepted_while_full={accepted_while_full} refused_while_full={refused_while_full}",
     )
     assert refused_while_full > 0  # intake said 503, it did not pretend
+
+
+async def test_full_disk_under_the_broker(network: Network) -> None:
+    """Kafka stops itself when its only log directory fails."""
+    broker = network.broker
+    await full_disk(
+        network, "disk_full_kafka", network.kafka_disk, lambda: broker.running, broker.start
+    )
+
+
+async def test_full_disk_under_postgres(network: Network) -> None:
+    postgres = network.postgres
+    await full_disk(
+        network,
+        "disk_full_postgres",
+        network.postgres_disk,
+        postgres.is_running,
+        lambda: asyncio.to_thread(postgres.start),
+    )
