@@ -87,7 +87,7 @@ class Instance:
             )
         self.starts += 1
 
-    async def wait_ready(self, timeout_s: float = 90.0) -> None:
+    async def wait_ready(self, timeout_s: float = 240.0) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         async with httpx.AsyncClient(timeout=3) as client:
