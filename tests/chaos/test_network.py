@@ -210,7 +210,11 @@ async def test_full_disk_under_the_broker(network: Network) -> None:
     """Kafka stops itself when its only log directory fails."""
     broker = network.broker
     await full_disk(
-        network, "disk_full_kafka", network.kafka_disk, lambda: broker.running, broker.start
+        network,
+        "disk_full_kafka",
+        network.kafka_disk,
+        lambda: broker.running,
+        lambda: broker.start(ready_within=300),  # log recovery, on a loaded machine
     )
 
 
