@@ -54,12 +54,6 @@ contract: $(STAMP)
 chaos: install
 	$(PY) -m pytest -p no:cacheprovider -s tests/chaos -m "chaos or chaos_full" $(PYTEST_ARGS)
 
-# The long day: steady load with faults for SOAK_MINUTES (default 60), memory and lag
-# sampled; writes docs/soak.json and docs/soak.png. Not part of make test.
-SOAK_MINUTES ?= 60
-soak: install $(BENCH_STAMP)
-	DOCKET_SOAK_MINUTES=$(SOAK_MINUTES) $(PY) -m pytest -p no:cacheprovider -s tests/chaos/test_soak.py -m soak $(PYTEST_ARGS)
-
 BENCH_STAMP := $(VENV)/.bench-installed
 COMPARE ?=
 BENCH_ARGS ?=
@@ -72,6 +66,12 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 # (rates, durations, --profile); COMPARE=old.json prints new/old per metric.
 bench: install $(BENCH_STAMP)
 	$(PY) -m bench $(if $(COMPARE),--compare $(COMPARE),) $(BENCH_ARGS)
+
+# The long day: steady load with faults for SOAK_MINUTES (default 60), memory and lag
+# sampled; writes docs/soak.json and docs/soak.png. Not part of make test.
+SOAK_MINUTES ?= 60
+soak: install $(BENCH_STAMP)
+	DOCKET_SOAK_MINUTES=$(SOAK_MINUTES) $(PY) -m pytest -p no:cacheprovider -s tests/chaos/test_soak.py -m soak $(PYTEST_ARGS)
 
 clean:
 	rm -rf .run

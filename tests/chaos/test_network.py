@@ -83,7 +83,7 @@ async def network() -> AsyncIterator[Network]:
         admin_url = await asyncio.to_thread(postgres.start)
         await ensure_owner_role(admin_url, ROLES.owner)
         database = await PostgresTestServer(admin_url, postgres).docket_database("network")
-        await broker.start()
+        await broker.start(ready_within=300)
         await secure(broker.access)
         # Every client, the services' and this test's, enters through the proxy.
         system = System(broker.security.access(kafka_link.listen), database, smtp.port, folder)
