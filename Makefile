@@ -11,13 +11,14 @@ STAMP := $(VENV)/.installed
 ONCE ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format unit integration e2e bench chaos clean help contract
+.PHONY: install run test lint format unit integration e2e bench chaos soak clean help contract
 
 help:
 	@echo "make run        start Kafka, PostgreSQL and the four services; submit examples/ (ONCE=1 exits after the summary)"
 	@echo "make test       install everything, lint, and run every test (unit, contract, integration, e2e)"
 	@echo "make lint       ruff and mypy"
 	@echo "make unit       only the tests that need no broker or database"
+	@echo "make soak       an hour of steady load with faults: memory and lag per service (SOAK_MINUTES=60)"
 	@echo "make bench      throughput/latency/memory on the real stack (COMPARE=old.json, BENCH_ARGS=...)"
 
 $(STAMP): pyproject.toml
@@ -66,6 +67,12 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 # (rates, durations, --profile); COMPARE=old.json prints new/old per metric.
 bench: install $(BENCH_STAMP)
 	$(PY) -m bench $(if $(COMPARE),--compare $(COMPARE),) $(BENCH_ARGS)
+
+# The long day: steady load with faults for SOAK_MINUTES (default 60), memory and lag
+# sampled; writes docs/soak.json and docs/soak.png. Not part of make test.
+SOAK_MINUTES ?= 60
+soak: install $(BENCH_STAMP)
+	DOCKET_SOAK_MINUTES=$(SOAK_MINUTES) $(PY) -m pytest -p no:cacheprovider -s tests/chaos/test_soak.py -m soak $(PYTEST_ARGS)
 
 clean:
 	rm -rf .run

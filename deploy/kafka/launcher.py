@@ -180,6 +180,7 @@ def server_properties(
     replication_factor: int,
     security: BrokerSecurity,
     quorum_voters: str | None = None,
+    advertised_port: int = 0,
 ) -> str:
     """``server.properties`` of one combined broker+controller node on 127.0.0.1:
     clients on ``port`` (SASL_SSL), brokers and certificate holders on ``mtls_port``,
@@ -189,6 +190,9 @@ def server_properties(
     quorum, ``id@host:port,...``; then ``quorum_bootstrap_servers`` is not written) and a
     ``replication_factor`` up to the node count; from 2 on, new topics default to it and
     to ``min.insync.replicas=2``.
+
+    ``advertised_port`` (0: ``port``) is the client address the broker hands out in its
+    metadata, e.g. a fault proxy in front of ``port`` that all client traffic must cross.
     """
     quorum = (
         {"controller.quorum.voters": quorum_voters}
@@ -203,7 +207,9 @@ def server_properties(
         "node.id": str(node_id),
         **quorum,
         "listeners": listeners,
-        "advertised.listeners": listeners,
+        "advertised.listeners": listeners.replace(
+            f"CLIENT://{HOST}:{port},", f"CLIENT://{HOST}:{advertised_port or port},"
+        ),
         "controller.listener.names": "CONTROLLER",
         **security.server_properties(),
         "log.dirs": str(log_dir),
@@ -244,6 +250,7 @@ class KafkaBroker:
         replication_factor: int = 1,
         heap: str = HEAP,
         security: BrokerSecurity | None = None,
+        advertised_port: int = 0,
     ) -> None:
         """A single node by default; a cluster member when ``quorum_voters`` (the static
         voters of all nodes), the shared ``cluster_id`` and ``security`` are given."""
@@ -261,6 +268,7 @@ class KafkaBroker:
         self.cluster_id = cluster_id
         self.replication_factor = replication_factor
         self.heap = heap
+        self.advertised_port = advertised_port
         self._process: asyncio.subprocess.Process | None = None
 
     @property
@@ -353,6 +361,7 @@ class KafkaBroker:
                 replication_factor=self.replication_factor,
                 security=self.security,
                 quorum_voters=self.quorum_voters,
+                advertised_port=self.advertised_port,
             )
         )
 

@@ -2,8 +2,14 @@
 intent, sends through the account's channel, records the outcome and publishes it.
 
 Safe with several notifier instances (rows are claimed with ``FOR UPDATE SKIP
-LOCKED``) and across crashes (a notice claimed but not confirmed is re-sent with the
-same idempotency key once its lease runs out).
+LOCKED``) and across crashes: a notice claimed but never released to its channel is
+claimed again once its lease runs out; one released but never confirmed may have
+reached the user, so it is held as 'uncertain' for counsel and never re-sent.
+
+Legal time is the database's clock: every decision to release is made at the
+database's ``clock_timestamp()``, and nothing is released while this process's clock
+disagrees with it by more than ``clock_skew_limit_s`` (a clock running an hour fast
+must not release a gagged notice an hour early, nor steal another instance's lease).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from services.notifier.domain.decision import may_send_now
 from services.notifier.domain.notice import DEFAULT_NOTICE_SETTINGS, NoticeSettings, render_notice
 from services.notifier.handlers import Clock, utc_now
 from services.notifier.planning import plan_request
-from services.notifier.store import NoticeRow, NotifierStore, RequestRecord
+from services.notifier.store import Connection, NoticeRow, NotifierStore, RequestRecord
 from shared.accounts import AccountDirectory
 from shared.events import NoticeDecision, NotificationFailed, UserNotified
 from shared.kafka import TRANSIENT_ERRORS, EventPublisher, derived_event_id
@@ -46,6 +52,16 @@ class DispatchSettings:
     retry_max_s: float = 3600.0
     #: The platform the notices speak for, and their languages.
     notice: NoticeSettings = DEFAULT_NOTICE_SETTINGS
+    #: Largest disagreement (seconds, measurement error included) between this
+    #: process's clock and the database's that still lets a notice be released.
+    clock_skew_limit_s: float = 30.0
+
+
+#: The ``error`` of the NotificationFailed published for a notice held as uncertain.
+DELIVERY_UNCERTAIN = (
+    "delivery uncertain: the notifier stopped after the notice was handed to the channel"
+    " and before the channel's answer was recorded; held for counsel, not sent again"
+)
 
 
 class NoticeMetrics:
@@ -66,6 +82,22 @@ class NoticeMetrics:
             "docket_notice_delivery_failures",
             "Deliveries that failed after the channel's retries (the notice stays pending)",
             ["channel"],
+            registry=registry,
+        )
+        self.uncertain = Counter(
+            "docket_notices_uncertain",
+            "Notices whose delivery is uncertain (sender stopped mid-send), held for counsel",
+            ["channel"],
+            registry=registry,
+        )
+        self.clock_skew = Gauge(
+            "docket_notifier_clock_skew_seconds",
+            "This process's clock minus the database's, at the last dispatcher round",
+            registry=registry,
+        )
+        self.clock_refusals = Counter(
+            "docket_notifier_clock_refusals",
+            "Dispatcher rounds that released nothing: this clock disagrees with the database's",
             registry=registry,
         )
 
@@ -143,7 +175,11 @@ class NoticeDispatcher:
         """One round: publish confirmations left unpublished, then send what is due."""
         for row in await self._store.sent_unpublished(self._settings.batch_size):
             await self._publish_sent(row)
-        if not await self._store.anything_due(self._clock()):
+        for row in await self._store.uncertain_unpublished(self._settings.batch_size):
+            await self._publish_uncertain(row)
+        async with self._store.pool.acquire() as conn:
+            now = await self._legal_now(conn)
+        if now is None or not await self._store.anything_due(now):
             return 0
         if await self._amendments_read() is None:
             return 0  # an amendment Kafka acknowledged is still unread: wait for it
@@ -154,11 +190,37 @@ class NoticeDispatcher:
             self._metrics.by_state.labels(state).set(count)
         return len(claimed)
 
+    async def _legal_now(self, conn: Connection) -> datetime | None:
+        """The database's time, when this process's clock agrees with it within
+        ``clock_skew_limit_s`` (counting half the round trip as possible error);
+        otherwise None, and nothing may be released."""
+        before = self._clock()
+        database_now = await self._store.database_clock(conn)
+        after = self._clock()
+        local = before + (after - before) / 2
+        skew_s = (local - database_now).total_seconds()
+        error_s = (after - before).total_seconds() / 2
+        self._metrics.clock_skew.set(skew_s)
+        if abs(skew_s) + error_s > self._settings.clock_skew_limit_s:
+            self._metrics.clock_refusals.inc()
+            log.error(
+                "notice_release_refused_clock_disagrees",
+                skew_s=round(skew_s, 3),
+                limit_s=self._settings.clock_skew_limit_s,
+            )
+            return None
+        return database_now
+
     async def _claim_due(self) -> list[Claimed]:
-        now = self._clock()
-        lease_until = now + timedelta(seconds=self._settings.lease_s)
         claimed: list[Claimed] = []
         async with self._store.pool.acquire() as conn, conn.transaction():
+            now = await self._legal_now(conn)
+            if now is None:
+                return []
+            lease_until = now + timedelta(seconds=self._settings.lease_s)
+            for row in await self._store.hold_uncertain(conn, now, self._settings.batch_size):
+                self._metrics.uncertain.labels(row.channel).inc()
+                log.error("notice_delivery_uncertain_held", notice_id=row.notice_id)
             request_ids = await self._store.due_notice_requests(
                 conn, now, self._settings.batch_size
             )
@@ -257,9 +319,11 @@ class NoticeDispatcher:
             request = (await self._store.locked_requests(conn, [row.request_id])).get(
                 row.request_id
             )
-            now = self._clock()
+            legal_now = await self._legal_now(conn)
+            now = legal_now or await self._store.database_clock(conn)
             allowed = (
                 caught_up
+                and legal_now is not None
                 and request is not None
                 and request.verdict is not None
                 and self._still_allowed(row, request, now)
@@ -279,12 +343,32 @@ class NoticeDispatcher:
         attempts = row.attempts + 1
         self._metrics.failures.labels(row.channel).inc()
         delay = min(self._settings.retry_base_s * 2 ** (attempts - 1), self._settings.retry_max_s)
-        await self._store.mark_failed(
-            row.notice_id, reason, self._clock() + timedelta(seconds=delay)
-        )
+        async with self._store.pool.acquire() as conn:
+            retry_at = await self._store.database_clock(conn) + timedelta(seconds=delay)
+        await self._store.mark_failed(row.notice_id, reason, retry_at)
         log.warning(
             "notice_delivery_failed", notice_id=row.notice_id, attempts=attempts, retry_in_s=delay
         )
+        await self._publish_failed(
+            row,
+            attempts,
+            reason[:500],
+            derived_event_id("notice-failed", row.notice_id, str(attempts)),
+        )
+
+    async def _publish_uncertain(self, row: NoticeRow) -> None:
+        """Tell the audit log (and counsel) that this notice's delivery is uncertain."""
+        await self._publish_failed(
+            row,
+            row.attempts,
+            DELIVERY_UNCERTAIN,
+            derived_event_id("notice-uncertain", row.notice_id),
+        )
+        await self._store.mark_uncertain_published(row.notice_id)
+
+    async def _publish_failed(
+        self, row: NoticeRow, attempts: int, error: str, event_id: str
+    ) -> None:
         await self._publisher.publish(
             NotificationFailed(
                 request_id=row.request_id,
@@ -293,9 +377,9 @@ class NoticeDispatcher:
                 reason=row.reason,
                 channel=row.channel,
                 attempts=attempts,
-                error=reason[:500],
+                error=error,
             ),
-            event_id=derived_event_id("notice-failed", row.notice_id, str(attempts)),
+            event_id=event_id,
         )
 
     async def _publish_sent(self, row: NoticeRow) -> None:

@@ -125,7 +125,8 @@ class NotifierStore(DatabaseStore):
         conn: Connection, plan: NoticePlan, traceparent: str | None = None
     ) -> bool:
         """Create or update a notice that has not gone out; never touches a notice that
-        is being sent or was sent. True when the row changed."""
+        is being sent, was sent, or may have been sent (uncertain). True when the row
+        changed."""
         changed = await conn.fetchval(
             "INSERT INTO notices (notice_id, request_id, account_key, channel, target, state,"
             " reason, not_before, next_attempt_at, traceparent)"
@@ -135,7 +136,7 @@ class NotifierStore(DatabaseStore):
             " next_attempt_at = excluded.next_attempt_at,"
             " traceparent = coalesce(excluded.traceparent, notices.traceparent),"
             " updated_at = now()"
-            " WHERE notices.state NOT IN ('sending', 'sent')"
+            " WHERE notices.state NOT IN ('sending', 'sent', 'uncertain')"
             " AND (notices.state, notices.reason, notices.not_before)"
             " IS DISTINCT FROM (excluded.state, excluded.reason, excluded.not_before)"
             " RETURNING true",
@@ -179,9 +180,12 @@ class NotifierStore(DatabaseStore):
             "SELECT * FROM notices n WHERE n.request_id = ANY($1)"
             " AND n.state IN ('scheduled', 'failed', 'sending') AND n.next_attempt_at <= $2"
             " AND (n.not_before IS NULL OR n.not_before <= $2)"
+            # A claim whose send was started is never claimed again (hold_uncertain).
+            " AND NOT (n.state = 'sending' AND n.released_at IS NOT NULL)"
             " AND NOT EXISTS (SELECT 1 FROM notices other WHERE"
             " other.request_id = n.request_id AND other.account_key = n.account_key"
-            " AND other.notice_id <> n.notice_id AND other.state IN ('sending', 'sent'))"
+            " AND other.notice_id <> n.notice_id"
+            " AND other.state IN ('sending', 'sent', 'uncertain'))"
             " ORDER BY n.notice_id FOR UPDATE OF n SKIP LOCKED",
             list(request_ids),
             now,
@@ -190,11 +194,13 @@ class NotifierStore(DatabaseStore):
 
     @staticmethod
     async def mark_sending(conn: Connection, notice_id: str, lease_until: datetime) -> None:
-        """Intent recorded before the send: a crash after this re-sends the same notice
-        (same idempotency key) once the lease has run out."""
+        """Intent recorded before the send. A crash before the send starts (before
+        :meth:`mark_released`) lets the notice be claimed again once the lease has run
+        out; a crash after it makes the delivery uncertain (:meth:`hold_uncertain`)."""
         await conn.execute(
             "UPDATE notices SET state = 'sending', attempts = attempts + 1,"
-            " next_attempt_at = $2, updated_at = now() WHERE notice_id = $1",
+            " released_at = NULL, next_attempt_at = $2, updated_at = now()"
+            " WHERE notice_id = $1",
             notice_id,
             lease_until,
         )
@@ -204,6 +210,41 @@ class NotifierStore(DatabaseStore):
         await conn.execute(
             "UPDATE notices SET released_at = $2 WHERE notice_id = $1", notice_id, released_at
         )
+
+    @staticmethod
+    async def hold_uncertain(conn: Connection, now: datetime, limit: int) -> list[NoticeRow]:
+        """Claims whose lease ran out after their send was started (released to the
+        channel) and never recorded: the notice may or may not have reached the user.
+        They become 'uncertain', held for counsel and never sent again automatically."""
+        rows = await conn.fetch(
+            "UPDATE notices SET state = 'uncertain', uncertain_since = $1, updated_at = now()"
+            " WHERE notice_id IN (SELECT notice_id FROM notices WHERE state = 'sending'"
+            " AND released_at IS NOT NULL AND next_attempt_at <= $1"
+            " ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            " RETURNING *",
+            now,
+            limit,
+        )
+        return [_notice(row) for row in rows]
+
+    async def uncertain_unpublished(self, limit: int) -> list[NoticeRow]:
+        rows = await self.pool.fetch(
+            "SELECT * FROM notices WHERE state = 'uncertain' AND NOT uncertain_published"
+            " ORDER BY uncertain_since LIMIT $1",
+            limit,
+        )
+        return [_notice(row) for row in rows]
+
+    async def mark_uncertain_published(self, notice_id: str) -> None:
+        await self.pool.execute(
+            "UPDATE notices SET uncertain_published = true WHERE notice_id = $1", notice_id
+        )
+
+    @staticmethod
+    async def database_clock(conn: Connection) -> datetime:
+        """The database server's clock (``clock_timestamp()``, not the transaction's start)."""
+        moment: datetime = await conn.fetchval("SELECT clock_timestamp()")
+        return moment
 
     @staticmethod
     async def release_claim(conn: Connection, notice_id: str, retry_at: datetime) -> None:
@@ -216,9 +257,11 @@ class NotifierStore(DatabaseStore):
         )
 
     async def mark_sent(self, notice_id: str, sent_at: datetime) -> None:
+        """The channel confirmed the send; also settles a notice held as uncertain
+        meanwhile (its sender was cut off from the database, not dead)."""
         await self.pool.execute(
             "UPDATE notices SET state = 'sent', sent_at = $2, last_error = NULL,"
-            " updated_at = now() WHERE notice_id = $1 AND state = 'sending'",
+            " updated_at = now() WHERE notice_id = $1 AND state IN ('sending', 'uncertain')",
             notice_id,
             sent_at,
         )

@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 
 from deploy.kafka.security import KafkaAccess
 from tests.chaos.harness import Mailbox, System
+from tests.chaos.network import Toxiproxy
 from tests.fixtures.postgres import PostgresTestServer
 from tests.fixtures.servers import free_port
 
@@ -35,10 +36,14 @@ async def chaos_system(
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     system = System(kafka_access, database, smtp.port, folder)
+    proxy = Toxiproxy(folder)
+    await proxy.start()
     try:
+        await system.route_through(proxy)
         await system.start()
         yield system
     finally:
         await system.stop()
+        await proxy.stop()
         smtp.stop()
         print(f"\nchaos service logs: {folder}", flush=True)

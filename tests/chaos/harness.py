@@ -26,6 +26,7 @@ from deploy.kafka.security import KafkaAccess
 from shared.amendments import Amendment, effective_state
 from shared.settings import listen_environment
 from shared.submission import Submission
+from tests.chaos.network import Link, Toxiproxy, host_port, through
 from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
 
@@ -86,7 +87,7 @@ class Instance:
             )
         self.starts += 1
 
-    async def wait_ready(self, timeout_s: float = 90.0) -> None:
+    async def wait_ready(self, timeout_s: float = 240.0) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         async with httpx.AsyncClient(timeout=3) as client:
@@ -192,6 +193,17 @@ class System:
                 self.instances[name] = Instance(name, service, port, env, folder / f"{name}.log")
         self.counts = Counts()
         self.accepted: dict[str, Accepted] = {}
+        #: Instance name -> its own proxy to PostgreSQL (after :meth:`route_through`).
+        self.database_links: dict[str, Link] = {}
+
+    async def route_through(self, proxy: Toxiproxy) -> None:
+        """Give every instance its own link to PostgreSQL through ``proxy``, so a
+        network fault can be put between one instance and the database."""
+        for name, instance in self.instances.items():
+            url = instance.env["DOCKET_DATABASE_URL"]
+            link = await proxy.link(f"pg-{name}", host_port(url))
+            instance.env["DOCKET_DATABASE_URL"] = through(url, link)
+            self.database_links[name] = link
 
     @property
     def intake(self) -> Instance:
@@ -312,6 +324,18 @@ class System:
             await connection.close()
         return [r["event_id"] for r in rows]
 
+    async def uncertain_notices(self) -> list[str]:
+        """Notice ids held as 'uncertain' (sender killed mid-send): neither lost nor
+        doubled, held for counsel."""
+        connection = await asyncpg.connect(self.database_url)
+        try:
+            rows = await connection.fetch(
+                "SELECT notice_id FROM notifier.notices WHERE state = 'uncertain'"
+            )
+        finally:
+            await connection.close()
+        return [r["notice_id"] for r in rows]
+
     def missing(self, rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
         """Accepted requests whose chain is not complete in the audit log yet."""
         types: dict[str, set[str]] = collections.defaultdict(set)
@@ -346,6 +370,76 @@ class System:
                     f"e.g. {missing[:3]}: {[t for t, r, _ in rows if r == missing[0]]}"
                 )
             await asyncio.sleep(1.0)
+
+
+@dataclass(frozen=True)
+class DurableState:
+    """What the durable state says after a run: each list should be empty."""
+
+    rows: list[tuple[str, str, dict[str, Any]]]
+    lost: list[str]
+    duplicates_stored: list[str]
+    duplicate_notices: list[str]
+    duplicate_mails: dict[str, int]
+    under_gag: list[str]
+    uncertain: list[str]
+    verify_rc: int
+    verify_output: str
+
+    def summary(self) -> str:
+        return (
+            f"lost={len(self.lost)} duplicates_stored={len(self.duplicates_stored)}"
+            f" duplicate_notices={len(self.duplicate_notices)}+{len(self.duplicate_mails)}mail"
+            f" uncertain_held={len(self.uncertain)} notices_under_gag={len(self.under_gag)}"
+            f" audit_verify_rc={self.verify_rc}"
+        )
+
+    def assert_clean(self) -> None:
+        assert self.lost == []
+        assert self.duplicates_stored == []
+        assert self.duplicate_notices == []
+        assert self.duplicate_mails == {}
+        assert self.verify_rc == 0, self.verify_output
+        assert self.under_gag == [], f"notices sent under a gag: {self.under_gag[:3]}"
+
+
+async def durable_state(system: System, mailbox: Mailbox, drain_s: float = 180) -> DurableState:
+    """Wait until every accepted request's chain is in the audit log (or ``drain_s``
+    passed), then read the durable state and run ``docket audit verify``."""
+    try:
+        await system.drain(timeout_s=drain_s)
+    except AssertionError as incomplete:
+        print(f"\n{incomplete}", flush=True)
+    await asyncio.sleep(4)  # a tree head over the final log (signed every 2 s)
+    rows = await system.audit_rows()
+    verify = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "docket"),
+        "audit",
+        "verify",
+        "--database-url",
+        system.audit_database_url,
+        "--audit-url",
+        system.audit_url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    verify_out, _ = await verify.communicate()
+    accepted_at = {
+        event_id: at
+        for record in system.accepted.values()
+        for event_id, at in record.amendment_accepted_at.items()
+    }
+    return DurableState(
+        rows=rows,
+        lost=system.missing(rows),
+        duplicates_stored=await system.duplicate_event_ids(),
+        duplicate_notices=duplicate_notices(rows),
+        duplicate_mails={mid: n for mid, n in mailbox.by_message_id.items() if n > 1},
+        under_gag=notices_under_gag(rows, accepted_at, set(system.accepted)),
+        uncertain=await system.uncertain_notices(),
+        verify_rc=verify.returncode if verify.returncode is not None else -1,
+        verify_output=verify_out.decode(errors="replace"),
+    )
 
 
 def _iso(moment: datetime) -> str:

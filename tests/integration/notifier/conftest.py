@@ -80,8 +80,8 @@ def _authenticate(
     return AuthResult(success=ok, handled=False)  # False: the server answers 535 itself
 
 
-def _run_smtp(**options: Any) -> Iterator[SmtpServer]:
-    mailbox = Mailbox()
+def _run_smtp(mailbox: Mailbox | None = None, **options: Any) -> Iterator[SmtpServer]:
+    mailbox = mailbox or Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     try:
