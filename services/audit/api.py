@@ -345,7 +345,7 @@ async def request_history(request_id: str, caller: Caller, context: Context) -> 
 
 def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """``[from, to)`` in UTC, or 422 naming the query field that makes it no report
-    period (before 2000, empty, or longer than ten years)."""
+    period (before 2000, empty, or longer than a hundred years)."""
     begin = start if start.tzinfo else start.replace(tzinfo=UTC)
     finish = end if end.tzinfo else end.replace(tzinfo=UTC)
     given = {"from": start, "to": end}

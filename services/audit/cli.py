@@ -183,7 +183,7 @@ def report(
     database_url: DatabaseUrl = None,
     json_output: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
 ) -> None:
-    """The transparency report for [--from, --to): from 2000-01-01 on, ten years at
+    """The transparency report for [--from, --to): from 2000-01-01 on, a hundred years at
     most; national-security process only in bands."""
     for field, message in period_problems(start, end):
         fail(ExitCode.USAGE, f"--{field}: {message}")

@@ -188,8 +188,9 @@ def test_an_empty_period_reports_zeros_and_the_lowest_band() -> None:
     ("start", "end", "expected"),
     [
         (datetime(2000, 1, 1, tzinfo=UTC), datetime(2009, 12, 31, tzinfo=UTC), []),
-        (START, START + timedelta(days=3653), []),
-        (START, START + timedelta(days=3654), [("to", "a report covers at most ten years")]),
+        (datetime(2000, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC), []),
+        (START, START + timedelta(days=36525), []),
+        (START, START + timedelta(days=36526), [("to", "at most a hundred years")]),
         (
             datetime(1999, 12, 31, tzinfo=UTC),
             datetime(2000, 6, 1, tzinfo=UTC),
@@ -198,7 +199,7 @@ def test_an_empty_period_reports_zeros_and_the_lowest_band() -> None:
         (
             datetime(1, 1, 1, tzinfo=UTC),
             datetime(9999, 12, 31, tzinfo=UTC),
-            [("from", ""), ("to", "ten years")],
+            [("from", ""), ("to", "a hundred years")],
         ),
         (END, START, [("to", "after from")]),
         (START, START, [("to", "after from")]),
