@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "docket-dashboard.json"
 METRIC = re.compile(r"\b((?:docket|faststream)_[a-z0-9_]+)")
 REQUIRED = {
-    "docket_http_requests_total",
+    "docket_http_server_request_duration_seconds_count",
     "faststream_received_processed_messages_total",
     "faststream_published_messages_total",
     "docket_processing_seconds_bucket",
