@@ -43,6 +43,7 @@ from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
 from shared.kafka_security import KafkaSecurity
 from shared.logs import configure_logging
 from shared.readiness import CachedReadiness, ReadinessCheck
+from shared.retry import METRICS as retry_metrics
 from shared.settings import CommonSettings
 from shared.telemetry import (
     UNTRACED_URLS,
@@ -88,6 +89,7 @@ def create_runtime(
     provider = tracer_provider or create_tracer_provider(name)
     trace_libraries_into(provider)
     registry = CollectorRegistry()
+    retry_metrics.serve_in(registry)
     broker = create_broker(
         settings.kafka_bootstrap_servers,
         name,
