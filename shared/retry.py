@@ -156,7 +156,10 @@ class RetryPolicy:
             retry_error_callback=gave_up,
             sleep=sleep,
         )
-        result: T = await retrying(operation)
+        async def attempt() -> T:  # tenacity awaits only what a coroutine function returns
+            return await operation()
+
+        result: T = await retrying(attempt)
         return result
 
 

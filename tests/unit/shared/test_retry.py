@@ -121,3 +121,9 @@ def test_every_service_serves_the_retry_counters() -> None:
     text = generate_latest(runtime.registry).decode()
     assert "# TYPE docket_retries_total counter" in text
     assert "# TYPE docket_retries_exhausted_total counter" in text
+
+
+async def test_an_operation_returning_an_awaitable_is_awaited() -> None:
+    flaky = Flaky(OSError())
+    answer = await POLICY.call(lambda: flaky(), retry_if=lambda e: True, sleep=Sleeps())
+    assert (answer, flaky.calls) == ("done", 2)
