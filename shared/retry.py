@@ -156,6 +156,7 @@ class RetryPolicy:
             retry_error_callback=gave_up,
             sleep=sleep,
         )
+
         async def attempt() -> T:  # tenacity awaits only what a coroutine function returns
             return await operation()
 

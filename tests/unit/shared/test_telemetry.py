@@ -105,9 +105,7 @@ async def test_api_calls_are_measured_by_route_on_the_admin_registry() -> None:
 
 
 def test_otel_service_name_wins_over_the_built_in_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert create_tracer_provider("intake").resource.attributes["service.name"] == (
-        "docket-intake"
-    )
+    assert create_tracer_provider("intake").resource.attributes["service.name"] == ("docket-intake")
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging")
     resource = create_tracer_provider("intake").resource.attributes
     assert resource["service.name"] == "docket-intake"
