@@ -24,8 +24,9 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, Final
 
+import httpx
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.environment_variables import OTEL_TRACES_EXPORTER
@@ -129,8 +130,25 @@ def instrument_process() -> None:
         AsyncPGInstrumentor().instrument(  # type: ignore[no-untyped-call]
             tracer_provider=routed
         )
-        HTTPXClientInstrumentor().instrument(tracer_provider=routed)
+        HTTPXClientInstrumentor().instrument(
+            tracer_provider=routed,
+            request_hook=_url_without_secrets,
+            async_request_hook=_async_url_without_secrets,
+        )
         _instrumented = True
+
+
+def _url_without_secrets(span: Span, request: Any) -> None:
+    """An outbound call's ``url.full`` without credentials, query or fragment: a
+    receiver's URL may carry a token (``?token=...``) that must not reach the traces."""
+    if span.is_recording():
+        url = httpx.URL(request.url)
+        port = f":{url.port}" if url.port else ""
+        span.set_attribute("url.full", f"{url.scheme}://{url.host}{port}{url.path}")
+
+
+async def _async_url_without_secrets(span: Span, request: Any) -> None:
+    _url_without_secrets(span, request)
 
 
 class ServiceTracerProvider(trace.TracerProvider):

@@ -5,6 +5,7 @@ and spans of process-wide instrumentations (asyncpg, httpx) kept in their servic
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -158,3 +159,42 @@ def test_library_spans_go_to_the_service_whose_span_is_current() -> None:
     assert child.parent is not None
     assert child.parent.span_id == parent.get_span_context().span_id
     assert child.resource.attributes["service.name"] == "docket-audit"
+
+
+async def _receiver() -> tuple[asyncio.Server, list[dict[str, str]]]:
+    """A minimal HTTP server on 127.0.0.1 keeping each request's headers; answers 204."""
+    seen: list[dict[str, str]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")[1:]
+        headers = dict(line.split(": ", 1) for line in head if ": " in line)
+        seen.append({key.lower(): value for key, value in headers.items()})
+        writer.write(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0), seen
+
+
+async def test_an_outbound_call_is_a_client_span_without_the_urls_secrets() -> None:
+    spans = InMemorySpanExporter()
+    provider = create_tracer_provider("notifier", (SimpleSpanProcessor(spans),))
+    trace_libraries_into(provider)
+    server, seen = await _receiver()
+    port = server.sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/notices"
+    async with server, httpx.AsyncClient() as client:
+        with provider.get_tracer("docket.notifier").start_as_current_span("send"):
+            await client.post(f"{url}?token=s3cret")
+        await client.post(url)  # outside any span
+    by_name = {span.name: span for span in spans.get_finished_spans()}
+    assert set(by_name) == {"send", "POST"}
+    call = by_name["POST"]
+    assert call.kind is SpanKind.CLIENT
+    assert call.parent is not None
+    assert call.parent.span_id == by_name["send"].context.span_id
+    assert call.attributes is not None
+    assert call.attributes["url.full"] == url
+    assert "s3cret" not in str(dict(call.attributes))
+    assert f"{call.context.trace_id:032x}" in seen[0]["traceparent"]
+    assert "traceparent" not in seen[1]  # no span, no context sent
