@@ -120,7 +120,7 @@ async def test_the_trace_is_read_back_from_jaegers_query_api(
     found: dict[str, Any] | None = None
     for _ in range(150):  # the exporters send every 200 ms; Jaeger batches for 200 ms
         found = await asyncio.to_thread(jaeger.trace, trace_id)
-        if found is not None and len(found["spans"]) >= len(ours):
+        if found is not None and ours <= {int(span["spanID"], 16) for span in found["spans"]}:
             break
         await asyncio.sleep(0.2)
     assert found is not None, f"Jaeger has no trace {trace_id}:\n{jaeger.log_tail()}"
@@ -128,6 +128,7 @@ async def test_the_trace_is_read_back_from_jaegers_query_api(
     processes = found["processes"]
     services = {processes[span["processID"]]["serviceName"] for span in found["spans"]}
     assert services == SERVICES
-    assert {int(span["spanID"], 16) for span in found["spans"]} == ours
+    # Every span the services made for it so far, as Jaeger read it from OTLP.
+    assert ours <= {int(span["spanID"], 16) for span in found["spans"]}
     names = {span["operationName"] for span in found["spans"]}
     assert {"POST /v1/requests", "classify", "send", "append"} <= names
