@@ -86,7 +86,7 @@ async def test_one_request_yields_one_connected_trace_across_all_services(
     # Database calls: asyncpg instrumentation's spans, in the service that made them.
     database = [span for span in spans if span.attributes and "db.system" in span.attributes]
     assert {span.attributes["db.system"] for span in database if span.attributes} == {"postgresql"}
-    assert {"docket-notifier", "docket-audit"} <= {
+    assert {"docket-classifier", "docket-notifier"} <= {
         span.resource.attributes["service.name"] for span in database
     }
 
