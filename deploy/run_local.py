@@ -5,6 +5,9 @@ Starts Apache Kafka (KRaft) and PostgreSQL (or uses ``KAFKA_BOOTSTRAP_SERVERS`` 
 mail catcher that keeps every notice as an ``.eml`` file under ``.run/mail``, and the four
 services as separate processes (logs in ``.run/logs``), each logged in to PostgreSQL as its
 own role. The roles' passwords are kept in ``.run/postgres-roles.json`` (mode 0600).
+Jaeger (``deploy/tools/jaeger.py``, built from the Go module proxy the first time)
+receives the services' spans over OTLP/HTTP on 4318 and shows them on 16686 (free ports
+instead when those are taken); ``docket trace`` links point at it.
 Authentication is on: it makes one API key per role (kept under ``.run/keys``, reused
 across runs while the database keeps them) and prints them. Then legal staff's key
 submits every request in ``examples/requests`` and it prints, read with the
@@ -39,6 +42,8 @@ from deploy.postgres.launcher import (
     LocalPostgres,
     prepare_database,
 )
+from deploy.tools import ToolUnavailable
+from deploy.tools import jaeger as jaeger_tool
 from shared.auth.keys import KeySpec, Role
 from shared.auth.store import opened_key_store
 from shared.db import MigrationError
@@ -253,14 +258,45 @@ def say_kafka(kafka: KafkaAccess) -> None:
     say(f"  kafka users {users}: passwords in {RUN / 'kafka' / 'users.json'}")
 
 
+def start_jaeger() -> jaeger_tool.Jaeger | None:
+    """Jaeger on 4318 (OTLP/HTTP) and 16686 (UI) when free, else on free ports; built
+    from the Go module proxy the first time (minutes). None, said, when it cannot be."""
+    say(f"starting Jaeger {jaeger_tool.VERSION} (built into .cache/tools the first time) ...")
+    try:
+        running = jaeger_tool.start(
+            jaeger_tool.port_or_free(jaeger_tool.OTLP_HTTP_PORT),
+            jaeger_tool.port_or_free(jaeger_tool.UI_PORT),
+            workdir=RUN / "jaeger",
+        )
+    except (ToolUnavailable, RuntimeError) as error:
+        say(f"  no trace viewer: {error}")
+        return None
+    say(f"  jaeger     UI {running.ui_url}, OTLP/HTTP {running.otlp_endpoint}")
+    return running
+
+
+def tracing_environment(jaeger: jaeger_tool.Jaeger | None) -> dict[str, str]:
+    """The services export their spans to Jaeger (standard ``OTEL_*`` variables), and
+    ``docket trace`` links to its UI, unless the caller chose otherwise."""
+    if jaeger is None:
+        return {}
+    chosen = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint,
+        "DOCKET_JAEGER_URL": jaeger.ui_url,
+    }
+    return {key: value for key, value in chosen.items() if key not in os.environ}
+
+
 async def run(once: bool) -> int:
     RUN.mkdir(exist_ok=True)
     say("starting Kafka ...")
     kafka, broker = await ensure_kafka(RUN / "kafka", port=9092)
     say_kafka(kafka)
     postgres: LocalPostgres | None = None
+    jaeger: jaeger_tool.Jaeger | None = None
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
+        jaeger = await asyncio.to_thread(start_jaeger)
         roles = DatabaseRoles.kept_in(RUN / "postgres-roles.json")
         owner_url = os.environ.get(MIGRATION_URL_ENV) or os.environ.get(DATABASE_URL_ENV)
         if owner_url:
@@ -295,6 +331,7 @@ async def run(once: bool) -> int:
             "DOCKET_SMTP_HOST": "127.0.0.1",
             "DOCKET_SMTP_PORT": str(smtp_port),
             "DOCKET_SIGNING_KEY_FILE": str(RUN / "audit-signing-key.pem"),
+            **tracing_environment(jaeger),
         }
         with mail_catcher(smtp_port):
             say("starting the services (logs in .run/logs) ...")
@@ -308,15 +345,21 @@ async def run(once: bool) -> int:
                     print_summary(await settled_history(client, request_id, keys["natsec"]))
             say(f"\nnotices sent by e-mail are in {RUN / 'mail'}")
             say(f"call as legal staff with: export DOCKET_API_KEY=$(cat {RUN / 'keys' / 'legal'})")
+            if jaeger is not None:
+                say(
+                    f"traces: {jaeger.ui_url} (for `docket trace` links:"
+                    f" export DOCKET_JAEGER_URL={jaeger.ui_url})"
+                )
             say(
                 "the national security letter is visible only with the natsec key; "
                 "the reader and auditor keys read history without document text or contacts"
             )
             if once:
                 return 0
+            viewer = f", traces {jaeger.ui_url}" if jaeger is not None else ""
             say(
-                "Docket is running: intake http://127.0.0.1:8080, audit http://127.0.0.1:8083."
-                " Ctrl-C stops it."
+                "Docket is running: intake http://127.0.0.1:8080, audit http://127.0.0.1:8083"
+                f"{viewer}. Ctrl-C stops it."
             )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -331,6 +374,8 @@ async def run(once: bool) -> int:
             await broker.stop()
         if postgres is not None:
             await asyncio.to_thread(postgres.stop)
+        if jaeger is not None:
+            jaeger.stop()
 
 
 def main() -> None:

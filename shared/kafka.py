@@ -21,7 +21,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,7 @@ from shared.events import (
     parse_event,
 )
 from shared.kafka_security import KafkaSecurity, client_options, faststream_security
+from shared.retry import KAFKA_STARTUP, RECORD_HANDLER
 
 log = structlog.get_logger("docket.kafka")
 
@@ -107,35 +108,30 @@ def create_broker(
 
 
 async def wait_for_kafka(bootstrap_servers: str, security: KafkaSecurity, timeout_s: float) -> None:
-    """Retry the broker with backoff until it answers or ``timeout_s`` has passed; one
-    log line per attempt, a ``ConnectionError`` with one clear sentence at the end."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    delay = 0.5
+    """Retry the broker (``KAFKA_STARTUP``) until it answers or ``timeout_s`` has passed;
+    one log line per retry, a ``ConnectionError`` with one clear sentence at the end."""
     options = client_options(security)
-    while True:
+
+    async def connect() -> None:
         client = AIOKafkaClient(
             bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000, **options
         )
         try:
             await client.bootstrap()
-            return
-        except KafkaError as error:
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise ConnectionError(
-                    f"Kafka at {bootstrap_servers} is unreachable (or refused our credentials)"
-                    f" after {timeout_s:.0f}s "
-                    f"({type(error).__name__})"
-                ) from None
-            log.warning(
-                "kafka_unreachable_retrying",
-                bootstrap_servers=bootstrap_servers,
-                retry_in_s=round(min(delay, remaining), 1),
-            )
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, 5.0)
         finally:
             await client.close()
+
+    try:
+        await replace(KAFKA_STARTUP, within_s=timeout_s).call(
+            connect,
+            retry_if=lambda error: isinstance(error, KafkaError),
+            bootstrap_servers=bootstrap_servers,
+        )
+    except KafkaError as error:
+        raise ConnectionError(
+            f"Kafka at {bootstrap_servers} is unreachable (or refused our credentials)"
+            f" after {timeout_s:.0f}s ({type(error).__name__})"
+        ) from None
 
 
 class EventPublisher:
@@ -342,25 +338,23 @@ def subscribe_events(
         with structlog.contextvars.bound_contextvars(
             request_id=envelope.subject, event_id=envelope.id, event_type=data.EVENT_TYPE
         ):
-            for attempt in range(1, attempts + 1):
-                try:
-                    started = time.perf_counter()
-                    await handler(envelope, data, info)
-                    if metrics is not None:
-                        metrics.processed(envelope, consumer, time.perf_counter() - started)
-                    return
-                except TRANSIENT_ERRORS as error:
-                    await pause_for_outage(error)
-                    raise
-                except Exception as error:  # a bug or a record the handler cannot take
-                    if attempt == attempts:
-                        await dead_letter(
-                            body,
-                            info,
-                            f"handler failed {attempts} times: {type(error).__name__}: {error}",
-                        )
-                        return
-                    log.warning(
-                        "handler_failed_retrying", attempt=attempt, error=type(error).__name__
-                    )
-                    await asyncio.sleep(0.2 * attempt)
+
+            async def handle() -> None:
+                started = time.perf_counter()
+                await handler(envelope, data, info)
+                if metrics is not None:
+                    metrics.processed(envelope, consumer, time.perf_counter() - started)
+
+            try:
+                await replace(RECORD_HANDLER, attempts=attempts).call(
+                    handle, retry_if=lambda error: not isinstance(error, TRANSIENT_ERRORS)
+                )
+            except TRANSIENT_ERRORS as error:
+                await pause_for_outage(error)
+                raise
+            except Exception as error:  # a bug or a record the handler cannot take
+                await dead_letter(
+                    body,
+                    info,
+                    f"handler failed {attempts} times: {type(error).__name__}: {error}",
+                )

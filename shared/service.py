@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
@@ -29,14 +28,13 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
-from opentelemetry.propagate import extract
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import SpanKind
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Histogram,
     generate_latest,
 )
 from starlette.applications import Starlette
@@ -47,12 +45,17 @@ from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
 from shared.kafka_security import KafkaSecurity
 from shared.logs import configure_logging
 from shared.readiness import CachedReadiness, ReadinessCheck
+from shared.retry import METRICS as retry_metrics
 from shared.settings import CommonSettings
-from shared.telemetry import create_tracer_provider
+from shared.telemetry import (
+    UNTRACED_URLS,
+    create_meter_provider,
+    create_tracer_provider,
+    trace_libraries_into,
+)
 
 log = structlog.get_logger("docket.service")
 
-UNTRACED_PATHS = frozenset({"/healthz", "/readyz"})
 Resource = Callable[[], AbstractAsyncContextManager[None]]
 
 
@@ -64,6 +67,8 @@ class ServiceRuntime:
     broker: KafkaBroker
     tracer_provider: TracerProvider
     registry: CollectorRegistry
+    #: OpenTelemetry metrics (the instrumentations'), read into ``registry``.
+    meter_provider: MeterProvider
     dead_letters: Counter
     consumer_metrics: ConsumerMetrics
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
@@ -84,7 +89,9 @@ def create_runtime(
     name: str, settings: CommonSettings, tracer_provider: TracerProvider | None = None
 ) -> ServiceRuntime:
     provider = tracer_provider or create_tracer_provider(name)
+    trace_libraries_into(provider)
     registry = CollectorRegistry()
+    retry_metrics.serve_in(registry)
     broker = create_broker(
         settings.kafka_bootstrap_servers,
         name,
@@ -104,6 +111,7 @@ def create_runtime(
         broker,
         provider,
         registry,
+        create_meter_provider(provider.resource, registry),
         dead_letters,
         ConsumerMetrics(registry),
         openapi_docs=settings.openapi_docs,
@@ -133,6 +141,7 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
             finally:
                 await runtime.broker.stop()
                 runtime.tracer_provider.shutdown()
+                runtime.meter_provider.shutdown()
 
     docs = runtime.openapi_docs
     app = FastAPI(
@@ -144,19 +153,6 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
     )
     app.state.admin_app = create_admin_app(runtime.registry)
     app.state.preflight = runtime.preflight
-    tracer = runtime.tracer_provider.get_tracer(f"docket.{runtime.name}.http")
-    http_requests = Counter(
-        "docket_http_requests",
-        "API calls by route and status code",
-        ["method", "route", "status"],
-        registry=runtime.registry,
-    )
-    http_seconds = Histogram(
-        "docket_http_request_seconds",
-        "API call duration",
-        ["method", "route"],
-        registry=runtime.registry,
-    )
 
     async def consumers_running() -> bool:
         """Every Kafka subscriber of this service has a running consumer."""
@@ -164,26 +160,15 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
         return all(getattr(s, "consumer", None) is not None for s in subscribers)
 
     runtime.readiness["consumers"] = consumers_running
-
-    @app.middleware("http")
-    async def server_span(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """One SERVER span per API call, continuing a caller's ``traceparent``."""
-        if request.url.path in UNTRACED_PATHS:
-            return await call_next(request)
-        parent = extract(dict(request.headers))
-        name = f"{request.method} {request.url.path}"
-        started = time.perf_counter()
-        with tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER) as span:
-            span.set_attribute("http.request.method", request.method)
-            span.set_attribute("url.path", request.url.path)
-            response = await call_next(request)
-            span.set_attribute("http.response.status_code", response.status_code)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        http_requests.labels(request.method, route, str(response.status_code)).inc()
-        http_seconds.labels(request.method, route).observe(time.perf_counter() - started)
-        return response
+    # One SERVER span per API call named ``{method} {route}``, continuing a caller's
+    # ``traceparent``, and the ``http.server.*`` metrics (docket_http_server_*).
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=runtime.tracer_provider,
+        meter_provider=runtime.meter_provider,
+        excluded_urls=UNTRACED_URLS,
+        exclude_spans=["receive", "send"],
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

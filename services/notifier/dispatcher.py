@@ -36,6 +36,7 @@ from services.notifier.store import Connection, NoticeRow, NotifierStore, Reques
 from shared.accounts import AccountDirectory
 from shared.events import NoticeDecision, NotificationFailed, UserNotified
 from shared.kafka import TRANSIENT_ERRORS, EventPublisher, derived_event_id
+from shared.retry import DATABASE_OUTAGE
 from shared.submission import Target
 
 log = structlog.get_logger("docket.notifier.dispatcher")
@@ -108,21 +109,15 @@ AmendmentsRead = Callable[[], Awaitable[datetime | None]]
 
 
 async def record_sent(mark_sent: Callable[[], Awaitable[None]], max_delay_s: float = 5.0) -> None:
-    """A notice has left: record it, waiting out a database outage rather than giving
-    up, because an unrecorded send is sent again once its claim's lease runs out. Only
-    a crash in this window, or an outage longer than the lease, can still cause a
-    second delivery (with the same Message-ID or webhook idempotency key)."""
-    delay = 0.2
-    while True:
-        try:
-            await mark_sent()
-            return
-        except TRANSIENT_ERRORS as error:
-            log.warning(
-                "notice_sent_not_yet_recorded", error=type(error).__name__, retry_in_s=delay
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay_s)
+    """A notice has left: record it, waiting out a database outage (``DATABASE_OUTAGE``)
+    rather than giving up, because an unrecorded send is sent again once its claim's
+    lease runs out. Only a crash in this window, or an outage longer than the lease, can
+    still cause a second delivery (with the same Message-ID or webhook idempotency key)."""
+    await replace(DATABASE_OUTAGE, max_s=max_delay_s).call(
+        mark_sent,
+        retry_if=lambda error: isinstance(error, TRANSIENT_ERRORS),
+        what="notice_sent_not_yet_recorded",
+    )
 
 
 @dataclass(frozen=True)

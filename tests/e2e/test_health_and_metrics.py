@@ -11,7 +11,7 @@ from tests.fixtures.system import DocketSystem
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 EXPECTED_METRICS = {
-    "intake": ["docket_http_requests_total"],
+    "intake": ["docket_http_server_request_duration_seconds_count"],
     "classifier": ["docket_consumer_lag", "docket_end_to_end_seconds", "faststream_"],
     "notifier": ["docket_notices", "docket_processing_seconds"],
     "audit": ["docket_audit_log_size"],

@@ -1,26 +1,48 @@
 """On-call engineers follow one request across four services: one connected trace from
-the HTTP request at intake, through every Kafka hop, to the audit write."""
+the HTTP request at intake, through every Kafka hop and database call, to the audit
+write; and they read it in Jaeger, where the services export it over OTLP/HTTP as the
+standard ``OTEL_*`` variables say."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from deploy.tools import jaeger as jaeger_tool
 from tests.fixtures.system import EXAMPLES, DocketSystem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 SEARCH_WARRANT = EXAMPLES / "requests" / "03-search-warrant-no-gag.json"
+SERVICES = {"docket-intake", "docket-classifier", "docket-notifier", "docket-audit"}
 
 
-async def test_one_request_yields_one_connected_trace_across_all_services(
-    docket_system: DocketSystem,
-) -> None:
+@pytest.fixture(scope="module", autouse=True)
+def jaeger() -> Iterator[jaeger_tool.Jaeger]:
+    """Jaeger (built into .cache/tools on first use) on free ports, and the services of
+    this module's ``docket_system`` exporting to it: set up before it, as autouse."""
+    running = jaeger_tool.start()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", running.otlp_endpoint)
+        env.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
+        env.delenv("OTEL_SERVICE_NAME", raising=False)
+        env.delenv("OTEL_TRACES_EXPORTER", raising=False)
+        try:
+            yield running
+        finally:
+            running.stop()
+            jaeger_tool.remove_workdir(running)
+
+
+async def _traced_request(docket_system: DocketSystem, tag: str) -> tuple[str, str]:
+    """Submit the search warrant; once audit holds its notice, (request id, trace id)."""
     body = json.loads(SEARCH_WARRANT.read_text())
-    body["external_ref"] = f"{body['external_ref']}-trace"
+    body["external_ref"] = f"{body['external_ref']}-{tag}"
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(
             f"{docket_system.intake_url}/v1/requests", json=body, headers=docket_system.auth
@@ -35,18 +57,38 @@ async def test_one_request_yields_one_connected_trace_across_all_services(
 
     history = await docket_system.wait_for_history(request_id, complete)
     [trace_id] = {event["trace_id"] for event in history["events"]}
-
     await docket_system.wait_for_history(request_id, complete)  # let the last append finish
+    return request_id, trace_id
+
+
+async def test_one_request_yields_one_connected_trace_across_all_services(
+    docket_system: DocketSystem,
+) -> None:
+    request_id, trace_id = await _traced_request(docket_system, "trace")
     spans = [
         span
         for span in docket_system.spans.get_finished_spans()
         if format(span.context.trace_id, "032x") == trace_id
     ]
     services = {span.resource.attributes["service.name"] for span in spans}
-    assert services == {"docket-intake", "docket-classifier", "docket-notifier", "docket-audit"}
+    assert services == SERVICES
 
     names = {span.name for span in spans}
     assert {"POST /v1/requests", "validate", "classify", "decide", "send", "append"} <= names
+
+    # The API call: the FastAPI instrumentation's span, named by route, no id in names.
+    [http] = [span for span in spans if span.name == "POST /v1/requests"]
+    assert http.attributes is not None
+    assert http.attributes["http.route"] == "/v1/requests"
+    assert http.attributes["http.response.status_code"] == 202
+    assert not [span for span in spans if request_id in span.name]
+
+    # Database calls: asyncpg instrumentation's spans, in the service that made them.
+    database = [span for span in spans if span.attributes and "db.system" in span.attributes]
+    assert {span.attributes["db.system"] for span in database if span.attributes} == {"postgresql"}
+    assert {"docket-classifier", "docket-notifier"} <= {
+        span.resource.attributes["service.name"] for span in database
+    }
 
     # Connected: exactly one root (the HTTP request); every other span's parent is in the trace.
     span_ids = {span.context.span_id for span in spans}
@@ -64,3 +106,29 @@ async def test_one_request_yields_one_connected_trace_across_all_services(
     assert {"docket.request.received", "docket.request.classified", "docket.notification"} <= (
         destinations
     )
+
+
+async def test_the_trace_is_read_back_from_jaegers_query_api(
+    docket_system: DocketSystem, jaeger: jaeger_tool.Jaeger
+) -> None:
+    _request_id, trace_id = await _traced_request(docket_system, "jaeger")
+    ours = {
+        span.context.span_id
+        for span in docket_system.spans.get_finished_spans()
+        if format(span.context.trace_id, "032x") == trace_id
+    }
+    found: dict[str, Any] | None = None
+    for _ in range(150):  # the exporters send every 200 ms; Jaeger batches for 200 ms
+        found = await asyncio.to_thread(jaeger.trace, trace_id)
+        if found is not None and ours <= {int(span["spanID"], 16) for span in found["spans"]}:
+            break
+        await asyncio.sleep(0.2)
+    assert found is not None, f"Jaeger has no trace {trace_id}:\n{jaeger.log_tail()}"
+    assert found["traceID"] == trace_id
+    processes = found["processes"]
+    services = {processes[span["processID"]]["serviceName"] for span in found["spans"]}
+    assert services == SERVICES
+    # Every span the services made for it so far, as Jaeger read it from OTLP.
+    assert ours <= {int(span["spanID"], 16) for span in found["spans"]}
+    names = {span["operationName"] for span in found["spans"]}
+    assert {"POST /v1/requests", "classify", "send", "append"} <= names

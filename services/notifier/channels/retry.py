@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-
-import structlog
+from dataclasses import replace
 
 from services.notifier.channels.base import (
     DeliveryFailed,
@@ -16,20 +15,9 @@ from services.notifier.channels.base import (
     NoticeChannel,
     OutgoingNotice,
 )
-
-log = structlog.get_logger("docket.notifier.channels.retry")
+from shared.retry import CHANNEL_SEND
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def backoff_delay(
-    retry: int, base_delay_s: float, max_delay_s: float, jitter: Callable[[], float]
-) -> float:
-    """Delay before retry number ``retry`` (1, 2, ...): ``base * 2^(retry-1)``, capped at
-    ``max_delay_s``, then scaled into its upper half by ``jitter()`` in [0, 1) so senders
-    that failed together do not come back together."""
-    ceiling = min(base_delay_s * 2.0 ** (retry - 1), max_delay_s)
-    return ceiling * (0.5 + jitter() / 2)
 
 
 async def send_with_retries(
@@ -42,7 +30,8 @@ async def send_with_retries(
     sleep: Sleep = asyncio.sleep,
     jitter: Callable[[], float] = random.random,
 ) -> DeliveryReceipt:
-    """Send, retrying retryable ``DeliveryFailed`` up to ``attempts`` sends in all.
+    """Send, retrying retryable ``DeliveryFailed`` up to ``attempts`` sends in all, with
+    Docket's retry policy (``shared.retry.CHANNEL_SEND``).
 
     Waits with exponential backoff and jitter between sends, or as long as the receiver
     asked (``retry_after_s``), never more than ``max_delay_s``. A failure that is not
@@ -50,23 +39,13 @@ async def send_with_retries(
     Keep ``attempts`` x (the channel's timeout + ``max_delay_s``) below the dispatcher's
     lease, or another instance may send the same notice concurrently.
     """
-    if attempts < 1:
-        raise ValueError("attempts must be at least 1")
-    for attempt in range(1, attempts):
-        try:
-            return await channel.send(notice)
-        except DeliveryFailed as failure:
-            if not failure.retryable:
-                raise
-            delay = backoff_delay(attempt, base_delay_s, max_delay_s, jitter)
-            if failure.retry_after_s is not None:
-                delay = min(max(delay, failure.retry_after_s), max_delay_s)
-            log.info(
-                "notice_send_retrying",
-                notice_id=notice.notice_id,
-                channel=channel.name,
-                attempt=attempt,
-                delay_s=round(delay, 3),
-            )
-            await sleep(delay)
-    return await channel.send(notice)  # the last attempt: its failure is the caller's
+    policy = replace(CHANNEL_SEND, attempts=attempts, initial_s=base_delay_s, max_s=max_delay_s)
+    return await policy.call(
+        lambda: channel.send(notice),
+        retry_if=lambda error: isinstance(error, DeliveryFailed) and error.retryable,
+        wait_hint=lambda error: error.retry_after_s if isinstance(error, DeliveryFailed) else None,
+        sleep=sleep,
+        jitter=jitter,
+        notice_id=notice.notice_id,
+        channel=channel.name,
+    )
