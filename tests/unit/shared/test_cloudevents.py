@@ -91,7 +91,9 @@ def test_every_event_is_written_with_a_reverse_dns_type_and_partitionkey() -> No
 def test_first_versions_are_still_read(cls: type[RequestReceived]) -> None:
     raw = (EXAMPLES / f"{cls.EVENT_TYPE}.v1.json").read_text()
     envelope, data = parse_event(raw)
-    assert envelope.type == cls.EVENT_TYPE
+    # The ten events of the first contract keep their bare v1 names; later events
+    # start reverse-DNS at v1.
+    assert envelope.type == type_name(cls.EVENT_TYPE, 1)
     assert event_version(envelope) == (cls, 1)
     assert type(data) is cls
 
