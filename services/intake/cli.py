@@ -273,6 +273,7 @@ def _report(response: httpx.Response, describe: Any) -> int:
         print(describe(body))
         return 0
     print(f"error {response.status_code}: {body.get('detail') or body}", file=sys.stderr)
-    for error in body.get("errors", []):
-        print(f"  {error['path']}: {error['message']}", file=sys.stderr)
+    for error in body.get("errors") or []:  # RFC 9457 field errors (docs/http.md)
+        where = error.get("pointer") or error.get("parameter") or error.get("header") or "#"
+        print(f"  {where}: {error.get('detail')}", file=sys.stderr)
     return 1
