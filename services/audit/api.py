@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from services.audit.chart import requests_chart_svg
 from services.audit.domain.ledger import DeadLetterView
@@ -77,6 +78,22 @@ class DeadLetterPage(Page):
     items: list[DeadLetterEntry]
 
 
+#: A date (``2026-01-31``, midnight UTC) or an ISO 8601 date and time, its offset
+#: optional (UTC when left out): ``2026-01-31T12:00:00Z``, ``2026-01-31T07:00-05:00``.
+TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?$"
+)
+
+
+def _time_text(value: object) -> object:
+    """Only the forms :data:`TIME_PATTERN` names (pydantic would take ``0.5`` as a Unix
+    time, and a space for the ``T``)."""
+    if not isinstance(value, str) or re.fullmatch(TIME_PATTERN, value) is None:
+        raise ValueError("a date (2026-01-31) or a date and time (2026-01-31T12:00:00Z)")
+    return value
+
+
 def _in_utc(value: datetime) -> datetime:
     try:
         return to_utc(value)
@@ -84,8 +101,13 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("this time is out of range once converted to UTC") from error
 
 
-#: A time in a query: naive means UTC; one with no UTC equivalent is refused (422).
-QueryTime = Annotated[datetime, AfterValidator(_in_utc)]
+#: A time in a query, as UTC; one with no UTC equivalent is refused (422).
+QueryTime = Annotated[
+    datetime,
+    BeforeValidator(_time_text),
+    AfterValidator(_in_utc),
+    WithJsonSchema({"type": "string", "pattern": TIME_PATTERN}),
+]
 #: A filter value: one line of text (control characters are refused before routing).
 Filter = Annotated[str | None, Query(max_length=500)]
 

@@ -1,0 +1,122 @@
+"""Schema-driven fuzzing (schemathesis) of the running audit against its checked-in
+OpenAPI document, every role's key (``STANDARD_KEYS``) taking turns on every operation
+(``fuzz_roles.py``), on a log that holds
+requests, notices, decisions and dead letters: no 5xx, no schema-invalid input
+accepted, every answer (problems included) as documented. NUL bytes in a filter or a
+path, once answered 500, are tried explicitly too.
+
+``DOCKET_FUZZ_EXAMPLES`` sets the examples per operation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.kafka.security import KafkaAccess
+from tests.fixtures.keys import STANDARD_KEYS, bearer, issue_keys
+from tests.integration.audit.helpers import publish, scenario, start_audit, wait_until, window
+
+pytestmark = pytest.mark.integration
+
+SCHEMATHESIS = Path(sys.executable).with_name("st")
+OPENAPI = Path(__file__).resolve().parents[3] / "docs" / "openapi-audit.json"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+HOOKS = Path(__file__).with_name("fuzz_roles.py")
+CHECKS = (
+    "not_a_server_error,negative_data_rejection,status_code_conformance,"
+    "content_type_conformance,response_schema_conformance,response_headers_conformance"
+)
+#: Once 500s: the database refuses NUL in text.
+NUL_CALLS = (
+    "/v1/requests?risk_level=%00",
+    "/v1/requests?state=%00",
+    "/v1/requests?country=a%00b",
+    "/v1/requests/%00",
+    "/v1/requests/req%00x",
+    "/v1/deadletters?from=%00",
+)
+
+
+async def _fuzz(url: str, keys: dict[str, str], examples: str, workdir: Path) -> str:
+    """One schemathesis run, the roles' keys taking turns (``fuzz_roles.py``); its
+    report, or AssertionError on any failure."""
+    environment = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": str(HOOKS),
+        "DOCKET_FUZZ_KEYS": json.dumps(keys),
+        "DOCKET_FUZZ_LOG": str(workdir / "answers.jsonl"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(SCHEMATHESIS),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        str(OPENAPI),  # the checked-in document: the service serves none by default
+        "--url",
+        url,
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        examples,
+        "--seed",
+        "9457",
+        "--no-color",
+        cwd=workdir,  # schemathesis keeps its state in ./.schemathesis
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
+    report = output.decode("utf-8", "replace")
+    assert process.returncode == 0, report[-8000:]
+    return report
+
+
+async def test_no_role_gets_a_5xx_or_an_undocumented_answer(
+    kafka_access: KafkaAccess, database_url: str, tmp_path: Path
+) -> None:
+    start, _end = window()
+    prefix = f"req-fuzz-{secrets.token_hex(4)}"
+    # rate limit off: a 429 is documented, but would stop the fuzzer short of the routes
+    audit = await start_audit(
+        kafka_access, database_url, tree_head_interval_s=0.5, rate_limit_per_s=0
+    )
+    try:
+        keys = await issue_keys(database_url)
+        assert set(keys) == set(STANDARD_KEYS)
+        await publish(kafka_access, scenario(prefix, start), [])
+        async with httpx.AsyncClient(
+            base_url=audit.url, timeout=10, headers=bearer(keys["natsec"])
+        ) as client:
+
+            async def stored() -> bool:
+                history = await client.get(f"/v1/requests/{prefix}-3")
+                return history.status_code == 200
+
+            await wait_until(stored)
+            for call in NUL_CALLS:
+                answer = await client.get(call)
+                assert answer.status_code == 422, (call, answer.text)
+                assert answer.headers["content-type"] == "application/problem+json"
+        examples = os.environ.get("DOCKET_FUZZ_EXAMPLES", "10")
+        report = await _fuzz(audit.url, keys, examples, tmp_path)
+        print(report[-2500:])
+    finally:
+        await audit.stop()
+    answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
+    operations = {answer["operation"] for answer in answers}
+    assert len(operations) == 9
+    for operation in operations:  # every role tried every operation
+        roles = {a["role"] for a in answers if a["operation"] == operation}
+        assert roles == set(STANDARD_KEYS), (operation, roles)
+    assert not [a for a in answers if a["status"] >= 500]
+    refused = {(a["role"], a["status"]) for a in answers if a["operation"] == "GET /v1/deadletters"}
+    assert ("submitter", 403) in refused  # the keys really were sent, role by role
+    assert ("auditor", 200) in refused
