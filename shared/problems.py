@@ -49,6 +49,11 @@ _PHRASES = {413: "Content Too Large", 422: "Unprocessable Content"}
 _UNPARSED_BODY = "There was an error parsing the body"
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """An optional member is left out, never ``null``: no default in the schema."""
+    schema.pop("default", None)
+
+
 class FieldError(BaseModel):
     """One invalid field: what is wrong and where (exactly one of the three)."""
 
@@ -57,12 +62,15 @@ class FieldError(BaseModel):
         default=None,
         description="JSON Pointer (RFC 6901) into the body, in URI fragment form: "
         "`#/targets/0/handle`; `#` is the whole body",
+        json_schema_extra=_no_default,
     )
     parameter: str | SkipJsonSchema[None] = Field(
-        default=None, description="The query or path parameter's name"
+        default=None,
+        description="The query or path parameter's name",
+        json_schema_extra=_no_default,
     )
     header: str | SkipJsonSchema[None] = Field(
-        default=None, description="The request header's name"
+        default=None, description="The request header's name", json_schema_extra=_no_default
     )
 
 
@@ -74,7 +82,9 @@ class Problem(BaseModel):
     status: int
     detail: str = Field(description="What went wrong in this call")
     errors: list[FieldError] | SkipJsonSchema[None] = Field(
-        default=None, description="Invalid input only: one entry per field"
+        default=None,
+        description="Invalid input only: one entry per field",
+        json_schema_extra=_no_default,
     )
 
 

@@ -1,19 +1,15 @@
 """Schema-driven fuzzing (schemathesis) of the running audit against its checked-in
 OpenAPI document, every role's key (``STANDARD_KEYS``) taking turns on every operation
-(``fuzz_roles.py``), on a log that holds
+(``tests/integration/fuzz_roles.py``), on a log that holds
 requests, notices, decisions and dead letters: no 5xx, no schema-invalid input
 accepted, every answer (problems included) as documented. NUL bytes in a filter or a
 path, once answered 500, are tried explicitly too.
 
-``DOCKET_FUZZ_EXAMPLES`` sets the examples per operation."""
+``DOCKET_FUZZ_EXAMPLES`` sets the examples per operation (10 unless set)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import secrets
-import sys
 from pathlib import Path
 
 import httpx
@@ -22,17 +18,11 @@ import pytest
 from deploy.kafka.security import KafkaAccess
 from tests.fixtures.keys import STANDARD_KEYS, bearer, issue_keys
 from tests.integration.audit.helpers import publish, scenario, start_audit, wait_until, window
+from tests.integration.fuzzing import fuzz
 
 pytestmark = pytest.mark.integration
 
-SCHEMATHESIS = Path(sys.executable).with_name("st")
-OPENAPI = Path(__file__).resolve().parents[3] / "docs" / "openapi-audit.json"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-HOOKS = Path(__file__).with_name("fuzz_roles.py")
-CHECKS = (
-    "not_a_server_error,negative_data_rejection,status_code_conformance,"
-    "content_type_conformance,response_schema_conformance,response_headers_conformance"
-)
 #: Once 500s: the database refuses NUL in text.
 NUL_CALLS = (
     "/v1/requests?risk_level=%00",
@@ -42,41 +32,6 @@ NUL_CALLS = (
     "/v1/requests/req%00x",
     "/v1/deadletters?from=%00",
 )
-
-
-async def _fuzz(url: str, keys: dict[str, str], examples: str, workdir: Path) -> str:
-    """One schemathesis run, the roles' keys taking turns (``fuzz_roles.py``); its
-    report, or AssertionError on any failure."""
-    environment = {
-        **os.environ,
-        "SCHEMATHESIS_HOOKS": str(HOOKS),
-        "DOCKET_FUZZ_KEYS": json.dumps(keys),
-        "DOCKET_FUZZ_LOG": str(workdir / "answers.jsonl"),
-    }
-    process = await asyncio.create_subprocess_exec(
-        str(SCHEMATHESIS),
-        "--config-file",
-        str(CONFIG),
-        "run",
-        str(OPENAPI),  # the checked-in document: the service serves none by default
-        "--url",
-        url,
-        "--checks",
-        CHECKS,
-        "--max-examples",
-        examples,
-        "--seed",
-        "9457",
-        "--no-color",
-        cwd=workdir,  # schemathesis keeps its state in ./.schemathesis
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
-    report = output.decode("utf-8", "replace")
-    assert process.returncode == 0, report[-8000:]
-    return report
 
 
 async def test_no_role_gets_a_5xx_or_an_undocumented_answer(
@@ -105,12 +60,9 @@ async def test_no_role_gets_a_5xx_or_an_undocumented_answer(
                 answer = await client.get(call)
                 assert answer.status_code == 422, (call, answer.text)
                 assert answer.headers["content-type"] == "application/problem+json"
-        examples = os.environ.get("DOCKET_FUZZ_EXAMPLES", "10")
-        report = await _fuzz(audit.url, keys, examples, tmp_path)
-        print(report[-2500:])
+        answers = await fuzz("audit", audit.url, keys, CONFIG, tmp_path, seed=9457, examples=10)
     finally:
         await audit.stop()
-    answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
     operations = {answer["operation"] for answer in answers}
     assert len(operations) == 9
     for operation in operations:  # every role tried every operation
