@@ -9,8 +9,8 @@ is an RFC 9457 problem document (``application/problem+json``).
   fragment form (``#/targets/0/handle``); ``parameter``, a query or path parameter's
   name; or ``header``, a request header's name.
 
-:func:`install_problems`, called once by a composition root before its routers are
-included, makes every answer of the app follow this: validation errors, unknown routes
+:func:`install_problems`, called once by a composition root (whenever its routers are
+included), makes every answer of the app follow this: validation errors, unknown routes
 (404), wrong methods (405), an unreachable broker or database (503), anything unexpected
 (500, never a stack trace), control characters in the URL (422); and it documents the
 problem answers of every route in the app's OpenAPI document."""

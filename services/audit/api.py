@@ -87,8 +87,10 @@ TIME_PATTERN = (
 
 
 def _time_text(value: object) -> object:
-    """Only the forms :data:`TIME_PATTERN` names (pydantic would take ``0.5`` as a Unix
-    time, and a space for the ``T``)."""
+    """A time given as text only in the forms :data:`TIME_PATTERN` names (pydantic
+    would take ``0.5`` as a Unix time, and a space for the ``T``)."""
+    if isinstance(value, datetime):
+        return value
     if not isinstance(value, str) or re.fullmatch(TIME_PATTERN, value) is None:
         raise ValueError("a date (2026-01-31) or a date and time (2026-01-31T12:00:00Z)")
     return value
