@@ -10,6 +10,7 @@ path, once answered 500, are tried explicitly too.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -56,6 +57,17 @@ async def test_no_role_gets_a_5xx_or_an_undocumented_answer(
                 return history.status_code == 200
 
             await wait_until(stored)
+            # one page per item, by following `next`: every list pages the same way
+            for path, key in (("/v1/requests", "request_id"), ("/v1/deadletters", "leaf_index")):
+                seen, url = [], f"{path}?limit=1"
+                while url is not None:
+                    page = (await client.get(url)).json()
+                    seen += [item[key] for item in page["items"]]
+                    url = page["next"]
+                assert len(seen) == len(set(seen)) >= 1, (path, seen)
+                if path == "/v1/requests":  # among others' requests read from the broker
+                    ours = [rid for rid in seen if str(rid).startswith(prefix)]
+                    assert ours == [f"{prefix}-{n}" for n in (1, 2, 3)]
             for call in NUL_CALLS:
                 answer = await client.get(call)
                 assert answer.status_code == 422, (call, answer.text)
@@ -63,6 +75,7 @@ async def test_no_role_gets_a_5xx_or_an_undocumented_answer(
         answers = await fuzz("audit", audit.url, keys, CONFIG, tmp_path, seed=9457, examples=10)
     finally:
         await audit.stop()
+    print(Counter((a["operation"], a["role"], a["status"]) for a in answers))
     operations = {answer["operation"] for answer in answers}
     assert len(operations) == 9
     for operation in operations:  # every role tried every operation
