@@ -107,7 +107,13 @@ def problem_text(response: httpx.Response, body: Any) -> str:
     parts = [one_line(detail)]
     for error in body.get("errors") or []:
         if isinstance(error, dict):
-            where = error.get("pointer") or error.get("path") or "(body)"
+            where = (
+                error.get("pointer")
+                or error.get("parameter")
+                or error.get("header")
+                or error.get("path")
+                or "(body)"
+            )
             what = error.get("detail") or error.get("message") or "invalid"
             parts.append(f"{where}: {one_line(str(what))}")
     return "; ".join(parts)

@@ -44,6 +44,7 @@ from shared.db import SchemaNotReady
 from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
 from shared.kafka_security import KafkaSecurity
 from shared.logs import configure_logging
+from shared.problems import PROBLEM_MEDIA_TYPE, Problem, title_of
 from shared.readiness import CachedReadiness, ReadinessCheck
 from shared.retry import METRICS as retry_metrics
 from shared.settings import CommonSettings
@@ -180,10 +181,16 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
     async def readyz() -> JSONResponse:
         results = await readiness.results()
         failing = sorted(name for name, ok in results.items() if not ok)
-        return JSONResponse(
-            {"status": "not_ready" if failing else "ready", "checks": results, "failing": failing},
-            status_code=503 if failing else 200,
-        )
+        if failing:  # a problem document (shared.problems), naming what is down
+            unready = Problem(
+                title=title_of(503), status=503, detail=f"not ready: {', '.join(failing)} down"
+            )
+            return JSONResponse(
+                {**unready.model_dump(exclude_none=True), "checks": results, "failing": failing},
+                status_code=503,
+                media_type=PROBLEM_MEDIA_TYPE,
+            )
+        return JSONResponse({"status": "ready", "checks": results, "failing": failing})
 
     return app
 

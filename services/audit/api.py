@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from services.audit.chart import requests_chart_svg
 from services.audit.domain.checkpoint import CHECKPOINT_MEDIA_TYPE
@@ -30,6 +27,10 @@ from services.audit.store import AuditStore, RequestSummary, ViewAccess, ViewFil
 from services.audit.tree import LogTree
 from shared.auth.guard import Authorised, Caller
 from shared.auth.policy import Reach, may_see, without_personal_data
+from shared.paging import Cursor, Page, decode_cursor, page_links
+from shared.problems import invalid_query
+from shared.submission import ShortText, to_utc
+from shared.verdict import RiskLevel
 
 MAX_PAGE = 500
 
@@ -70,10 +71,8 @@ class ConsistencyProof(BaseModel):
     consistency_path: list[str]
 
 
-class RequestPage(BaseModel):
+class RequestPage(Page):
     items: list[RequestSummary]
-    #: Pass as ``cursor`` for the next page; null on the last page.
-    next_cursor: str | None
 
 
 class DeadLetterEntry(DeadLetterView):
@@ -81,30 +80,57 @@ class DeadLetterEntry(DeadLetterView):
     stored_at: datetime
 
 
-class DeadLetterPage(BaseModel):
+class DeadLetterPage(Page):
     items: list[DeadLetterEntry]
-    #: Pass as ``after`` for the next page; null on the last page.
-    next_after: int | None
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
+#: A date (``2026-01-31``, midnight UTC) or an ISO 8601 date and time, its offset
+#: optional (UTC when left out): ``2026-01-31T12:00:00Z``, ``2026-01-31T07:00-05:00``.
+TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?$"
+)
+
+
+def _time_text(value: object) -> object:
+    """A time given as text only in the forms :data:`TIME_PATTERN` names (pydantic
+    would take ``0.5`` as a Unix time, and a space for the ``T``)."""
+    if isinstance(value, datetime):
         return value
-    return value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or re.fullmatch(TIME_PATTERN, value) is None:
+        raise ValueError("a date (2026-01-31) or a date and time (2026-01-31T12:00:00Z)")
+    return value
 
 
-def _encode_cursor(received_at: datetime | None, request_id: str) -> str:
-    moment = received_at or datetime.fromtimestamp(0, UTC)
-    raw = json.dumps([moment.isoformat(), request_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def _in_utc(value: datetime) -> datetime:
     try:
-        moment, request_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(moment), str(request_id)
-    except (ValueError, TypeError, binascii.Error) as error:
-        raise HTTPException(status_code=400, detail="cursor is not one this API gave") from error
+        return to_utc(value)
+    except OverflowError as error:  # 9999-12-31T23:00-05:00 has no UTC time
+        raise ValueError("this time is out of range once converted to UTC") from error
+
+
+#: A time in a query, as UTC; one with no UTC equivalent is refused (422).
+QueryTime = Annotated[
+    datetime,
+    BeforeValidator(_time_text),
+    AfterValidator(_in_utc),
+    WithJsonSchema({"type": "string", "pattern": TIME_PATTERN}),
+]
+#: A filter value: one line of text (control characters are refused before routing).
+Filter = Annotated[str | None, Query(max_length=500)]
+
+
+class RequestPosition(BaseModel):
+    """Where a page of ``GET /v1/requests`` ended (its cursor)."""
+
+    received_at: QueryTime
+    request_id: ShortText
+
+
+class LeafPosition(BaseModel):
+    """Where a page of ``GET /v1/deadletters`` ended (its cursor)."""
+
+    leaf_index: int = Field(ge=0, lt=2**63)
 
 
 class PublicKey(BaseModel):
@@ -152,71 +178,76 @@ def _access(caller: Authorised) -> ViewAccess:
 
 @router.get("/requests", response_model=RequestPage)
 async def list_requests(
+    request: Request,
     caller: Caller,
     context: Context,
-    state: str | None = None,
-    authority: Annotated[str | None, Query(description="authority code")] = None,
-    authority_family: str | None = None,
-    risk_level: str | None = None,
-    country: str | None = None,
-    deadline_before: datetime | None = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    state: Filter = None,
+    authority: Annotated[str | None, Query(max_length=500, description="authority code")] = None,
+    authority_family: Filter = None,
+    risk_level: RiskLevel | None = None,
+    country: Filter = None,
+    deadline_before: QueryTime | None = None,
+    received_from: QueryTime | None = None,
+    received_to: QueryTime | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> RequestPage:
-    """Requests the caller may see: a submitter its organisation's only; national-security
-    process only with the national-security scope."""
+    """Requests the caller may see, oldest first: a submitter its organisation's only;
+    national-security process only with the national-security scope."""
     where = ViewFilter(
         state=state,
         authority_code=authority,
         authority_family=authority_family,
         risk_level=risk_level,
         country=country,
-        deadline_before=_utc(deadline_before),
-        received_from=_utc(received_from),
-        received_to=_utc(received_to),
+        deadline_before=deadline_before,
+        received_from=received_from,
+        received_to=received_to,
     )
-    after = _decode_cursor(cursor) if cursor else None
-    rows = await context.store.list_views(where, limit + 1, after, _access(caller))
+    after = decode_cursor(cursor, RequestPosition) if cursor else None
+    position = (after.received_at, after.request_id) if after else None
+    rows = await context.store.list_views(where, limit + 1, position, _access(caller))
     items = rows[:limit]
-    last = items[-1] if len(rows) > limit else None
-    return RequestPage(
-        items=items,
-        next_cursor=_encode_cursor(last.received_at, last.request_id) if last else None,
-    )
+    last = None
+    if len(rows) > limit:
+        moment = items[-1].received_at or datetime.fromtimestamp(0, UTC)
+        last = RequestPosition(received_at=moment, request_id=items[-1].request_id)
+    return RequestPage(items=items, **page_links(request, last))
 
 
 @router.get("/deadletters", response_model=DeadLetterPage)
 async def dead_letters(
+    request: Request,
     caller: Caller,
     context: Context,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
-    after: Annotated[int, Query(ge=-1)] = -1,
+    start: Annotated[QueryTime | None, Query(alias="from")] = None,
+    end: Annotated[QueryTime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Cursor = None,
 ) -> DeadLetterPage:
-    """Records some consumer could not process (never their values); those of
-    national-security requests only with the national-security scope."""
-    rows = await context.store.dead_letters(
-        _utc(start), _utc(end), after, limit + 1, _access(caller)
-    )
+    """Records some consumer could not process (never their values), oldest first;
+    those of national-security requests only with the national-security scope."""
+    after = decode_cursor(cursor, LeafPosition).leaf_index if cursor else -1
+    rows = await context.store.dead_letters(start, end, after, limit + 1, _access(caller))
     items = [
         DeadLetterEntry(
             leaf_index=row.leaf_index, stored_at=row.stored_at, **row.dead_letter.model_dump()
         )
         for row in rows[:limit]
     ]
-    return DeadLetterPage(
-        items=items, next_after=items[-1].leaf_index if len(rows) > limit else None
-    )
+    last = LeafPosition(leaf_index=items[-1].leaf_index) if len(rows) > limit else None
+    return DeadLetterPage(items=items, **page_links(request, last))
 
 
-@router.get("/reports/transparency", response_model=TransparencyReport)
+@router.get(
+    "/reports/transparency",
+    response_model=TransparencyReport,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 async def transparency(
     context: Context,
-    start: Annotated[datetime, Query(alias="from")],
-    end: Annotated[datetime, Query(alias="to")],
+    start: Annotated[QueryTime, Query(alias="from")],
+    end: Annotated[QueryTime, Query(alias="to")],
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     begin, finish = _period(start, end)
@@ -227,11 +258,15 @@ async def transparency(
     return report
 
 
-@router.get("/reports/transparency/chart.svg")
+@router.get(
+    "/reports/transparency/chart.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}},
+)
 async def transparency_chart(
     context: Context,
-    start: Annotated[datetime, Query(alias="from")],
-    end: Annotated[datetime, Query(alias="to")],
+    start: Annotated[QueryTime, Query(alias="from")],
+    end: Annotated[QueryTime, Query(alias="to")],
 ) -> Response:
     begin, finish = _period(start, end)
     months = await context.store.month_counts(begin, finish)
@@ -271,10 +306,10 @@ async def inclusion(
     tree = context.tree
     size = await tree.catch_up()
     if tree_size > size or leaf_index >= tree_size:
-        raise HTTPException(
-            status_code=400,
-            detail=f"need 0 <= leaf_index < tree_size <= {size} (the current size)",
-        )
+        problems = [("leaf_index", "leaf_index must be below tree_size")]
+        if tree_size > size:
+            problems = [("tree_size", f"the log has {size} leaves: tree_size is at most that")]
+        raise invalid_query(*problems)
     path = tree.tree.inclusion_proof(leaf_index, tree_size)
     leaf = tree.tree.leaf_at(leaf_index)
     return InclusionProof(
@@ -294,17 +329,25 @@ async def consistency(
     tree = context.tree
     size = await tree.catch_up()
     if first > second or second > size:
-        raise HTTPException(
-            status_code=400, detail=f"need 1 <= first <= second <= {size} (the current size)"
-        )
+        problems = [("first", "first must not exceed second")]
+        if second > size:
+            problems = [("second", f"the log has {size} leaves: second is at most that")]
+        raise invalid_query(*problems)
     path = tree.tree.consistency_proof(first, second)
     return ConsistencyProof(
         first=first, second=second, consistency_path=[node.hex() for node in path]
     )
 
 
+RequestIdentifier = Annotated[
+    str, Path(max_length=500, description="The request_id intake answered")
+]
+
+
 @router.get("/requests/{request_id}", response_model=RequestHistory)
-async def request_history(request_id: str, caller: Caller, context: Context) -> RequestHistory:
+async def request_history(
+    request_id: RequestIdentifier, caller: Caller, context: Context
+) -> RequestHistory:
     """A request's history; ``404`` when unknown or not the caller's to see. Readers and
     auditors get it without document text, contact data and notes."""
     view = await context.store.request_view(request_id)
@@ -343,23 +386,10 @@ async def request_history(request_id: str, caller: Caller, context: Context) -> 
     return history
 
 
-def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """``[from, to)`` in UTC, or 422 naming the query field that makes it no report
+def _period(begin: datetime, finish: datetime) -> tuple[datetime, datetime]:
+    """``[from, to)`` (UTC), or 422 naming the query field that makes it no report
     period (before 2000, empty, or longer than a hundred years)."""
-    begin = start if start.tzinfo else start.replace(tzinfo=UTC)
-    finish = end if end.tzinfo else end.replace(tzinfo=UTC)
-    given = {"from": start, "to": end}
     problems = period_problems(begin, finish)
     if problems:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", field),
-                    "msg": message,
-                    "input": given[field].isoformat(),
-                }
-                for field, message in problems
-            ]
-        )
+        raise invalid_query(*problems)
     return begin, finish

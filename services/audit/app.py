@@ -33,6 +33,7 @@ from services.audit.tree import LogTree
 from shared.auth.access import install_access
 from shared.db import Database
 from shared.kafka import EventPublisher
+from shared.problems import install_problems
 from shared.schemas import SCHEMAS
 from shared.service import (
     Resource,
@@ -108,6 +109,7 @@ def create_app(settings: AuditSettings, tracer_provider: TracerProvider | None =
         tracer=runtime.tracer_provider.get_tracer("docket.audit"),
     )
     app = create_http_app(runtime, "Docket audit")
+    install_problems(app)
     install_access(app, SERVICE, settings, runtime.resources, runtime.readiness)
     install_routes(
         app,

@@ -8,16 +8,14 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import Tracer
 from starlette import types as asgi
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from services.intake.domain.findings import document_findings
-from services.intake.domain.idempotency import Conflict, Replay, fingerprint
+from services.intake.domain.idempotency import Conflict, KeyReused, Replay, fingerprint
 from services.intake.domain.lifecycle import (
     after_amendment,
     after_decision,
@@ -45,43 +43,13 @@ from shared.amendments import Amendment
 from shared.auth.guard import Caller
 from shared.auth.policy import Reach, is_national_security
 from shared.events import DecisionRecorded, EventData, RequestAmended, RequestReceived
-from shared.kafka import TRANSIENT_ERRORS, EventPublisher, derived_event_id
-from shared.problems import (
-    PROBLEM_MEDIA_TYPE,
-    FieldError,
-    Problem,
-    field_errors,
-    problem_response,
-)
+from shared.kafka import EventPublisher, derived_event_id
+from shared.problems import FieldError, invalid, problem_doc, problem_docs, problem_response
 from shared.submission import Submission
 
 log = structlog.get_logger("docket.intake")
 
 MAX_BODY_BYTES = 1024 * 1024
-RETRY_AFTER_S = 5
-
-
-def problem_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for problem answers (``application/problem+json``)."""
-    descriptions = {
-        401: "No API key, or an unknown or revoked one",
-        403: "The API key's role may not make this call",
-        404: "Unknown request, or one this key may not see",
-        409: "Conflicts with what is already recorded",
-        413: "The body exceeds 1 MiB",
-        415: "The body is not JSON",
-        422: "Invalid fields, one entry per field in `errors`",
-        429: "The client's rate limit is used up (see Retry-After)",
-        503: "Kafka or the database is unreachable; nothing was accepted (see Retry-After)",
-    }
-    schema = {"$ref": "#/components/schemas/Problem"}
-    return {
-        status: {
-            "description": descriptions[status],
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
-        }
-        for status in statuses
-    }
 
 
 class BodyLimits:
@@ -103,9 +71,7 @@ class BodyLimits:
             return
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json" and not media_type.endswith("+json"):
-            unsupported = problem_response(
-                415, "Unsupported Media Type", "send the body as application/json"
-            )
+            unsupported = problem_response(415, "send the body as application/json")
             await unsupported(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -136,50 +102,7 @@ class BodyLimits:
 
 
 def _too_large() -> JSONResponse:
-    return problem_response(413, "Content Too Large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error is an RFC 9457 problem document; no input reaches a bare 500."""
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = field_errors(error.errors())
-        return problem_response(
-            422, "Invalid Request", f"{len(errors)} field(s) are invalid", errors=errors
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        if error.status_code == 400:  # a body FastAPI could not even decode
-            return problem_response(
-                422,
-                "Invalid Request",
-                "the body is not valid JSON",
-                errors=[FieldError(path="(body)", message="the body is not UTF-8 encoded JSON")],
-            )
-        title = {404: "Not Found", 405: "Method Not Allowed"}.get(error.status_code, "Error")
-        return problem_response(
-            error.status_code, title, str(error.detail), headers=dict(error.headers or {})
-        )
-
-    async def unavailable(_request: Request, error: Exception) -> JSONResponse:
-        log.warning("dependency_unavailable", error=type(error).__name__)
-        return problem_response(
-            503,
-            "Service Unavailable",
-            "the event log or the database is unreachable; nothing was accepted, retry later",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
-
-    for error_type in TRANSIENT_ERRORS:
-        if issubclass(error_type, Exception):
-            app.add_exception_handler(error_type, unavailable)
-
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
-        log.error("unexpected_error", error=type(error).__name__)
-        return problem_response(500, "Internal Server Error", "an unexpected error occurred")
+    return problem_response(413, f"the body exceeds {MAX_BODY_BYTES} bytes")
 
 
 @dataclass(frozen=True)
@@ -209,6 +132,17 @@ def intake(request: Request) -> Intake:
     return context
 
 
+#: What every ``202`` carries besides its body.
+ACCEPTED: dict[str, Any] = {
+    "description": "Accepted: durably written to the event log",
+    "headers": {
+        "Location": {
+            "description": "Where the request's history is read (audit's API; = status_url)",
+            "required": True,
+            "schema": {"type": "string", "format": "uri"},
+        }
+    },
+}
 Context = Annotated[Intake, Depends(intake)]
 RequestId = Annotated[uuid.UUID, Path(description="The request_id intake answered")]
 router = APIRouter(prefix="/v1")
@@ -217,7 +151,6 @@ router = APIRouter(prefix="/v1")
 def install_routes(app: FastAPI, context: Intake) -> None:
     app.state.intake = context
     app.add_middleware(BodyLimits)
-    install_error_handlers(app)
     app.include_router(router)
 
 
@@ -226,7 +159,15 @@ def install_routes(app: FastAPI, context: Intake) -> None:
     status_code=202,
     response_model=Accepted,
     summary="Submit a request for user data",
-    responses=problem_docs(401, 403, 409, 413, 415, 422, 429, 503),
+    responses={
+        202: ACCEPTED,
+        **problem_docs(409, 413, 415),
+        422: problem_doc(
+            422,
+            "Invalid fields, one entry per field in `errors`; or an Idempotency-Key "
+            "already used for another body (the entry names the header)",
+        ),
+    },
 )
 async def submit_request(
     submission: Annotated[Submission, Body()],
@@ -239,7 +180,7 @@ async def submit_request(
             min_length=1,
             max_length=200,
             description="The same key with the same body answers the same request_id; "
-            "with another body, 409.",
+            "with another body, 422.",
         ),
     ] = None,
 ) -> Response:
@@ -248,10 +189,9 @@ async def submit_request(
     if caller.reach is Reach.OWN_ORGANISATION and not principal.owns(agency):
         return problem_response(
             403,
-            "Forbidden",
             f"this key submits for {principal.organisation!r} only; requester.agency "
             "names another organisation",
-            errors=[FieldError(path="requester.agency", message="not this key's organisation")],
+            errors=[FieldError(detail="not this key's organisation", pointer="#/requester/agency")],
         )
     accepted_at = datetime.now(UTC)
     request_id = new_request_id()
@@ -288,14 +228,16 @@ async def submit_request(
         idempotency_key,
         context.publishing(event, event_id),
     )
+    if isinstance(resolution, KeyReused):
+        return invalid([FieldError(detail=resolution.reason, header="Idempotency-Key")])
     if isinstance(resolution, Conflict):
-        return problem_response(409, "Conflict", resolution.reason)
+        return problem_response(409, resolution.reason)
     if isinstance(resolution, Replay):  # the id the first submission got
         request_id = resolution.request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
     log.info("request_accepted", event_id=event_id, replay=type(resolution).__name__)
     body = Accepted(request_id=request_id, status_url=context.status_url(request_id))
-    return JSONResponse(body.model_dump(), status_code=202)
+    return _accepted(body.model_dump())
 
 
 @router.post(
@@ -303,7 +245,7 @@ async def submit_request(
     status_code=202,
     response_model=ChangeAccepted,
     summary="Amend a request (non-disclosure order, withdrawal, note)",
-    responses=problem_docs(401, 403, 404, 409, 413, 415, 422, 429, 503),
+    responses={202: ACCEPTED, **problem_docs(409, 413, 415)},
 )
 async def amend_request(
     request_id: RequestId,
@@ -338,7 +280,7 @@ async def amend_request(
     status_code=202,
     response_model=ChangeAccepted,
     summary="Record the outcome of a request",
-    responses=problem_docs(401, 403, 404, 409, 413, 415, 422, 429, 503),
+    responses={202: ACCEPTED, **problem_docs(409, 413, 415)},
 )
 async def decide_request(
     request_id: RequestId,
@@ -350,17 +292,14 @@ async def decide_request(
     structlog.contextvars.bind_contextvars(request_id=rid)
     author = caller.principal.client_id
     if body.decided_by is not None and body.decided_by != author:
-        return problem_response(
-            422,
-            "Invalid Request",
-            "1 field(s) are invalid",
-            errors=[
+        return invalid(
+            [
                 FieldError(
-                    path="decided_by",
-                    message=f"the decision is recorded as made by this key's client "
+                    detail=f"the decision is recorded as made by this key's client "
                     f"{author!r}; leave decided_by out",
+                    pointer="#/decided_by",
                 )
-            ],
+            ]
         )
     event_id = derived_event_id("decided", rid, fingerprint(body))
     event = DecisionRecorded(
@@ -389,16 +328,13 @@ async def decide_request(
 
 def _change_answer(result: ChangeResult, accepted: ChangeAccepted) -> Response:
     if isinstance(result, NotFound):
-        return problem_response(404, "Not Found", f"no request {accepted.request_id}")
+        return problem_response(404, f"no request {accepted.request_id}")
     if isinstance(result, Refused):
-        return problem_response(409, "Conflict", result.reason)
+        return problem_response(409, result.reason)
     log.info("change_accepted", event_id=accepted.event_id)
-    return JSONResponse(accepted.model_dump(), status_code=202)
+    return _accepted(accepted.model_dump())
 
 
-def problem_schema() -> dict[str, Any]:
-    """``Problem`` and ``FieldError`` as OpenAPI components."""
-    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    components: dict[str, Any] = schema.pop("$defs", {})
-    components["Problem"] = schema
-    return components
+def _accepted(body: dict[str, Any]) -> JSONResponse:
+    """``202`` pointing (``Location``) at where the request's progress is read."""
+    return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from opentelemetry.sdk.trace import TracerProvider
 
-from services.intake.api import Intake, install_routes, problem_schema
+from services.intake.api import Intake, install_routes
 from services.intake.ports import Repository
 from services.intake.store import IntakeStore
 from shared.auth.access import install_access
 from shared.auth.cache import Lookup
 from shared.db import Database
 from shared.kafka import EventPublisher
+from shared.problems import install_problems
 from shared.schemas import SCHEMAS
 from shared.service import ServiceRuntime, create_http_app, create_runtime, serve
 from shared.settings import IntakeSettings
@@ -36,6 +34,7 @@ def create_app(
     if repository is None:
         repository = _database(settings, runtime)
     app = create_http_app(runtime, "Docket intake")
+    install_problems(app)
     publisher = EventPublisher(runtime.broker, source="/docket/intake")
     install_access(
         app,
@@ -56,17 +55,6 @@ def create_app(
             runtime.tracer_provider.get_tracer("docket.intake"),
         ),
     )
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title, version=app.version, routes=app.routes, summary=None
-            )
-            schema["components"]["schemas"].update(problem_schema())
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -5,12 +5,12 @@ python -m services.intake.openapi > docs/openapi-intake.json
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import SecretStr
 
 from services.intake.app import create_app
+from shared import openapi
 from shared.settings import IntakeSettings
 
 
@@ -25,7 +25,7 @@ def intake_openapi() -> dict[str, Any]:
 
 
 def render() -> str:
-    return json.dumps(intake_openapi(), indent=2, ensure_ascii=False) + "\n"
+    return openapi.render(intake_openapi())
 
 
 if __name__ == "__main__":

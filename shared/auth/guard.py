@@ -101,15 +101,13 @@ def install_guard(app: FastAPI, guard: Guard) -> None:
         if error.status == 401:
             return problem_response(
                 401,
-                "Unauthorized",
                 error.detail,
                 headers={"WWW-Authenticate": f'Bearer realm="docket-{guard.service}"'},
             )
         if error.status == 429:
             return problem_response(
                 429,
-                "Too Many Requests",
                 error.detail,
                 headers={"Retry-After": str(error.retry_after_s or 1)},
             )
-        return problem_response(403, "Forbidden", error.detail)
+        return problem_response(403, error.detail)

@@ -143,7 +143,7 @@ async def test_authors_come_from_the_key_not_the_body(docket_system: DocketSyste
             headers=system.auth,
         )
         assert impostor.status_code == 422
-        assert impostor.json()["errors"][0]["path"] == "decided_by"
+        assert impostor.json()["errors"][0]["pointer"] == "#/decided_by"
         decided = await client.post(
             f"/v1/requests/{request_id}/decision",
             json={"outcome": "rejected", "decided_by": "legal-ops"},  # its own name: accepted

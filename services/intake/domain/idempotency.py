@@ -3,7 +3,9 @@
 A submission is identified twice: by its natural key (``requester.agency`` case-folded
 and ``external_ref``, which also yields the request id) and, optionally, by the
 client's ``Idempotency-Key`` header. Either key seen before with the same document
-(same fingerprint) is a replay; with a different document it is a conflict.
+(same fingerprint) is a replay. With a different document, a reused Idempotency-Key is
+a client's mistake about its own key (answered 422, as draft-ietf-httpapi-idempotency-
+key-header says); a reused natural key is a conflict with the request it names (409).
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ class Conflict:
     reason: str
 
 
-Resolution = New | Replay | Conflict
+@dataclass(frozen=True)
+class KeyReused:
+    reason: str
+
+
+Resolution = New | Replay | Conflict | KeyReused
 
 
 def resolve_submission(
@@ -50,7 +57,7 @@ def resolve_submission(
 ) -> Resolution:
     if by_idempotency_key is not None:
         if by_idempotency_key.fingerprint != document_fingerprint:
-            return Conflict("this Idempotency-Key was already used for a different submission")
+            return KeyReused("this Idempotency-Key was already used for a different submission")
         return Replay(by_idempotency_key.request_id)
     if by_natural_key is not None:
         if by_natural_key.fingerprint != document_fingerprint:

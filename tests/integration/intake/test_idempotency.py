@@ -39,7 +39,7 @@ async def test_twenty_concurrent_duplicates_make_one_request_and_one_event(
     assert events[0]["data"]["submitted_by"] == "legal-ops"
 
 
-async def test_same_key_other_body_is_409_and_natural_key_replays(
+async def test_same_key_other_body_is_422_and_natural_key_replays(
     intake: RunningService, kafka_access: KafkaAccess
 ) -> None:
     body = submission()
@@ -52,11 +52,14 @@ async def test_same_key_other_body_is_409_and_natural_key_replays(
             "/v1/requests", json={**body, "stated_purpose": "something else"}
         )
     assert first.status_code == 202
-    assert reused.status_code == 409
+    assert first.headers["location"] == first.json()["status_url"]
+    assert first.headers["location"].endswith(f"/v1/requests/{first.json()['request_id']}")
+    assert reused.status_code == 422  # draft-ietf-httpapi-idempotency-key-header
     assert reused.headers["content-type"] == "application/problem+json"
+    assert [e["header"] for e in reused.json()["errors"]] == ["Idempotency-Key"]
     assert again.status_code == 202
     assert again.json()["request_id"] == first.json()["request_id"]
-    assert changed.status_code == 409
+    assert changed.status_code == 409  # the natural key names another request
     assert "amendments" in changed.json()["detail"]
     assert (
         len(await events_for(kafka_access, topics.REQUEST_RECEIVED, first.json()["request_id"]))
@@ -80,7 +83,7 @@ async def test_idempotency_survives_a_restart(
         )
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
-    assert conflict.status_code == 409
+    assert conflict.status_code == 422
     request_id = first.json()["request_id"]
     assert len(await events_for(kafka_access, topics.REQUEST_RECEIVED, request_id)) == 1
 
@@ -100,7 +103,7 @@ async def test_a_refused_key_leaves_nothing_of_the_other_body(
         accepted = await client.post("/v1/requests", json=first, headers={"idempotency-key": "r-1"})
         refused = await client.post("/v1/requests", json=other, headers={"idempotency-key": "r-1"})
         later = await client.post("/v1/requests", json=other)
-    assert (accepted.status_code, refused.status_code, later.status_code) == (202, 409, 202)
+    assert (accepted.status_code, refused.status_code, later.status_code) == (202, 422, 202)
     received = await _received(kafka_access, other)
     assert [event["data"]["request_id"] for event in received] == [later.json()["request_id"]]
 
@@ -116,7 +119,7 @@ async def test_a_new_key_on_a_known_request_replays_and_is_kept(
         reused = await client.post("/v1/requests", json=submission(), headers=headers)
     assert first.status_code == replay.status_code == 202
     assert replay.json() == first.json()
-    assert reused.status_code == 409  # the key now names the first request
+    assert reused.status_code == 422  # the key now names the first request
     assert len(await _received(kafka_access, body)) == 1
 
 
@@ -138,7 +141,7 @@ async def test_concurrent_duplicates_under_different_keys_make_one_event(
     received = await _received(kafka_access, body)
     assert [event["data"]["request_id"] for event in received] == [answers[0].json()["request_id"]]
     assert {answer.json()["request_id"] for answer in answers} == {answers[0].json()["request_id"]}
-    assert reused.status_code == 409
+    assert reused.status_code == 422
 
 
 async def test_one_key_raced_with_different_bodies_accepts_exactly_one(
@@ -150,7 +153,7 @@ async def test_one_key_raced_with_different_bodies_accepts_exactly_one(
         answers = await asyncio.gather(
             *(client.post("/v1/requests", json=body, headers=headers) for body in bodies)
         )
-    assert sorted(answer.status_code for answer in answers) == [202, 409, 409, 409, 409]
+    assert sorted(answer.status_code for answer in answers) == [202, 422, 422, 422, 422]
     for body, answer in zip(bodies, answers, strict=True):
         events = await _received(kafka_access, body)
         assert len(events) == (1 if answer.status_code == 202 else 0)

@@ -45,8 +45,8 @@ def test_unknown_field_is_named(client: TestClient, body: dict[str, Any]) -> Non
     assert response.headers["content-type"] == "application/problem+json"
     errors = response.json()["errors"]
     assert {
-        "path": "requester.agnecy_type",
-        "message": "unknown field: not part of the contract (check the spelling)",
+        "pointer": "#/requester/agnecy_type",
+        "detail": "unknown field: not part of the contract (check the spelling)",
     } in errors
 
 
@@ -56,8 +56,8 @@ def test_every_invalid_field_is_listed(client: TestClient, body: dict[str, Any])
     body["received_at"] = "yesterday"
     response = client.post("/v1/requests", json=body)
     assert response.status_code == 422
-    paths = {error["path"] for error in response.json()["errors"]}
-    assert {"targets.0.handle", "data_requested.1", "received_at"} <= paths
+    pointers = {error["pointer"] for error in response.json()["errors"]}
+    assert {"#/targets/0/handle", "#/data_requested/1", "#/received_at"} <= pointers
 
 
 @pytest.mark.parametrize(
@@ -104,8 +104,8 @@ def test_a_control_character_in_text_that_reaches_a_notice_is_refused(
     response = client.post("/v1/requests", json=body)
     assert response.status_code == 422
     errors = response.json()["errors"]
-    assert [e["path"] for e in errors] == [f"{section}.{field}"]
-    assert f"U+{ord(control[0]):04X}" in errors[0]["message"]
+    assert [e["pointer"] for e in errors] == [f"#/{section}/{field}"]
+    assert f"U+{ord(control[0]):04X}" in errors[0]["detail"]
 
 
 def test_a_control_character_in_the_gag_authority_is_refused(
@@ -114,7 +114,9 @@ def test_a_control_character_in_the_gag_authority_is_refused(
     body["instrument"]["nondisclosure"] = {"ordered": True, "authority": "18 U.S.C.\u0000 2705(b)"}
     response = client.post("/v1/requests", json=body)
     assert response.status_code == 422
-    assert [e["path"] for e in response.json()["errors"]] == ["instrument.nondisclosure.authority"]
+    assert [e["pointer"] for e in response.json()["errors"]] == [
+        "#/instrument/nondisclosure/authority"
+    ]
 
 
 def test_control_characters_in_an_amendment_and_a_decision_are_refused(
@@ -128,11 +130,14 @@ def test_control_characters_in_an_amendment_and_a_decision_are_refused(
     }
     answer = client.post(f"{request}/amendments", json=amendment)
     assert answer.status_code == 422
-    assert {e["path"] for e in answer.json()["errors"]} == {"nondisclosure.authority", "note"}
+    assert {e["pointer"] for e in answer.json()["errors"]} == {
+        "#/nondisclosure/authority",
+        "#/note",
+    }
     decision = {"outcome": "rejected", "decided_by": "J. Doe\u001b", "note": "a\tb\nc"}
     answer = client.post(f"{request}/decision", json=decision)
     assert answer.status_code == 422
-    assert [e["path"] for e in answer.json()["errors"]] == ["decided_by"]
+    assert [e["pointer"] for e in answer.json()["errors"]] == ["#/decided_by"]
 
 
 @pytest.mark.parametrize("field", ["document_text", "stated_purpose"])
@@ -204,7 +209,7 @@ def test_a_streamed_body_reaches_validation_whole(client: TestClient, body: dict
         "/v1/requests", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
-    assert [e["path"] for e in response.json()["errors"]] == ["instrument.type"]
+    assert [e["pointer"] for e in response.json()["errors"]] == ["#/instrument/type"]
 
 
 def test_malformed_json_is_422_not_500(client: TestClient) -> None:
@@ -212,6 +217,7 @@ def test_malformed_json_is_422_not_500(client: TestClient) -> None:
         "/v1/requests", content=b'{"external_ref": ', headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
+    assert response.json()["errors"] == [{"detail": "the body is not valid JSON", "pointer": "#"}]
 
 
 def test_no_key_is_401_with_challenge(client: TestClient, body: dict[str, Any]) -> None:
@@ -282,4 +288,6 @@ def test_a_yes_or_no_field_takes_only_true_or_false(
     where[field] = value
     response = client.post("/v1/requests", json=body)
     assert response.status_code == 422
-    assert [e["path"] for e in response.json()["errors"]] == [f"{section}.{field}"]
+    assert [e["pointer"] for e in response.json()["errors"]] == [
+        "#/" + "/".join([*section.split("."), field])
+    ]

@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.intake.domain.idempotency import Conflict, New, Prior, Replay, resolve_submission
+from services.intake.domain.idempotency import (
+    Conflict,
+    KeyReused,
+    New,
+    Prior,
+    Replay,
+    resolve_submission,
+)
 from services.intake.domain.lifecycle import (
     RequestState,
     after_amendment,
@@ -72,5 +79,6 @@ def test_idempotency_resolution() -> None:
     assert resolve_submission("f1", None, None) == New()
     assert resolve_submission("f1", mine, None) == Replay("r1")
     assert resolve_submission("f1", None, mine) == Replay("r1")
-    assert isinstance(resolve_submission("f2", mine, None), Conflict)
+    assert isinstance(resolve_submission("f2", mine, None), KeyReused)
+    assert isinstance(resolve_submission("f2", mine, mine), KeyReused)
     assert isinstance(resolve_submission("f2", None, mine), Conflict)

@@ -99,7 +99,9 @@ async def test_not_ready_names_the_failing_dependency() -> None:
     async with _client(app) as client:
         answer = await client.get("/readyz")
     assert answer.status_code == 503
-    assert answer.json()["status"] == "not_ready"
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["title"] == "Service Unavailable"
+    assert answer.json()["detail"] == "not ready: postgres down"
     assert answer.json()["failing"] == ["postgres"]
     assert answer.json()["checks"]["kafka"] is True
 
