@@ -15,6 +15,9 @@ REQUEST_DECIDED: Final = "docket.request.decided"
 REQUEST_CLASSIFIED: Final = "docket.request.classified"
 REQUEST_CLASSIFIED_SHADOW: Final = "docket.request.classified.shadow"
 NOTIFICATION: Final = "docket.notification"
+#: What legal staff decided about a request (verification, overrides, holds, production,
+#: assignment, comments): one topic, so one request's counsel actions stay in order.
+REQUEST_COUNSEL: Final = "docket.request.counsel"
 DEADLETTER: Final = "docket.deadletter"
 #: Audit's own ledger: every record audit read from the topics above, in the one order
 #: the log is built in. A single partition makes that order total, so replaying it into
@@ -30,6 +33,7 @@ PARTITIONS: Final[dict[str, int]] = {
     REQUEST_CLASSIFIED: 6,
     REQUEST_CLASSIFIED_SHADOW: 6,
     NOTIFICATION: 6,
+    REQUEST_COUNSEL: 6,
     DEADLETTER: 3,
     AUDIT_LEDGER: 1,
 }
@@ -42,6 +46,7 @@ AUDITED_TOPICS: Final[tuple[str, ...]] = (
     REQUEST_CLASSIFIED,
     REQUEST_CLASSIFIED_SHADOW,
     NOTIFICATION,
+    REQUEST_COUNSEL,
     DEADLETTER,
 )
 

@@ -59,6 +59,19 @@ _READERS = {
 _WRITERS = {Role.SUBMITTER: Reach.OWN_ORGANISATION, Role.LEGAL: Reach.ANY}
 
 
+_COUNSEL = {Role.LEGAL: Reach.ANY}
+#: The paths (under ``/v1/requests/{request_id}/``) of counsel's commands.
+COUNSEL_ROUTES: tuple[tuple[str, str], ...] = (
+    ("requester-verification", "record how the requester was verified, or that it failed"),
+    ("verdict-override", "override the classifier's verdict"),
+    ("holds/end", "end an emergency, child-safety or counter-productive hold"),
+    ("holds/withhold", "withhold a notice for good"),
+    ("production", "decide what is produced per account and data category"),
+    ("assignment", "assign the request to a reviewer"),
+    ("comments", "comment on the request"),
+)
+
+
 def _public(service: str, method: str, path: str, summary: str) -> RoutePolicy:
     return RoutePolicy(service, method, path, summary, public=True)
 
@@ -83,6 +96,11 @@ POLICY: tuple[RoutePolicy, ...] = (
         "/v1/requests/{request_id}/decision",
         "record the outcome",
         {Role.LEGAL: Reach.ANY},
+    ),
+    # --- intake: counsel's commands (legal staff only; services/intake/counsel_api.py) --
+    *(
+        RoutePolicy("intake", "POST", f"/v1/requests/{{request_id}}/{path}", summary, _COUNSEL)
+        for path, summary in COUNSEL_ROUTES
     ),
     # --- audit -----------------------------------------------------------------------
     RoutePolicy("audit", "GET", "/v1/requests", "list requests", _READERS),
