@@ -44,6 +44,32 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
     ),
     ("decide",): ("services.intake.cli", "decide_command", "record a request's outcome"),
     ("keys",): ("services.intake.cli", "keys_command", "create, list, rotate or revoke API keys"),
+    ("verify",): (
+        "services.intake.counsel_cli",
+        "verify_command",
+        "record how a requester was verified (or that it failed)",
+    ),
+    ("override",): (
+        "services.intake.counsel_cli",
+        "override_command",
+        "override a verdict's authority, risk or action",
+    ),
+    ("hold",): (
+        "services.intake.counsel_cli",
+        "hold_command",
+        "end a notice's hold, or withhold it for good (end|withhold)",
+    ),
+    ("produce",): (
+        "services.intake.counsel_cli",
+        "produce_command",
+        "decide what is produced per account and data category",
+    ),
+    ("assign",): (
+        "services.intake.counsel_cli",
+        "assign_command",
+        "assign a request to a reviewer",
+    ),
+    ("comment",): ("services.intake.counsel_cli", "comment_command", "comment on a request"),
     ("audit", "export"): (
         "services.audit.cli",
         "export_command",

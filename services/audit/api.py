@@ -15,7 +15,12 @@ from pydantic import BaseModel
 
 from services.audit.chart import requests_chart_svg
 from services.audit.domain.ledger import DeadLetterView
-from services.audit.domain.request_view import NotificationView, national_security_of, owner_of
+from services.audit.domain.request_view import (
+    NotificationView,
+    counsel_of,
+    national_security_of,
+    owner_of,
+)
 from services.audit.domain.transparency import (
     TransparencyReport,
     period_problems,
@@ -48,6 +53,10 @@ class RequestHistory(BaseModel):
     notifications: list[NotificationView]
     decision: dict[str, Any] | None
     amendments: list[dict[str, Any]]
+    #: Who reviews the request (``RequestAssigned``); the queue reads it.
+    assignee: str | None = None
+    #: What legal staff decided (``request_view.counsel_of``).
+    counsel: dict[str, Any] = {}
     events: list[EventRef]
 
 
@@ -302,6 +311,8 @@ async def request_history(request_id: str, caller: Caller, context: Context) -> 
         notifications=list(view.notifications),
         decision=view.decision,
         amendments=list(view.amendments),
+        assignee=view.assignee,
+        counsel=counsel_of(view),
         events=[
             EventRef(
                 event_id=e.event_id,

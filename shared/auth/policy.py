@@ -180,16 +180,23 @@ PERSONAL_FIELDS = frozenset(
 REDACTED = "[redacted]"
 
 
-def without_personal_data(value: Any) -> Any:
+#: Fields removed as well inside a request's ``counsel`` section: legal staff's reasons
+#: and comments, the agency's contact, how production was narrowed and the account a
+#: production decision is about may name people.
+PERSONAL_IN_COUNSEL = PERSONAL_FIELDS | {"reason", "comment", "contact", "narrowed_to", "account"}
+
+
+def without_personal_data(value: Any, fields: frozenset[str] = PERSONAL_FIELDS) -> Any:
     """``value`` (JSON-like) with every :data:`PERSONAL_FIELDS` entry that holds
-    something replaced by ``"[redacted]"``."""
+    something replaced by ``"[redacted]"`` (:data:`PERSONAL_IN_COUNSEL` under a
+    ``counsel`` key)."""
     if isinstance(value, dict):
         return {
             key: REDACTED
-            if key in PERSONAL_FIELDS and item not in (None, "", [], {})
-            else without_personal_data(item)
+            if key in fields and item not in (None, "", [], {})
+            else without_personal_data(item, PERSONAL_IN_COUNSEL if key == "counsel" else fields)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [without_personal_data(item) for item in value]
+        return [without_personal_data(item, fields) for item in value]
     return value
