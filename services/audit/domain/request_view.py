@@ -230,16 +230,19 @@ def outcome_split(
         for category, choice in decided.items()
         if choice.get("decision") in _PRODUCED
     }
-    if not produced and decision is not None:
-        if decision.get("outcome") in ("disclosed", "partially_disclosed"):
-            produced = set(decision.get("data_disclosed") or ())
-        elif decision.get("outcome") == "no_data":
-            return NO_DATA_FOUND
-        elif decision.get("outcome") == "rejected":
-            return REJECTED
+    outcome = (decision or {}).get("outcome")
+    if not produced and outcome in ("disclosed", "partially_disclosed"):
+        # a disclosure that names no category counts as non-content (content is
+        # reported only when it is known to have been disclosed)
+        disclosed = set((decision or {}).get("data_disclosed") or ())
+        return CONTENT_DISCLOSED if disclosed & _CONTENT else NON_CONTENT_ONLY
     if produced:
         return CONTENT_DISCLOSED if produced & _CONTENT else NON_CONTENT_ONLY
-    return REJECTED if production else None
+    if outcome == "no_data":
+        return NO_DATA_FOUND
+    if outcome == "rejected" or production:
+        return REJECTED
+    return None
 
 
 def counsel_of(view: RequestView) -> dict[str, Any]:
