@@ -25,10 +25,25 @@ from services.notifier.service_layer.handlers import (
 from services.notifier.service_layer.unit_of_work import PostgresUnitOfWork
 from services.notifier.store import NotifierStore
 from shared.accounts import AccountDirectory
-from shared.events import CounselAction, Envelope, EventData, RequestAmended, RequestClassified
+from shared.events import (
+    CounselAction,
+    Envelope,
+    EventData,
+    HoldEnded,
+    NoticeWithheldForGood,
+    RequestAmended,
+    RequestClassified,
+    RequesterVerificationRecorded,
+    VerdictOverridden,
+)
 from shared.kafka import EventPublisher, RecordInfo
 
 log = structlog.get_logger("docket.notifier")
+
+#: Counsel's decisions a notice depends on.
+NOTICE_DECISIONS = (
+    RequesterVerificationRecorded | VerdictOverridden | HoldEnded | NoticeWithheldForGood
+)
 
 Clock = Callable[[], datetime]
 
@@ -61,8 +76,8 @@ class DecisionHandler:
         await self._publisher.publish(event, event_id=event_id)
 
     async def __call__(self, envelope: Envelope, data: EventData, _info: RecordInfo) -> None:
-        if not isinstance(data, RequestClassified | RequestAmended | CounselAction):
-            return
+        if not isinstance(data, RequestClassified | RequestAmended | NOTICE_DECISIONS):
+            return  # assignments, comments, production: nothing a notice depends on
         with self._tracer.start_as_current_span("decide") as span:
             if isinstance(data, CounselAction):
                 command = ApplyCounsel(event_id=envelope.id, action=data, as_of=self._clock())
