@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
-
 from services.intake.domain.commands import CounselRecord, RequestOwner
 from services.intake.domain.lifecycle import RequestState
 from services.intake.store import LOCK_REQUEST, request_owner, request_state
+from shared.unit_of_work import PostgresTransaction
 
 
 @dataclass(frozen=True)
@@ -46,46 +44,15 @@ class IntakeUnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(PostgresTransaction):
     """A transaction on one connection of ``pool``, opened by ``async with``."""
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
-        self._pool = pool
-        self._conn: PoolConnectionProxy[asyncpg.Record] | None = None
-        self._transaction: asyncpg.transaction.Transaction | None = None
-
-    async def __aenter__(self) -> Self:
-        self._conn = await self._pool.acquire()
-        self._transaction = self._conn.transaction()
-        await self._transaction.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        try:
-            if self._transaction is not None:
-                await self._transaction.rollback()
-        finally:
-            if self._conn is not None:
-                await self._pool.release(self._conn)
-            self._conn = self._transaction = None
-
-    @property
-    def _connection(self) -> PoolConnectionProxy[asyncpg.Record]:
-        if self._conn is None:
-            raise RuntimeError("the unit of work is not open (use `async with`)")
-        return self._conn
-
     async def lock_request(self, request_id: str) -> LockedRequest | None:
-        row = await self._connection.fetchrow(LOCK_REQUEST, request_id)
+        row = await self.connection.fetchrow(LOCK_REQUEST, request_id)
         return None if row is None else LockedRequest(request_owner(row), request_state(row))
 
     async def last_counsel_action(self, request_id: str) -> CounselRecord | None:
-        row = await self._connection.fetchrow(
+        row = await self.connection.fetchrow(
             "SELECT event_id, request_id, kind, fingerprint, author, recorded_at"
             " FROM counsel_actions WHERE request_id = $1"
             " ORDER BY recorded_at DESC, event_id DESC LIMIT 1",
@@ -103,7 +70,7 @@ class PostgresUnitOfWork:
         )
 
     async def add_counsel_action(self, record: CounselRecord) -> None:
-        await self._connection.execute(
+        await self.connection.execute(
             "INSERT INTO counsel_actions (event_id, request_id, kind, fingerprint, author,"
             " recorded_at) VALUES ($1, $2, $3, $4, $5, $6)",
             record.event_id,
@@ -113,9 +80,3 @@ class PostgresUnitOfWork:
             record.author,
             record.recorded_at,
         )
-
-    async def commit(self) -> None:
-        if self._transaction is None:
-            raise RuntimeError("the unit of work is not open (use `async with`)")
-        await self._transaction.commit()
-        self._transaction = None

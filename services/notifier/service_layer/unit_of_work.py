@@ -8,11 +8,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
-
 from services.notifier.store import NoticePlan, NotifierStore, RequestRecord
 from shared.events import CounselAction
+from shared.unit_of_work import PostgresTransaction
 
 
 class NotifierUnitOfWork(Protocol):
@@ -38,56 +36,18 @@ class NotifierUnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(PostgresTransaction):
     """A transaction on one connection of the store's pool, opened by ``async with``."""
 
     def __init__(self, store: NotifierStore) -> None:
+        super().__init__(store.pool)
         self._store = store
-        self._conn: PoolConnectionProxy[asyncpg.Record] | None = None
-        self._transaction: asyncpg.transaction.Transaction | None = None
-
-    async def __aenter__(self) -> Self:
-        self._conn = await self._store.pool.acquire()
-        self._transaction = self._conn.transaction()
-        await self._transaction.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        try:
-            if self._transaction is not None:
-                await self._transaction.rollback()
-        finally:
-            if self._conn is not None:
-                await self._store.pool.release(self._conn)
-            self._conn = self._transaction = None
-
-    @property
-    def connection(self) -> PoolConnectionProxy[asyncpg.Record]:
-        """The unit's connection, for the store's other statements in the same unit."""
-        return self._connection
-
-    @property
-    def _connection(self) -> PoolConnectionProxy[asyncpg.Record]:
-        if self._conn is None:
-            raise RuntimeError("the unit of work is not open (use `async with`)")
-        return self._conn
 
     async def lock_request(self, request_id: str) -> RequestRecord:
-        return await self._store.lock_request(self._connection, request_id)
+        return await self._store.lock_request(self.connection, request_id)
 
     async def add_counsel_action(self, event_id: str, action: CounselAction) -> bool:
-        return await self._store.add_counsel_action(self._connection, event_id, action)
+        return await self._store.add_counsel_action(self.connection, event_id, action)
 
     async def apply_plan(self, plan: NoticePlan, traceparent: str | None) -> bool:
-        return await self._store.apply_plan(self._connection, plan, traceparent)
-
-    async def commit(self) -> None:
-        if self._transaction is None:
-            raise RuntimeError("the unit of work is not open (use `async with`)")
-        await self._transaction.commit()
-        self._transaction = None
+        return await self._store.apply_plan(self.connection, plan, traceparent)
