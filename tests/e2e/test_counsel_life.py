@@ -56,14 +56,6 @@ async def _submit(system: DocketSystem, path: Any, **changes: Any) -> str:
     return request_id
 
 
-def _count(event_type: str, n: int = 1) -> Callable[[dict[str, Any]], bool]:
-    def check(history: dict[str, Any]) -> bool:
-        seen: int = sum(e["type"] == event_type for e in history["events"])
-        return seen >= n
-
-    return check
-
-
 def _noticed(reason: str) -> Callable[[dict[str, Any]], bool]:
     def check(history: dict[str, Any]) -> bool:
         return [n["reason"] for n in history["notifications"]] == [reason]
