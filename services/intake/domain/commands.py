@@ -109,17 +109,13 @@ class CounselCommand(BaseModel):
 
     def event(self) -> CounselAction:
         """The event that records this decision on ``docket.request.counsel``."""
-        [cls] = [cls for cls in COUNSEL_EVENTS if isinstance(cls, type) and _records(cls, self)]
+        [cls] = [cls for cls in COUNSEL_EVENTS if type(self.decision) in cls.__mro__]
         return cls(
             request_id=self.request_id,
             author=self.author,
             recorded_at=self.recorded_at,
             **self.decision.model_dump(),
         )
-
-
-def _records(cls: type[CounselAction], command: CounselCommand) -> bool:
-    return type(command.decision) in cls.__mro__
 
 
 @dataclass(frozen=True)
