@@ -120,6 +120,31 @@ COMMANDS: dict[str, Command | Group] = {
         "services.intake.cli:amend", "amend a request (non-disclosure order, withdrawal)"
     ),
     "decide": Command("services.intake.cli:decide", "record a request's outcome"),
+    "verify": Command(
+        "services.intake.counsel_cli:verify",
+        "record how a requester was verified (or that it failed)",
+    ),
+    "override": Command(
+        "services.intake.counsel_cli:override", "override a verdict's authority, risk or action"
+    ),
+    "hold": Group(
+        "end a notice's hold, or withhold it for good",
+        {
+            "end": Command(
+                "services.intake.counsel_cli:hold_end",
+                "end an emergency, child-safety or counter-productive hold",
+            ),
+            "withhold": Command(
+                "services.intake.counsel_cli:hold_withhold", "withhold a notice for good"
+            ),
+        },
+    ),
+    "produce": Command(
+        "services.intake.counsel_cli:produce",
+        "decide what is produced per account and data category",
+    ),
+    "assign": Command("services.intake.counsel_cli:assign", "assign a request to a reviewer"),
+    "comment": Command("services.intake.counsel_cli:comment", "comment on a request"),
     "status": Command("services.intake.cli:status", "a request's history, from audit"),
     "trace": Command(
         "services.audit.trace_cli:trace",

@@ -31,9 +31,19 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
 from shared import topics
+from shared.counsel import (
+    CategoryDecision,
+    CounselTarget,
+    HoldKind,
+    ProductionChoice,
+    VerificationMethod,
+    VerificationOutcome,
+)
 from shared.events import (
     CONTENT_TYPE,
+    COUNSEL_EVENTS,
     EVENT_CLASSES,
+    CommentAdded,
     DeadLettered,
     DeadlineApproaching,
     DeadlineKind,
@@ -42,17 +52,23 @@ from shared.events import (
     DocumentFinding,
     Envelope,
     EventData,
+    HoldEnded,
     NoticeDecision,
     NoticeTarget,
+    NoticeWithheldForGood,
     NotificationFailed,
     NotificationScheduled,
     NotificationWithheld,
     Outcome,
+    ProductionDecided,
     RequestAmended,
+    RequestAssigned,
     RequestClassified,
+    RequesterVerificationRecorded,
     RequestReceived,
     ShadowClassified,
     UserNotified,
+    VerdictOverridden,
     envelope_for,
 )
 from shared.submission import (
@@ -101,13 +117,14 @@ PRODUCERS: Mapping[str, str] = {
     NotificationFailed.EVENT_TYPE: "notifier",
     DeadlineApproaching.EVENT_TYPE: "audit",
     DeadlineMissed.EVENT_TYPE: "audit",
+    **{cls.EVENT_TYPE: "intake" for cls in COUNSEL_EVENTS},
     DeadLettered.EVENT_TYPE: "any consumer",
 }
 
 #: Topics each consuming service subscribes to (see each service's ``app.py``).
 SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     "classifier": (topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED, topics.REQUEST_DECIDED),
-    "notifier": (topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED),
+    "notifier": (topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED, topics.REQUEST_COUNSEL),
     "audit": topics.AUDITED_TOPICS,
 }
 
@@ -481,6 +498,7 @@ def example_events() -> dict[str, EventData]:
             risk_level="critical",
             detected_at=datetime(2017, 9, 14, 0, 0, 1, tzinfo=UTC),
         ),
+        *_counsel_examples(),
         DeadLettered(
             request_id=_REQUEST_ID,
             consumer="notifier",
@@ -497,6 +515,60 @@ def example_events() -> dict[str, EventData]:
         ),
     ]
     return {event.EVENT_TYPE: event for event in events}
+
+
+def _counsel_examples() -> list[EventData]:
+    """What legal staff decided about the customs summons, one event of each kind."""
+    at = datetime(2017, 3, 15, 14, 0, tzinfo=UTC)
+    author = {"author": "legal-ops", "request_id": _REQUEST_ID}
+    target = CounselTarget(handle=_TARGET.handle)
+    return [
+        RequestAssigned(
+            **author, recorded_at=at, assignee="counsel-on-duty", reason="first amendment issue"
+        ),
+        RequesterVerificationRecorded(
+            **author,
+            recorded_at=at,
+            method=VerificationMethod.DIRECTORY_CALLBACK,
+            contact="CBP Office of Professional Responsibility, duty officer",
+            contacted_at=datetime(2017, 3, 15, 13, 40, tzinfo=UTC),
+            outcome=VerificationOutcome.VERIFIED,
+            reason="called the number in CBP's published directory; the summons is theirs",
+        ),
+        VerdictOverridden(
+            **author,
+            recorded_at=at,
+            risk_level=RiskLevel.CRITICAL,
+            recommended_action=RecommendedAction.CHALLENGE,
+            reason="political speech; the summons is outside 19 U.S.C. 1509",
+        ),
+        HoldEnded(
+            **author,
+            recorded_at=at,
+            hold=HoldKind.EMERGENCY_DEFER,
+            target=target,
+            reason="the emergency has passed",
+        ),
+        NoticeWithheldForGood(
+            **author,
+            recorded_at=at,
+            target=target,
+            reason="the account is the agency's own undercover account",
+        ),
+        ProductionDecided(
+            **author,
+            recorded_at=at,
+            target=target,
+            decisions=(
+                CategoryDecision(
+                    category=DataCategory("subscriber_identity"),
+                    decision=ProductionChoice.DO_NOT_PRODUCE,
+                ),
+            ),
+            reason="the summons does not reach a speaker's identity",
+        ),
+        CommentAdded(**author, recorded_at=at, comment="complaint drafted; filing tomorrow"),
+    ]
 
 
 def example_envelopes() -> dict[str, JsonObject]:

@@ -34,6 +34,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared import topics
 from shared.amendments import Amendment
+from shared.counsel import (
+    Assignment,
+    Comment,
+    HoldEnd,
+    NoticeWithhold,
+    ProductionDecision,
+    RequesterVerification,
+    VerdictOverride,
+)
 from shared.submission import STORED, DataCategory, InstrumentType, Submission, UtcDatetime
 from shared.verdict import (
     Authority,
@@ -345,6 +354,89 @@ class DeadlineMissed(DeadlineEvent):
     EVENT_TYPE: ClassVar[str] = "DeadlineMissed"
 
 
+# --- counsel (recorded by intake, from legal staff) ---------------------------------------
+
+
+class CounselAction(EventData):
+    """Fields every decision of legal staff shares. ``author`` is the client id of the
+    API key that made it (never a body field); ``recorded_at`` is when intake took it."""
+
+    TOPIC: ClassVar[str] = topics.REQUEST_COUNSEL
+
+    author: str
+    recorded_at: UtcDatetime
+
+
+_COUNSEL_EVENT = ConfigDict(frozen=True, extra="ignore")
+
+
+class RequesterVerificationRecorded(CounselAction, RequesterVerification):
+    """Counsel checked who sent the request. ``verified`` releases notices held until
+    the requester is verified (each re-decided as at every release); ``failed`` marks the
+    request as suspected fraud and withholds every notice."""
+
+    model_config = _COUNSEL_EVENT
+    EVENT_TYPE: ClassVar[str] = "RequesterVerificationRecorded"
+
+
+class VerdictOverridden(CounselAction, VerdictOverride):
+    """Counsel's correction of the classifier's verdict: each field given supersedes
+    the classifier's, for this and every later verdict of the request, until counsel
+    overrides it again. The classifier's own verdicts stay in the history."""
+
+    model_config = _COUNSEL_EVENT
+    EVENT_TYPE: ClassVar[str] = "VerdictOverridden"
+
+
+class HoldEnded(CounselAction, HoldEnd):
+    """Counsel ended an emergency, child-safety or counter-productive hold of one
+    account's notice (``target``) or of every account's (``target`` null); the notice is
+    re-decided and sent only if nothing else (a gag above all) still holds it."""
+
+    model_config = _COUNSEL_EVENT
+    EVENT_TYPE: ClassVar[str] = "HoldEnded"
+
+
+class NoticeWithheldForGood(CounselAction, NoticeWithhold):
+    """Counsel decided one account's notice (or every account's) is never sent."""
+
+    model_config = _COUNSEL_EVENT
+    EVENT_TYPE: ClassVar[str] = "NoticeWithheldForGood"
+
+
+class ProductionDecided(CounselAction, ProductionDecision):
+    """What is produced for one account, per data category; a later decision for the
+    same account and category replaces the earlier one."""
+
+    model_config = _COUNSEL_EVENT
+    EVENT_TYPE: ClassVar[str] = "ProductionDecided"
+
+
+class RequestAssigned(CounselAction, Assignment):
+    """The request is assigned to a reviewer (``assignee``: a client id or staff name)."""
+
+    model_config = _COUNSEL_EVENT
+    EVENT_TYPE: ClassVar[str] = "RequestAssigned"
+
+
+class CommentAdded(CounselAction, Comment):
+    """A comment on the request by legal staff (its text is its own reason)."""
+
+    model_config = _COUNSEL_EVENT
+    EVENT_TYPE: ClassVar[str] = "CommentAdded"
+
+
+COUNSEL_EVENTS: tuple[type[CounselAction], ...] = (
+    RequesterVerificationRecorded,
+    VerdictOverridden,
+    HoldEnded,
+    NoticeWithheldForGood,
+    ProductionDecided,
+    RequestAssigned,
+    CommentAdded,
+)
+
+
 # --- any consumer ---------------------------------------------------------------------
 
 
@@ -386,6 +478,7 @@ EVENT_CLASSES: tuple[type[EventData], ...] = (
     NotificationFailed,
     DeadlineApproaching,
     DeadlineMissed,
+    *COUNSEL_EVENTS,
     DeadLettered,
 )
 EVENT_TYPES: dict[str, type[EventData]] = {cls.EVENT_TYPE: cls for cls in EVENT_CLASSES}

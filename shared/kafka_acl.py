@@ -68,7 +68,12 @@ SERVICE_ACCESS: Final[dict[str, ServiceAccess]] = {
     for access in (
         ServiceAccess(
             service="intake",
-            writes=(topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED, topics.REQUEST_DECIDED),
+            writes=(
+                topics.REQUEST_RECEIVED,
+                topics.REQUEST_AMENDED,
+                topics.REQUEST_DECIDED,
+                topics.REQUEST_COUNSEL,
+            ),
             reads=(),
             group_prefix=None,
         ),
@@ -85,7 +90,7 @@ SERVICE_ACCESS: Final[dict[str, ServiceAccess]] = {
         ServiceAccess(
             service="notifier",
             writes=(topics.NOTIFICATION, topics.DEADLETTER),
-            reads=(topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED),
+            reads=(topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED, topics.REQUEST_COUNSEL),
             group_prefix="docket-notifier",
         ),
         ServiceAccess(

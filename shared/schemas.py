@@ -61,6 +61,7 @@ GRANTS: Final[Mapping[str, Mapping[str, Access]]] = {
                 "requests": WRITE,  # lifecycle updated under FOR UPDATE
                 "idempotency_keys": APPEND,
                 "changes": APPEND,
+                "counsel_actions": APPEND,
             }
         ),
         # the bootstrap key, added once at start; never revived or changed

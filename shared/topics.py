@@ -15,6 +15,9 @@ REQUEST_DECIDED: Final = "docket.request.decided"
 REQUEST_CLASSIFIED: Final = "docket.request.classified"
 REQUEST_CLASSIFIED_SHADOW: Final = "docket.request.classified.shadow"
 NOTIFICATION: Final = "docket.notification"
+#: What legal staff decided about a request (verification, overrides, holds, production,
+#: assignment, comments): one topic, so one request's counsel actions stay in order.
+REQUEST_COUNSEL: Final = "docket.request.counsel"
 DEADLETTER: Final = "docket.deadletter"
 #: A request's clocks: a deadline coming up or missed (audit's deadline scheduler).
 DEADLINE: Final = "docket.deadline"
@@ -32,6 +35,7 @@ PARTITIONS: Final[dict[str, int]] = {
     REQUEST_CLASSIFIED: 6,
     REQUEST_CLASSIFIED_SHADOW: 6,
     NOTIFICATION: 6,
+    REQUEST_COUNSEL: 6,
     DEADLETTER: 3,
     DEADLINE: 3,
     AUDIT_LEDGER: 1,
@@ -45,6 +49,7 @@ AUDITED_TOPICS: Final[tuple[str, ...]] = (
     REQUEST_CLASSIFIED,
     REQUEST_CLASSIFIED_SHADOW,
     NOTIFICATION,
+    REQUEST_COUNSEL,
     DEADLETTER,
     DEADLINE,
 )

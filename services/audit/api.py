@@ -14,7 +14,12 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJson
 from services.audit.chart import requests_chart_svg
 from services.audit.domain.checkpoint import CHECKPOINT_MEDIA_TYPE
 from services.audit.domain.ledger import DeadLetterView
-from services.audit.domain.request_view import NotificationView, national_security_of, owner_of
+from services.audit.domain.request_view import (
+    NotificationView,
+    counsel_of,
+    national_security_of,
+    owner_of,
+)
 from services.audit.domain.transparency import (
     TransparencyReport,
     period_problems,
@@ -53,8 +58,11 @@ class RequestHistory(BaseModel):
     amendments: list[dict[str, Any]]
     links: list[dict[str, Any]] = []
     duplicate_of: str | None = None
+    #: Who reviews the request (``RequestAssigned``); the queue reads it.
     assignee: str | None = None
     deadline_events: list[dict[str, Any]] = []
+    #: What legal staff decided (``request_view.counsel_of``).
+    counsel: dict[str, Any] = {}
     events: list[EventRef]
 
 
@@ -370,6 +378,7 @@ async def request_history(
         duplicate_of=view.duplicate_of,
         assignee=view.assignee,
         deadline_events=list(view.deadline_events),
+        counsel=counsel_of(view),
         events=[
             EventRef(
                 event_id=e.event_id,

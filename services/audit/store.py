@@ -18,7 +18,13 @@ from pydantic import BaseModel
 from services.audit.deadline_store import sync_deadlines
 from services.audit.domain.ledger import DeadLetterView, LedgerEntry, dead_letter_of
 from services.audit.domain.merkle import leaf_hash
-from services.audit.domain.request_view import RequestView, changed_views, fold_views
+from services.audit.domain.request_view import (
+    RequestView,
+    changed_views,
+    effective_authority,
+    effective_risk_level,
+    fold_views,
+)
 from services.audit.domain.transparency import (
     DemandGroup,
     MonthGroup,
@@ -370,9 +376,10 @@ class AuditStore(DatabaseStore):
             demands = await conn.fetch(
                 f"SELECT {_PROCESS_KIND}, country,"
                 " coalesce((s->'emergency'->>'claimed')::boolean, false) AS emergency_claimed,"
-                " view->'decision'->>'outcome' AS outcome, count(*) AS requests,"
+                " view->'decision'->>'outcome' AS outcome,"
+                " view->>'outcome_split' AS outcome_split, count(*) AS requests,"
                 " coalesce(sum(jsonb_array_length(s->'targets')), 0) AS accounts"
-                f"{_VIEWS}{_RECEIVED_BETWEEN} GROUP BY 1, 2, 3, 4, 5, 6",
+                f"{_VIEWS}{_RECEIVED_BETWEEN} GROUP BY 1, 2, 3, 4, 5, 6, 7",
                 start,
                 end,
             )
@@ -481,8 +488,7 @@ def select_new(
 def _view_row(view: RequestView) -> tuple[Any, ...]:
     received = view.received or {}
     submission = received.get("submission", {})
-    classification = view.classification or {}
-    authority = classification.get("authority", {})
+    authority = effective_authority(view)
     return (
         view.request_id,
         view.state,
@@ -490,7 +496,7 @@ def _view_row(view: RequestView) -> tuple[Any, ...]:
         _timestamp(submission.get("instrument", {}).get("response_deadline")),
         authority.get("code"),
         authority.get("family"),
-        classification.get("risk", {}).get("level"),
+        effective_risk_level(view),
         submission.get("requester", {}).get("country"),
         view.model_dump_json(),
     )

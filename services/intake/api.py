@@ -14,6 +14,15 @@ from starlette import types as asgi
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
+from services.intake.domain.commands import (
+    Change,
+    ChangeResult,
+    NewRequest,
+    NotFound,
+    Publish,
+    Refused,
+    RequestOwner,
+)
 from services.intake.domain.findings import document_findings
 from services.intake.domain.idempotency import Conflict, KeyReused, Replay, fingerprint
 from services.intake.domain.lifecycle import (
@@ -30,15 +39,6 @@ from services.intake.models import (
     new_request_id,
 )
 from services.intake.ports import Repository
-from services.intake.store import (
-    Change,
-    ChangeResult,
-    NewRequest,
-    NotFound,
-    Publish,
-    Refused,
-    RequestOwner,
-)
 from shared.amendments import Amendment
 from shared.auth.guard import Caller
 from shared.auth.policy import Reach, is_national_security

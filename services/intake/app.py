@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.intake.api import Intake, install_routes
+from services.intake.counsel_api import Counsel, install_counsel_routes
 from services.intake.ports import Repository
+from services.intake.service_layer.unit_of_work import IntakeUnitOfWork, PostgresUnitOfWork
 from services.intake.store import IntakeStore
 from shared.auth.access import install_access
 from shared.auth.cache import Lookup
@@ -27,12 +31,15 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     repository: Repository | None = None,
     keys: Lookup | None = None,
+    unit_of_work: Callable[[], IntakeUnitOfWork] | None = None,
 ) -> FastAPI:
-    """The intake service. ``repository`` and ``keys`` replace PostgreSQL (unit tests
-    only)."""
+    """The intake service. ``repository``, ``unit_of_work`` and ``keys`` replace
+    PostgreSQL (unit tests only)."""
     runtime = create_runtime(SERVICE, settings, tracer_provider)
     if repository is None:
-        repository = _database(settings, runtime)
+        store = _database(settings, runtime)
+        repository = store
+        unit_of_work = unit_of_work or (lambda: PostgresUnitOfWork(store.pool))
     app = create_http_app(runtime, "Docket intake")
     install_problems(app)
     publisher = EventPublisher(runtime.broker, source="/docket/intake")
@@ -45,17 +52,20 @@ def create_app(
         bootstrap_key=settings.bootstrap_key,
         lookup=keys,
     )
-    install_routes(
-        app,
-        Intake(
-            repository,
-            publisher,
-            settings.audit_base_url,
-            settings.publish_timeout_s,
-            runtime.tracer_provider.get_tracer("docket.intake"),
-        ),
+    context = Intake(
+        repository,
+        publisher,
+        settings.audit_base_url,
+        settings.publish_timeout_s,
+        runtime.tracer_provider.get_tracer("docket.intake"),
     )
+    install_routes(app, context)
+    install_counsel_routes(app, Counsel(context, unit_of_work or _no_database))
     return app
+
+
+def _no_database() -> IntakeUnitOfWork:
+    raise RuntimeError("intake was built without a database for counsel's commands")
 
 
 def _database(settings: IntakeSettings, runtime: ServiceRuntime) -> IntakeStore:

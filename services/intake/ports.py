@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from services.intake.domain.commands import Change, ChangeResult, NewRequest, Publish
 from services.intake.domain.idempotency import Resolution
-from services.intake.store import Change, ChangeResult, NewRequest, Publish
 
 
 class Repository(Protocol):

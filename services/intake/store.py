@@ -11,14 +11,21 @@ replay them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from services.intake.domain.commands import (
+    Change,
+    ChangeResult,
+    NewRequest,
+    NotFound,
+    Publish,
+    Recorded,
+    Refused,
+    RequestOwner,
+)
 from services.intake.domain.idempotency import (
     New,
     Prior,
@@ -27,80 +34,32 @@ from services.intake.domain.idempotency import (
     resolve_submission,
 )
 from services.intake.domain.lifecycle import RequestState
-from shared.auth.keys import Principal
-from shared.auth.policy import Reach, may_see
 from shared.db import DatabaseStore
 from shared.events import Outcome
 from shared.submission import DataCategory
 
-Publish = Callable[[], Awaitable[None]]
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
-@dataclass(frozen=True)
-class RequestOwner:
-    """Whose a request is: the organisation that submitted it (``requester.agency``;
-    None for requests accepted before ownership was recorded) and whether it is
-    national-security process by its form."""
-
-    organisation: str | None
-    national_security: bool
-
-    def visible_to(self, principal: Principal, reach: Reach) -> bool:
-        return may_see(principal, reach, self.organisation, self.national_security)
+#: A request's lifecycle and owner, locked for the rest of the transaction.
+LOCK_REQUEST = (
+    "SELECT data_requested, nondisclosure_ordered, withdrawn_at, outcome,"
+    " organisation, national_security FROM requests WHERE request_id = $1 FOR UPDATE"
+)
 
 
-@dataclass(frozen=True)
-class NewRequest:
-    request_id: str
-    fingerprint: str
-    event_id: str
-    submitted_by: str
-    accepted_at: datetime
-    data_requested: tuple[DataCategory, ...]
-    nondisclosure_ordered: bool
-    owner: RequestOwner
-    external_ref: str
-
-    @property
-    def agency_key(self) -> str:
-        """The agency as the natural key compares it (case-folded)."""
-        return (self.owner.organisation or "").strip().casefold()
+def request_state(row: asyncpg.Record) -> RequestState:
+    """The lifecycle of a request's row (read with :data:`LOCK_REQUEST`)."""
+    return RequestState(
+        data_requested=frozenset(DataCategory(name) for name in row["data_requested"]),
+        nondisclosure_ordered=row["nondisclosure_ordered"],
+        withdrawn_at=row["withdrawn_at"],
+        outcome=None if row["outcome"] is None else Outcome(row["outcome"]),
+    )
 
 
-@dataclass(frozen=True)
-class NotFound:
-    pass
-
-
-@dataclass(frozen=True)
-class Refused:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """The change is recorded: just now, or earlier (``replayed``)."""
-
-    replayed: bool
-
-
-ChangeResult = NotFound | Refused | Recorded
-
-
-@dataclass(frozen=True)
-class Change:
-    """An amendment or a decision, with the rules that decide whether it applies."""
-
-    request_id: str
-    event_id: str
-    kind: str
-    submitted_by: str
-    accepted_at: datetime
-    #: False: the caller may not see the request, which then answers as unknown.
-    visible: Callable[[RequestOwner], bool]
-    conflict: Callable[[RequestState], str | None]
-    apply: Callable[[RequestState], RequestState]
+def request_owner(row: asyncpg.Record) -> RequestOwner:
+    return RequestOwner(row["organisation"], row["national_security"])
 
 
 class IntakeStore(DatabaseStore):
@@ -137,27 +96,15 @@ class IntakeStore(DatabaseStore):
     async def accept_change(self, change: Change, publish: Publish) -> ChangeResult:
         """Record ``change`` once ``publish`` returned, unless its rules refuse it."""
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "SELECT data_requested, nondisclosure_ordered, withdrawn_at, outcome,"
-                " organisation, national_security FROM requests WHERE request_id = $1"
-                " FOR UPDATE",
-                change.request_id,
-            )
-            if row is None or not change.visible(
-                RequestOwner(row["organisation"], row["national_security"])
-            ):
+            row = await conn.fetchrow(LOCK_REQUEST, change.request_id)
+            if row is None or not change.visible(request_owner(row)):
                 return NotFound()
             seen = await conn.fetchval(
                 "SELECT true FROM changes WHERE event_id = $1", change.event_id
             )
             if seen:
                 return Recorded(replayed=True)
-            state = RequestState(
-                data_requested=frozenset(DataCategory(name) for name in row["data_requested"]),
-                nondisclosure_ordered=row["nondisclosure_ordered"],
-                withdrawn_at=row["withdrawn_at"],
-                outcome=None if row["outcome"] is None else Outcome(row["outcome"]),
-            )
+            state = request_state(row)
             reason = change.conflict(state)
             if reason is not None:
                 return Refused(reason)

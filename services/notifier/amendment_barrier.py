@@ -1,5 +1,7 @@
 """Kafka adapter: has the notifier read every amendment Kafka has acknowledged?
 
+(Counsel's decisions on ``docket.request.counsel`` are waited for the same way.)
+
 ``docket.request.classified`` and ``docket.request.amended`` are separate topics with no
 order between them, so after an outage the notifier may hold a verdict that says
 "notify now" while the amendment that gags the request is still unread. Before notices
@@ -24,6 +26,9 @@ from shared.kafka import server_list
 from shared.kafka_security import KafkaSecurity, client_options
 
 log = structlog.get_logger("docket.notifier.barrier")
+
+#: The topics whose every acknowledged record is read before a notice is released.
+BARRIER_TOPICS = (topics.REQUEST_AMENDED, topics.REQUEST_COUNSEL)
 
 
 class AmendmentBarrier:
@@ -73,7 +78,7 @@ class AmendmentBarrier:
         try:
             wanted = await self._amended_partitions(admin)
             if not wanted:
-                log.warning("amendment_barrier_sees_no_partitions", topic=topics.REQUEST_AMENDED)
+                log.warning("amendment_barrier_sees_no_partitions", topics=BARRIER_TOPICS)
                 return None
             taken_at = datetime.now(UTC)
             end = await offsets.end_offsets(wanted)
@@ -100,14 +105,21 @@ class AmendmentBarrier:
 
     @staticmethod
     async def _amended_partitions(admin: AIOKafkaAdminClient) -> list[TopicPartition]:
-        """Every partition of the amended topic, asked of the broker each time: a
-        client's cached metadata may not list the topic yet (a fresh consumer learns
-        it only at its first periodic refresh), and an empty list would read as
-        "nothing to wait for". An error or no partitions gives an empty list."""
-        described = await admin.describe_topics([topics.REQUEST_AMENDED])
-        return [
-            TopicPartition(topics.REQUEST_AMENDED, partition["partition"])
+        """Every partition of the topics that can forbid a notice (amendments, and
+        counsel's decisions: a notice withheld for good, a requester found a fraud),
+        asked of the broker each time: a client's cached metadata may not list a topic
+        yet (a fresh consumer learns it only at its first periodic refresh), and an
+        empty list would read as "nothing to wait for". An error, or a topic without
+        partitions, gives an empty list."""
+        described = await admin.describe_topics(list(BARRIER_TOPICS))
+        found = {
+            topic["topic"]: [
+                TopicPartition(topic["topic"], partition["partition"])
+                for partition in topic["partitions"]
+            ]
             for topic in described
-            if topic["topic"] == topics.REQUEST_AMENDED and topic["error_code"] == 0
-            for partition in topic["partitions"]
-        ]
+            if topic["topic"] in BARRIER_TOPICS and topic["error_code"] == 0
+        }
+        if any(not found.get(name) for name in BARRIER_TOPICS):
+            return []
+        return [partition for name in BARRIER_TOPICS for partition in found[name]]

@@ -31,7 +31,7 @@ from services.notifier.channels.retry import send_with_retries
 from services.notifier.domain.decision import may_send_now
 from services.notifier.domain.notice import DEFAULT_NOTICE_SETTINGS, NoticeSettings, render_notice
 from services.notifier.handlers import Clock, utc_now
-from services.notifier.planning import plan_request
+from services.notifier.planning import plan_record
 from services.notifier.store import Connection, NoticeRow, NotifierStore, RequestRecord
 from shared.accounts import AccountDirectory
 from shared.events import NoticeDecision, NotificationFailed, UserNotified
@@ -228,8 +228,7 @@ class NoticeDispatcher:
                 if request is None or request.verdict is None:
                     continue
                 if not self._still_allowed(row, request, now):
-                    plans = plan_request(request.verdict, request.amendments, self._accounts, now)
-                    for plan in plans:
+                    for plan in plan_record(request, self._accounts, now):
                         if plan.notice.notice_id == row.notice_id:
                             await self._store.apply_plan(conn, plan.notice)
                     log.info("notice_held_back_at_send_time", notice_id=row.notice_id)
@@ -242,7 +241,7 @@ class NoticeDispatcher:
         """The safety check right before a send: the decision, re-made at this moment
         with every amendment known, must still be 'now' for this notice."""
         assert request.verdict is not None
-        for plan in plan_request(request.verdict, request.amendments, self._accounts, now):
+        for plan in plan_record(request, self._accounts, now):
             if plan.notice.notice_id == row.notice_id:
                 return plan.ruling.decision is NoticeDecision.NOW and may_send_now(
                     submission=request.verdict.submission,
@@ -328,7 +327,7 @@ class NoticeDispatcher:
                 return read_up_to
             await self._store.release_claim(conn, row.notice_id, now)
             if caught_up and request is not None and request.verdict is not None:
-                for plan in plan_request(request.verdict, request.amendments, self._accounts, now):
+                for plan in plan_record(request, self._accounts, now):
                     if plan.notice.notice_id == row.notice_id:
                         await self._store.apply_plan(conn, plan.notice)
         log.info("notice_held_back_at_send_time", notice_id=row.notice_id, caught_up=caught_up)

@@ -1,4 +1,5 @@
-"""Notifier entry points: a verdict or an amendment in, notice decisions out.
+"""Notifier entry points: a verdict, an amendment or a decision of counsel in, notice
+decisions out (counsel's through ``service_layer.handlers``).
 
 Each handler is idempotent: it locks the request's row, folds the event into what the
 notifier knows, re-plans every notice that has not gone out, and publishes the decision
@@ -12,16 +13,37 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
-from opentelemetry.propagate import inject
 from opentelemetry.trace import Tracer
 
-from services.notifier.planning import TargetPlan, plan_request
+from services.notifier.planning import TargetPlan
+from services.notifier.service_layer.handlers import (
+    ApplyCounsel,
+    handle,
+    publish_decisions,
+    replan,
+)
+from services.notifier.service_layer.unit_of_work import PostgresUnitOfWork
 from services.notifier.store import NotifierStore
 from shared.accounts import AccountDirectory
-from shared.events import Envelope, EventData, RequestAmended, RequestClassified
-from shared.kafka import EventPublisher, RecordInfo, derived_event_id
+from shared.events import (
+    CounselAction,
+    Envelope,
+    EventData,
+    HoldEnded,
+    NoticeWithheldForGood,
+    RequestAmended,
+    RequestClassified,
+    RequesterVerificationRecorded,
+    VerdictOverridden,
+)
+from shared.kafka import EventPublisher, RecordInfo
 
 log = structlog.get_logger("docket.notifier")
+
+#: Counsel's decisions a notice depends on.
+NOTICE_DECISIONS = (
+    RequesterVerificationRecorded | VerdictOverridden | HoldEnded | NoticeWithheldForGood
+)
 
 Clock = Callable[[], datetime]
 
@@ -31,6 +53,9 @@ def utc_now() -> datetime:
 
 
 class DecisionHandler:
+    """The Kafka entry point: a verdict, an amendment or a decision of counsel in,
+    notice decisions out."""
+
     def __init__(
         self,
         store: NotifierStore,
@@ -47,23 +72,23 @@ class DecisionHandler:
         self._clock = clock
         self._on_planned = on_planned
 
+    async def _publish(self, event: EventData, event_id: str) -> None:
+        await self._publisher.publish(event, event_id=event_id)
+
     async def __call__(self, envelope: Envelope, data: EventData, _info: RecordInfo) -> None:
-        if not isinstance(data, RequestClassified | RequestAmended):
-            return
+        if not isinstance(data, RequestClassified | RequestAmended | NOTICE_DECISIONS):
+            return  # assignments, comments, production: nothing a notice depends on
         with self._tracer.start_as_current_span("decide") as span:
-            plans = await self._replan(envelope, data)
+            if isinstance(data, CounselAction):
+                command = ApplyCounsel(event_id=envelope.id, action=data, as_of=self._clock())
+                plans = await handle(
+                    command, PostgresUnitOfWork(self._store), self._publish, accounts=self._accounts
+                )
+            else:
+                plans = await self._replan(envelope, data)
+                await publish_decisions(plans, envelope.id, self._publish)
             span.set_attribute("docket.notice.targets", len(plans))
         for plan in plans:
-            if plan.event is not None:
-                await self._publisher.publish(
-                    plan.event,
-                    event_id=derived_event_id(
-                        "notice-decision",
-                        envelope.id,
-                        plan.notice.account_key,
-                        plan.event.EVENT_TYPE,
-                    ),
-                )
             log.info(
                 "notice_decided",
                 decision=plan.ruling.decision.value,
@@ -75,20 +100,14 @@ class DecisionHandler:
     async def _replan(
         self, envelope: Envelope, data: RequestClassified | RequestAmended
     ) -> list[TargetPlan]:
-        now = self._clock()
-        async with self._store.pool.acquire() as conn, conn.transaction():
-            await self._store.lock_request(conn, data.request_id)
+        async with PostgresUnitOfWork(self._store) as uow:
+            await uow.lock_request(data.request_id)
             if isinstance(data, RequestClassified):
-                if not await self._store.save_verdict(conn, data):
+                if not await self._store.save_verdict(uow.connection, data):
                     return []  # a later verdict is already in force
             else:
-                await self._store.add_amendment(conn, envelope.id, data)
-            record = await self._store.lock_request(conn, data.request_id)
-            if record.verdict is None:
-                return []  # amended before classified: decided when the verdict arrives
-            plans = plan_request(record.verdict, record.amendments, self._accounts, now)
-            carrier: dict[str, str] = {}
-            inject(carrier)
-            for plan in plans:
-                await self._store.apply_plan(conn, plan.notice, carrier.get("traceparent"))
+                await self._store.add_amendment(uow.connection, envelope.id, data)
+            record = await uow.lock_request(data.request_id)
+            plans = await replan(uow, record, self._accounts, self._clock())
+            await uow.commit()
             return plans

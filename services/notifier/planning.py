@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.notifier.domain.counsel import NO_COUNSEL, CounselState, counsel_state
 from services.notifier.domain.decision import NoticeRuling, NotifyReason, decide_notice
 from services.notifier.domain.notice import notice_id_for
-from services.notifier.store import NoticePlan
+from services.notifier.store import NoticePlan, RequestRecord
 from shared.accounts import Account, AccountDirectory
 from shared.amendments import Amendment
 from shared.events import (
@@ -57,6 +58,7 @@ def plan_request(
     amendments: tuple[Amendment, ...],
     accounts: AccountDirectory,
     as_of: datetime,
+    counsel: CounselState = NO_COUNSEL,
 ) -> list[TargetPlan]:
     """One plan per target named by the request (none when it names no account)."""
     verdict = verdict_of(classified)
@@ -65,8 +67,20 @@ def plan_request(
         account = accounts.find(
             Target(handle=match.handle, platform_user_id=match.platform_user_id)
         )
-        plans.append(_plan_target(classified, verdict, amendments, match, account, as_of))
+        plans.append(_plan_target(classified, verdict, amendments, match, account, as_of, counsel))
     return plans
+
+
+def plan_record(
+    record: RequestRecord, accounts: AccountDirectory, as_of: datetime
+) -> list[TargetPlan]:
+    """The plans of a stored request: its latest verdict, every amendment and every
+    decision of counsel (none before it is classified)."""
+    if record.verdict is None:
+        return []
+    return plan_request(
+        record.verdict, record.amendments, accounts, as_of, counsel_state(record.counsel)
+    )
 
 
 def _plan_target(
@@ -76,6 +90,7 @@ def _plan_target(
     match: TargetMatch,
     account: Account | None,
     as_of: datetime,
+    counsel: CounselState,
 ) -> TargetPlan:
     ruling = (
         NoticeRuling(
@@ -89,6 +104,7 @@ def _plan_target(
             target=match,
             account=account,
             as_of=as_of,
+            counsel=counsel,
         )
     )
     target = NoticeTarget(handle=match.handle, platform_user_id=match.platform_user_id)

@@ -14,7 +14,13 @@ from asyncpg.pool import PoolConnectionProxy
 
 from shared.amendments import Amendment
 from shared.db import DatabaseStore
-from shared.events import NoticeTarget, RequestAmended, RequestClassified
+from shared.events import (
+    EVENT_TYPES,
+    CounselAction,
+    NoticeTarget,
+    RequestAmended,
+    RequestClassified,
+)
 from shared.submission import STORED
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -25,6 +31,8 @@ class RequestRecord:
     request_id: str
     verdict: RequestClassified | None
     amendments: tuple[Amendment, ...]
+    #: Counsel's decisions, in the order they were recorded.
+    counsel: tuple[CounselAction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,8 @@ class NotifierStore(DatabaseStore):
             "INSERT INTO requests (request_id) VALUES ($1) ON CONFLICT DO NOTHING", request_id
         )
         row = await conn.fetchrow(
-            "SELECT request_id, verdict, amendments FROM requests WHERE request_id = $1 FOR UPDATE",
+            "SELECT request_id, verdict, amendments, counsel FROM requests WHERE request_id = $1"
+            " FOR UPDATE",
             request_id,
         )
         assert row is not None
@@ -100,11 +109,25 @@ class NotifierStore(DatabaseStore):
         return bool(added)
 
     @staticmethod
+    async def add_counsel_action(conn: Connection, event_id: str, action: CounselAction) -> bool:
+        """Append counsel's decision once (by event id); True when it was new."""
+        added = await conn.fetchval(
+            "UPDATE requests SET counsel = counsel || $3::jsonb,"
+            " counsel_ids = array_append(counsel_ids, $2), updated_at = now()"
+            " WHERE request_id = $1 AND NOT ($2 = ANY (counsel_ids)) RETURNING true",
+            action.request_id,
+            event_id,
+            json.dumps([{"type": action.EVENT_TYPE, "data": action.model_dump(mode="json")}]),
+        )
+        return bool(added)
+
+    @staticmethod
     async def locked_requests(
         conn: Connection, request_ids: Sequence[str]
     ) -> dict[str, RequestRecord]:
         rows = await conn.fetch(
-            "SELECT request_id, verdict, amendments FROM requests WHERE request_id = ANY($1)"
+            "SELECT request_id, verdict, amendments, counsel FROM requests"
+            " WHERE request_id = ANY($1)"
             " ORDER BY request_id FOR SHARE",
             list(request_ids),
         )
@@ -290,7 +313,7 @@ class NotifierStore(DatabaseStore):
 
     async def request(self, request_id: str) -> RequestRecord | None:
         row = await self.pool.fetchrow(
-            "SELECT request_id, verdict, amendments FROM requests WHERE request_id = $1",
+            "SELECT request_id, verdict, amendments, counsel FROM requests WHERE request_id = $1",
             request_id,
         )
         return _request(row) if row else None
@@ -303,11 +326,19 @@ class NotifierStore(DatabaseStore):
 def _request(row: asyncpg.Record) -> RequestRecord:
     verdict: Any = row["verdict"]
     amendments: Any = json.loads(row["amendments"]) if row["amendments"] else []
+    counsel: Any = json.loads(row["counsel"]) if row["counsel"] else []
     return RequestRecord(
         request_id=row["request_id"],
         verdict=RequestClassified.model_validate_json(verdict, context=STORED) if verdict else None,
         amendments=tuple(Amendment.model_validate(a, context=STORED) for a in amendments),
+        counsel=tuple(_counsel_action(item) for item in counsel),
     )
+
+
+def _counsel_action(item: dict[str, Any]) -> CounselAction:
+    action = EVENT_TYPES[item["type"]].model_validate(item["data"], context=STORED)
+    assert isinstance(action, CounselAction)
+    return action
 
 
 def _notice(row: asyncpg.Record) -> NoticeRow:

@@ -59,6 +59,19 @@ _READERS = {
 _WRITERS = {Role.SUBMITTER: Reach.OWN_ORGANISATION, Role.LEGAL: Reach.ANY}
 
 
+_COUNSEL = {Role.LEGAL: Reach.ANY}
+#: The paths (under ``/v1/requests/{request_id}/``) of counsel's commands.
+COUNSEL_ROUTES: tuple[tuple[str, str], ...] = (
+    ("requester-verification", "record how the requester was verified, or that it failed"),
+    ("verdict-override", "override the classifier's verdict"),
+    ("holds/end", "end an emergency, child-safety or counter-productive hold"),
+    ("holds/withhold", "withhold a notice for good"),
+    ("production", "decide what is produced per account and data category"),
+    ("assignment", "assign the request to a reviewer"),
+    ("comments", "comment on the request"),
+)
+
+
 def _public(service: str, method: str, path: str, summary: str) -> RoutePolicy:
     return RoutePolicy(service, method, path, summary, public=True)
 
@@ -83,6 +96,11 @@ POLICY: tuple[RoutePolicy, ...] = (
         "/v1/requests/{request_id}/decision",
         "record the outcome",
         {Role.LEGAL: Reach.ANY},
+    ),
+    # --- intake: counsel's commands (legal staff only; services/intake/counsel_api.py) --
+    *(
+        RoutePolicy("intake", "POST", f"/v1/requests/{{request_id}}/{path}", summary, _COUNSEL)
+        for path, summary in COUNSEL_ROUTES
     ),
     # --- audit -----------------------------------------------------------------------
     RoutePolicy("audit", "GET", "/v1/requests", "list requests", _READERS),
@@ -170,16 +188,23 @@ PERSONAL_FIELDS = frozenset(
 REDACTED = "[redacted]"
 
 
-def without_personal_data(value: Any) -> Any:
+#: Fields removed as well inside a request's ``counsel`` section: legal staff's reasons
+#: and comments, the agency's contact, how production was narrowed and the account a
+#: production decision is about may name people.
+PERSONAL_IN_COUNSEL = PERSONAL_FIELDS | {"reason", "comment", "contact", "narrowed_to", "account"}
+
+
+def without_personal_data(value: Any, fields: frozenset[str] = PERSONAL_FIELDS) -> Any:
     """``value`` (JSON-like) with every :data:`PERSONAL_FIELDS` entry that holds
-    something replaced by ``"[redacted]"``."""
+    something replaced by ``"[redacted]"`` (:data:`PERSONAL_IN_COUNSEL` under a
+    ``counsel`` key)."""
     if isinstance(value, dict):
         return {
             key: REDACTED
-            if key in PERSONAL_FIELDS and item not in (None, "", [], {})
-            else without_personal_data(item)
+            if key in fields and item not in (None, "", [], {})
+            else without_personal_data(item, PERSONAL_IN_COUNSEL if key == "counsel" else fields)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [without_personal_data(item) for item in value]
+        return [without_personal_data(item, fields) for item in value]
     return value

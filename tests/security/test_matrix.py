@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
 from shared.auth.guard import authorise
-from shared.auth.policy import EVERY_SERVICE, POLICY, RoutePolicy, policy_for
+from shared.auth.policy import COUNSEL_ROUTES, EVERY_SERVICE, POLICY, RoutePolicy, policy_for
 from tests.fixtures.system import DocketSystem
 from tests.security.world import (
     CALLERS,
@@ -122,6 +122,7 @@ async def test_every_cell_of_the_matrix(docket_system: DocketSystem) -> None:
     matrix = Matrix(system, world)
     async with httpx.AsyncClient(timeout=30) as client:
         await _intake_cells(matrix, client)
+        await _counsel_cells(matrix, client)
         await _audit_cells(matrix, client)
         await _frame_cells(matrix, client)
     print(f"\nSECURITY MATRIX cells={matrix.cells}")
@@ -131,6 +132,7 @@ async def test_every_cell_of_the_matrix(docket_system: DocketSystem) -> None:
     )
     # audit per caller: list, dead letters, queue; a history per kind; 7 public routes
     service_cells = 3 * len(CALLERS) * 3 + len(CALLERS) * (3 + 3 + 7)
+    service_cells += len(COUNSEL_ROUTES) * len(CALLERS) * len(KINDS)
     assert matrix.cells == service_cells + frame_routes * len(CALLERS)
 
 
@@ -164,6 +166,51 @@ async def _intake_cells(matrix: Matrix, client: httpx.AsyncClient) -> None:
                 response = await client.post(
                     f"{system.intake_url}/v1/requests/{target}/{path}",
                     json=body(),
+                    headers=headers(system, caller),
+                )
+                expected = _expected(policy, caller, kind, 202)
+                matrix.check(f"intake {path} {caller} x {kind}", response, expected)
+
+
+def _counsel_body(path: str, kind: str) -> dict[str, Any]:
+    """A decision of counsel for each route, harmless to the matrix's own requests (no
+    account of theirs is withheld, no gag is touched, the authority is kept)."""
+    nobody = {"handle": "@matrix-nobody"}
+    reason = {"reason": "security matrix"}
+    category = body_of(kind)["data_requested"][0]
+    bodies: dict[str, dict[str, Any]] = {
+        "requester-verification": {
+            "method": "directory_callback",
+            "contact": "duty officer",
+            "contacted_at": datetime.now(UTC).isoformat(),
+            "outcome": "verified",
+            **reason,
+        },
+        "verdict-override": {"risk_level": "high", **reason},
+        "holds/end": {"hold": "EMERGENCY_DEFER", **reason},
+        "holds/withhold": {"target": nobody, **reason},
+        "production": {
+            "target": nobody,
+            "decisions": [{"category": category, "decision": "do_not_produce"}],
+            **reason,
+        },
+        "assignment": {"assignee": "matrix-reviewer", **reason},
+        "comments": {"comment": "security matrix"},
+    }
+    return bodies[path]
+
+
+async def _counsel_cells(matrix: Matrix, client: httpx.AsyncClient) -> None:
+    """Counsel's commands: legal staff only (404 for a request the key may not see)."""
+    system = matrix.system
+    for path, _summary in COUNSEL_ROUTES:
+        policy = policy_for("intake", "POST", f"/v1/requests/{{request_id}}/{path}")
+        assert policy is not None
+        for caller in CALLERS:
+            for kind, request_id in matrix.world.items():
+                response = await client.post(
+                    f"{system.intake_url}/v1/requests/{request_id}/{path}",
+                    json=_counsel_body(path, kind),
                     headers=headers(system, caller),
                 )
                 expected = _expected(policy, caller, kind, 202)

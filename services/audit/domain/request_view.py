@@ -12,19 +12,28 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.auth.policy import is_national_security
+from shared.auth.policy import NATIONAL_SECURITY_FAMILY, is_national_security
+from shared.counsel import CONTENT_CATEGORIES, ProductionChoice
 from shared.events import (
+    CommentAdded,
+    CounselAction,
     DeadlineEvent,
     DecisionRecorded,
     EventData,
+    HoldEnded,
     NoticeEvent,
+    NoticeWithheldForGood,
     NotificationFailed,
     NotificationScheduled,
     NotificationWithheld,
+    ProductionDecided,
     RequestAmended,
+    RequestAssigned,
     RequestClassified,
+    RequesterVerificationRecorded,
     RequestReceived,
     UserNotified,
+    VerdictOverridden,
 )
 
 #: States move forward only: a late or redelivered event never moves a request back.
@@ -68,10 +77,26 @@ class RequestView(BaseModel):
     links: tuple[dict[str, Any], ...] = ()
     #: The earlier request this one submits again: its notices and clocks are that one's.
     duplicate_of: str | None = None
-    #: The reviewer the request is assigned to (``RequestAssigned``); None: unassigned.
-    assignee: str | None = None
     #: Deadline events reported for the request, in the order they arrived.
     deadline_events: tuple[dict[str, Any], ...] = ()
+    #: Who reviews the request (the latest ``RequestAssigned``); the queue reads it.
+    assignee: str | None = None
+    #: What legal staff decided, in order: ``{"type": ..., **the event's data}``.
+    counsel: tuple[dict[str, Any], ...] = ()
+    #: Counsel's override in force: each overridden field with the override's reason,
+    #: author and time (``authority``, ``risk_level``, ``recommended_action``).
+    override: dict[str, Any] = {}
+    #: A verdict of the classifier arrived after counsel's override (which still
+    #: stands): counsel may want to look again.
+    reclassified_since_override: bool = False
+    #: The latest verification of the requester (``verified`` or ``failed``).
+    verification: dict[str, Any] | None = None
+    suspected_fraud: bool = False
+    #: What is produced: account (handle or platform user id) -> category -> decision.
+    production: dict[str, dict[str, dict[str, Any]]] = {}
+    #: The transparency report's outcome (``transparency.OUTCOME_SPLITS``); None while
+    #: nothing is decided.
+    outcome_split: str | None = None
 
 
 def _advance(current: str, candidate: str) -> str:
@@ -126,8 +151,11 @@ def apply_event(view: RequestView | None, data: EventData) -> RequestView:
                 "links": tuple(link.model_dump(mode="json") for link in data.links),
                 "duplicate_of": data.duplicate_of,
                 "state": _advance(current.state, "classified"),
+                "reclassified_since_override": bool(current.override),
             }
         )
+    if isinstance(data, CounselAction):
+        return _counsel(current, data)
     if isinstance(
         data, UserNotified | NotificationScheduled | NotificationWithheld | NotificationFailed
     ):
@@ -154,7 +182,11 @@ def apply_event(view: RequestView | None, data: EventData) -> RequestView:
     if isinstance(data, DecisionRecorded):
         decision = data.model_dump(mode="json", exclude={"request_id"})
         return current.model_copy(
-            update={"decision": decision, "state": _advance(current.state, "decided")}
+            update={
+                "decision": decision,
+                "state": _advance(current.state, "decided"),
+                "outcome_split": outcome_split(decision, current.production),
+            }
         )
     if isinstance(data, DeadlineEvent):
         reported = {
@@ -162,28 +194,115 @@ def apply_event(view: RequestView | None, data: EventData) -> RequestView:
             **data.model_dump(mode="json", exclude={"request_id"}),
         }
         return current.model_copy(update={"deadline_events": (*current.deadline_events, reported)})
-    assignee = assignee_named(data)
-    if assignee is not None:
-        return current.model_copy(update={"assignee": assignee})
     return current
 
 
-#: The event that assigns a request to a reviewer, ``RequestAssigned{request_id,
-#: assignee, reason}``, is defined by the counsel commands (issue #17), not here.
-ASSIGNMENT_EVENT = "RequestAssigned"
+def _counsel(view: RequestView, action: CounselAction) -> RequestView:
+    """The view after one decision of legal staff."""
+    entry = {"type": action.EVENT_TYPE, **action.model_dump(mode="json", exclude={"request_id"})}
+    update: dict[str, Any] = {"counsel": (*view.counsel, entry)}
+    if isinstance(action, RequestAssigned):
+        update["assignee"] = action.assignee
+    elif isinstance(action, RequesterVerificationRecorded):
+        update["verification"] = entry
+        update["suspected_fraud"] = action.outcome.value == "failed"
+    elif isinstance(action, VerdictOverridden):
+        override = dict(view.override)
+        said = {"reason": action.reason, "author": action.author, "at": entry["recorded_at"]}
+        for name in ("authority", "risk_level", "recommended_action"):
+            if getattr(action, name) is not None:
+                override[name] = {"value": entry[name], **said}
+        update["override"] = override
+        update["reclassified_since_override"] = False
+    elif isinstance(action, ProductionDecided):
+        production = {account: dict(decided) for account, decided in view.production.items()}
+        account = action.target.platform_user_id or action.target.handle or ""
+        for decided in action.decisions:
+            production.setdefault(account, {})[decided.category.value] = decided.model_dump(
+                mode="json", exclude={"category"}
+            )
+        update["production"] = production
+        update["outcome_split"] = outcome_split(view.decision, production)
+    elif not isinstance(action, HoldEnded | NoticeWithheldForGood | CommentAdded):
+        raise TypeError(f"no view of {action.EVENT_TYPE}")  # a new kind of decision
+    return view.model_copy(update=update)
 
 
-def assignee_named(data: EventData) -> str | None:
-    """The reviewer an assignment names; None for any other event.
+#: The outcome split of the transparency report (Microsoft's: content disclosed, only
+#: non-content disclosed, no data found, rejected).
+CONTENT_DISCLOSED = "content_disclosed"
+NON_CONTENT_ONLY = "non_content_only"
+NO_DATA_FOUND = "no_data_found"
+REJECTED = "rejected"
+_PRODUCED = frozenset({ProductionChoice.PRODUCE.value, ProductionChoice.NARROWED.value})
+_CONTENT = frozenset(category.value for category in CONTENT_CATEGORIES)
 
-    MERGE POINT (issue #17, counsel branch): the one place the view reads
-    ``RequestAssigned``. Once that event is in ``shared.events`` it reaches here by its
-    type name; at merge, replace the look-up below by
-    ``isinstance(data, RequestAssigned)`` and ``data.assignee``."""
-    if data.EVENT_TYPE != ASSIGNMENT_EVENT:
-        return None
-    assignee = getattr(data, "assignee", None)
-    return assignee if isinstance(assignee, str) and assignee else None
+
+def outcome_split(
+    decision: dict[str, Any] | None, production: dict[str, dict[str, dict[str, Any]]]
+) -> str | None:
+    """How a request ended for the report: counsel's per-account production decisions
+    when there are any (something produced, or nothing at all), else the recorded
+    decision's outcome and data disclosed; None while undecided (or challenged)."""
+    produced = {
+        category
+        for decided in production.values()
+        for category, choice in decided.items()
+        if choice.get("decision") in _PRODUCED
+    }
+    outcome = (decision or {}).get("outcome")
+    if not produced and outcome in ("disclosed", "partially_disclosed"):
+        # a disclosure that names no category counts as non-content (content is
+        # reported only when it is known to have been disclosed)
+        disclosed = set((decision or {}).get("data_disclosed") or ())
+        return CONTENT_DISCLOSED if disclosed & _CONTENT else NON_CONTENT_ONLY
+    if produced:
+        return CONTENT_DISCLOSED if produced & _CONTENT else NON_CONTENT_ONLY
+    if outcome == "no_data":
+        return NO_DATA_FOUND
+    if outcome == "rejected" or production:
+        return REJECTED
+    return None
+
+
+def counsel_of(view: RequestView) -> dict[str, Any]:
+    """What legal staff decided, as a request's history shows it: every decision in
+    order (``actions``), and what is in force of them."""
+    return {
+        "actions": list(view.counsel),
+        "verification": view.verification,
+        "suspected_fraud": view.suspected_fraud,
+        "override": view.override,
+        "reclassified_since_override": view.reclassified_since_override,
+        "production": [
+            {"account": account, "decisions": decided}
+            for account, decided in sorted(view.production.items())
+        ],
+        "outcome_split": view.outcome_split,
+        "authority": effective_authority(view) or None,
+        "risk_level": effective_risk_level(view),
+    }
+
+
+def effective_authority(view: RequestView) -> dict[str, Any]:
+    """The authority in force: counsel's override over the classifier's, except that an
+    override never takes a request out of national-security process (who may see it,
+    how it is reported): that is the classifier's finding to keep."""
+    classified: dict[str, Any] = (view.classification or {}).get("authority") or {}
+    overridden = view.override.get("authority")
+    if overridden is None or classified.get("family") == NATIONAL_SECURITY_FAMILY:
+        return classified
+    value: dict[str, Any] = overridden["value"]
+    return value
+
+
+def effective_risk_level(view: RequestView) -> str | None:
+    overridden = view.override.get("risk_level")
+    if overridden is not None:
+        level: str = overridden["value"]
+        return level
+    classified: str | None = ((view.classification or {}).get("risk") or {}).get("level")
+    return classified
 
 
 def _already_sent(notification: NotificationView) -> bool:
@@ -231,7 +350,7 @@ def national_security_of(view: RequestView) -> bool:
     if view.received is None:
         return True
     submission = view.received.get("submission", {})
-    family = ((view.classification or {}).get("authority") or {}).get("family")
+    family = effective_authority(view).get("family")
     return is_national_security(
         submission.get("instrument", {}).get("type"),
         submission.get("requester", {}).get("agency_type"),

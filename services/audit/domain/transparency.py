@@ -33,6 +33,9 @@ NATIONAL_SECURITY_LETTER = "national_security_letter"
 EMERGENCY_REQUEST = "emergency_request"
 INTELLIGENCE = "intelligence"
 PRODUCED = frozenset({"disclosed", "partially_disclosed"})
+#: How a request ended, Microsoft's split (``request_view.outcome_split``).
+OUTCOME_SPLITS = ("content_disclosed", "non_content_only", "no_data_found", "rejected")
+PRODUCED_SPLITS = frozenset(OUTCOME_SPLITS[:2])
 #: The band widths 50 U.S.C. 1874 allows (100 only for annual combined figures).
 PERMITTED_BANDS = frozenset({100, 250, 500, 1000})
 #: No report starts before this: Docket holds no demand older than its records.
@@ -86,6 +89,9 @@ class DemandGroup(ProcessKind):
     emergency_claimed: bool
     #: The recorded decision's outcome; None before a decision.
     outcome: str | None
+    #: How the request ended (``OUTCOME_SPLITS``, from counsel's production decisions
+    #: or the decision); None while undecided, and in views folded before it existed.
+    outcome_split: str | None = None
     requests: int
     #: Accounts the demands specify, summed.
     accounts: int
@@ -100,6 +106,8 @@ class DemandGroup(ProcessKind):
 
     @property
     def produced(self) -> bool:
+        if self.outcome_split is not None:
+            return self.outcome_split in PRODUCED_SPLITS
         return self.outcome in PRODUCED
 
 
@@ -146,6 +154,12 @@ class ReportRow(BaseModel):
     some_data_produced: int = 0
     share_some_data_produced_pct: float = 0.0
     emergency: int = 0
+    #: The outcome split: content disclosed, only non-content (subscriber records,
+    #: logs, metadata) disclosed, no data found, rejected (nothing produced).
+    content_disclosed: int = 0
+    non_content_only: int = 0
+    no_data_found: int = 0
+    rejected: int = 0
 
 
 class NoticeCounts(BaseModel):
@@ -224,6 +238,10 @@ def _row(name: str, groups: list[DemandGroup]) -> ReportRow:
         some_data_produced=produced,
         share_some_data_produced_pct=round(100 * produced / requests, 1) if requests else 0.0,
         emergency=sum(g.requests for g in groups if g.emergency),
+        **{
+            split: sum(g.requests for g in groups if g.outcome_split == split)
+            for split in OUTCOME_SPLITS
+        },
     )
 
 
@@ -235,6 +253,7 @@ CSV_COLUMNS = (
     "some_data_produced",
     "share_some_data_produced_pct",
     "emergency",
+    *OUTCOME_SPLITS,
 )
 
 
@@ -249,10 +268,10 @@ def report_csv(report: TransparencyReport) -> str:
         for row in rows:
             writer.writerow([section, *row.model_dump().values()])
     for kind, count in report.notices.model_dump().items():
-        writer.writerow(["user_notice", kind, count, "", "", "", ""])
+        writer.writerow(["user_notice", kind, count, *[""] * (len(CSV_COLUMNS) - 3)])
     banded = report.national_security
     ns_row = ("national_security_band", banded.band_width, banded.requests)
-    writer.writerow([*ns_row, banded.accounts_specified, "", "", ""])
+    writer.writerow([*ns_row, banded.accounts_specified, *[""] * (len(CSV_COLUMNS) - 4)])
     return out.getvalue()
 
 

@@ -10,7 +10,9 @@ Rules (a broken one is answered ``409 Conflict`` with the sentence returned here
 * a decision on a withdrawn request is refused;
 * after a final decision no other decision is accepted; ``challenged`` is not final, so a
   challenged request gets its final outcome later (a second ``challenged`` is refused);
-* a decision discloses only categories the request asked for.
+* a decision discloses only categories the request asked for;
+* counsel decides production only of categories the request asked for, and neither
+  production nor a notice's hold once the request is withdrawn (nothing is pending).
 
 Replaying a change that was already accepted (the same body) is not a conflict: it
 answers with the change already recorded and writes nothing.
@@ -23,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared.amendments import Amendment
+from shared.counsel import CounselDecision, HoldEnd, ProductionDecision
 from shared.events import Outcome
 from shared.submission import DataCategory
 
@@ -89,3 +92,16 @@ def decision_conflict(
 
 def after_decision(state: RequestState, outcome: Outcome) -> RequestState:
     return replace(state, outcome=outcome)
+
+
+def counsel_conflict(state: RequestState, decision: CounselDecision) -> str | None:
+    """Why a decision of counsel cannot apply to the request as it stands, or None."""
+    if isinstance(decision, ProductionDecision | HoldEnd) and state.withdrawn_at is not None:
+        return "the request was withdrawn; nothing is produced and no notice is pending"
+    if isinstance(decision, ProductionDecision):
+        beyond = sorted({d.category for d in decision.decisions} - state.data_requested)
+        if beyond:
+            return "decisions name categories the request did not ask for: " + ", ".join(
+                category.value for category in beyond
+            )
+    return None

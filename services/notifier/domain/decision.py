@@ -5,13 +5,17 @@ again on every amendment; ``may_send_now`` is the last safety check right before
 notice leaves. Law and platform practice behind every rule: shared/docs/domain.md,
 sections 1.4 (gags), 4 (user notification) and 6 (decision defaults).
 
-Order of the rules (first match wins), from the most to the least binding:
+Counsel's override of the verdict (``domain.counsel``) supersedes the classifier's for
+every rule. Order of the rules (first match wins), from the most to the least binding:
 
 1. statutory secrecy: FISA (never), wiretap (never: the court notifies), NSL and
    pen/trap (held until lifted in writing);
+   (also under the classifier's own authority when counsel overrode it: an override
+   never lifts a statute's secrecy, only a written lift does);
+   counsel found the requester to be a fraud, or withheld this notice for good;
 2. the request is withdrawn;
 3. nothing of the user's is at stake: technical-assistance orders, preservation only;
-4. the requester is not yet verified;
+4. the requester is not yet verified (until counsel records that it was);
 5. a foreign secrecy claim; no legal process at all (so no gag binds either); a court
    gag in force (2705(b) and the like, or one the classifier found in the document even
    when the submission's authority field is empty: NDO_PRESENT);
@@ -21,7 +25,8 @@ Order of the rules (first match wins), from the most to the least binding:
 8. no specific account (this target not named or not found, reverse search warrant);
 9. emergency, child-safety (a child endangered by the account holder, never a minor who
    holds the account) and counter-productive exceptions (terrorism, or a requester's
-   reasoned plea that notice would defeat its investigation);
+   reasoned plea that notice would defeat its investigation), unless counsel ended
+   that hold for this account;
 10. notice now: gag expired or lifted, notice to enable a challenge, non-binding secrecy
    demand, removal notice, or the platform's default pre-disclosure notice.
 """
@@ -29,13 +34,15 @@ Order of the rules (first match wins), from the most to the least binding:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from services.notifier.domain.counsel import NO_COUNSEL, CounselState
 from shared.accounts import Account
 from shared.amendments import Amendment, effective_state
+from shared.counsel import HoldKind
 from shared.events import NoticeDecision
 from shared.submission import Nondisclosure, Submission, to_utc
 from shared.verdict import RecommendedAction, TargetMatch, Verdict
@@ -67,6 +74,10 @@ class NotifyReason:
     NO_SPECIFIC_ACCOUNT = "NO_SPECIFIC_ACCOUNT"
     NOT_USER_DATA_REQUEST = "NOT_USER_DATA_REQUEST"
     REMOVAL_NOTICE_POLICY = "REMOVAL_NOTICE_POLICY"
+    #: Counsel's verification of the requester failed: the request may be a fraud.
+    SUSPECTED_FRAUD = "SUSPECTED_FRAUD"
+    #: Counsel decided this notice is never sent.
+    COUNSEL_WITHHELD = "COUNSEL_WITHHELD"
 
 
 @dataclass(frozen=True)
@@ -326,6 +337,7 @@ class _Facts:
     account: Account | None
     as_of: datetime
     policy: NoticePolicy
+    counsel: CounselState = NO_COUNSEL
     factors: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -344,20 +356,30 @@ def decide_notice(
     account: Account | None,
     as_of: datetime,
     policy: NoticePolicy = DEFAULT_NOTICE_POLICY,
+    counsel: CounselState = NO_COUNSEL,
 ) -> NoticeRuling:
     """Decide notice for one target account of one request, as of ``as_of``.
 
-    ``target=None`` means the request names no specific account; ``account`` is the
-    directory entry the target matched (None when it matched none)."""
+    ``verdict`` is the classifier's; ``counsel`` what legal staff decided (its override
+    of the verdict included). ``target=None`` means the request names no specific
+    account; ``account`` is the directory entry the target matched (None when it
+    matched none)."""
     as_of = to_utc(as_of)
-    facts = _Facts(submission, verdict, amendments, target, account, as_of, policy)
+    classifier = _Facts(submission, verdict, amendments, target, account, as_of, policy)
+    facts = replace(classifier, verdict=counsel.applied_to(verdict), counsel=counsel)
     state = effective_state(submission, amendments, as_of)
     nondisclosure = state.nondisclosure
     review_later = as_of + policy.withheld_review_interval
 
     statutory = _statutory_secrecy(facts, nondisclosure, review_later)
+    if statutory is None and counsel.overrides_authority:
+        statutory = _statutory_secrecy(classifier, nondisclosure, review_later)
     if statutory is not None:
         return statutory
+    if counsel.suspected_fraud:
+        return _ruling(NoticeDecision.NEVER, NotifyReason.SUSPECTED_FRAUD)
+    if counsel.withholds(target, account):
+        return _ruling(NoticeDecision.NEVER, NotifyReason.COUNSEL_WITHHELD)
 
     if state.withdrawn or _withdrawal_letter(submission, facts.factors):
         return _ruling(NoticeDecision.NOT_APPLICABLE, NotifyReason.REQUEST_WITHDRAWN)
@@ -367,7 +389,7 @@ def decide_notice(
     if verdict.authority.family == "preservation":
         return _ruling(NoticeDecision.NOT_APPLICABLE, NotifyReason.PRESERVATION_ONLY)
 
-    if F_REQUESTER_UNVERIFIED in facts.factors:
+    if F_REQUESTER_UNVERIFIED in facts.factors and not counsel.requester_verified:
         return _ruling(
             NoticeDecision.DELAYED,
             NotifyReason.VERIFY_REQUESTER_FIRST,
@@ -499,19 +521,27 @@ def _notice_exception(facts: _Facts) -> NoticeRuling | None:
     """Platform-policy exceptions where notice would endanger someone or defeat the
     investigation (X, Meta, Google, Reddit, Discord: domain.md 4.1)."""
     policy, as_of = facts.policy, facts.as_of
-    if _child_safety_matter(facts.submission, facts.factors, facts.account, policy):
+
+    def holds(kind: HoldKind) -> bool:
+        return not facts.counsel.hold_ended(kind, facts.target, facts.account)
+
+    if holds(HoldKind.CHILD_SAFETY_EXCEPTION) and _child_safety_matter(
+        facts.submission, facts.factors, facts.account, policy
+    ):
         return _ruling(
             NoticeDecision.DELAYED,
             NotifyReason.CHILD_SAFETY_EXCEPTION,
             review_after=as_of + policy.withheld_review_interval,
         )
-    if _is_emergency(facts.submission, facts.verdict):
+    if holds(HoldKind.EMERGENCY_DEFER) and _is_emergency(facts.submission, facts.verdict):
         return _ruling(
             NoticeDecision.DELAYED,
             NotifyReason.EMERGENCY_DEFER,
             review_after=as_of + policy.emergency_review_after,
         )
-    if _mentions(facts.submission, policy.counterproductive_terms) or _reasoned_plea(facts):
+    if holds(HoldKind.COUNTERPRODUCTIVE_EXCEPTION) and (
+        _mentions(facts.submission, policy.counterproductive_terms) or _reasoned_plea(facts)
+    ):
         return _ruling(
             NoticeDecision.DELAYED,
             NotifyReason.COUNTERPRODUCTIVE_EXCEPTION,

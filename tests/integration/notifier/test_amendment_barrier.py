@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from deploy.kafka.security import KafkaAccess
-from services.notifier.amendment_barrier import AmendmentBarrier
+from services.notifier.amendment_barrier import BARRIER_TOPICS, AmendmentBarrier
 from shared import topics
 from shared.kafka_acl import principal_of
 
@@ -26,25 +26,29 @@ def notifier_barrier(kafka: KafkaAccess, group: str, wait_s: float) -> Amendment
     return AmendmentBarrier(kafka.bootstrap_servers, group, security, wait_s=wait_s)
 
 
-async def _amend(kafka: KafkaAccess, key: str) -> tuple[int, int]:
-    """Produce one record to the amended topic; (partition, offset) Kafka acknowledged."""
+async def _amend(
+    kafka: KafkaAccess, key: str, topic: str = topics.REQUEST_AMENDED
+) -> tuple[int, int]:
+    """Produce one record to the amended topic (or ``topic``); (partition, offset) Kafka
+    acknowledged."""
     producer = AIOKafkaProducer(**kafka.client_options(), acks="all")
     await producer.start()
     try:
-        sent = await producer.send_and_wait(topics.REQUEST_AMENDED, b"{}", key=key.encode())
+        sent = await producer.send_and_wait(topic, b"{}", key=key.encode())
     finally:
         await producer.stop()
     return sent.partition, sent.offset
 
 
 async def _commit_to_end(kafka: KafkaAccess, group: str) -> None:
-    """Commit the group at the end of every partition of the amended topic."""
+    """Commit the group at the end of every partition of the topics the barrier reads."""
     consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         wanted = [
-            TopicPartition(topics.REQUEST_AMENDED, p)
-            for p in range(topics.PARTITIONS[topics.REQUEST_AMENDED])
+            TopicPartition(topic, p)
+            for topic in BARRIER_TOPICS
+            for p in range(topics.PARTITIONS[topic])
         ]
         consumer.assign(wanted)
         ends = await consumer.end_offsets(wanted)
@@ -69,6 +73,23 @@ async def test_notices_wait_for_an_unread_amendment(kafka_access: KafkaAccess) -
         read_up_to = await barrier.caught_up()
         assert read_up_to is not None
         assert read_up_to >= before
+    finally:
+        await barrier.stop()
+
+
+async def test_notices_wait_for_an_unread_decision_of_counsel(kafka_access: KafkaAccess) -> None:
+    """A notice withheld for good, or a requester found a fraud, forbids a notice like a
+    gag: none is released while such a decision is acknowledged and unread."""
+    group = f"docket-notifier-barrier-{secrets.token_hex(4)}"
+    await _commit_to_end(kafka_access, group)
+    barrier = notifier_barrier(kafka_access, group, wait_s=1.0)
+    await barrier.start()
+    try:
+        assert await barrier.caught_up() is not None
+        await _amend(kafka_access, f"request-{secrets.token_hex(4)}", topics.REQUEST_COUNSEL)
+        assert await barrier.caught_up() is None
+        await _commit_to_end(kafka_access, group)
+        assert await barrier.caught_up() is not None
     finally:
         await barrier.stop()
 

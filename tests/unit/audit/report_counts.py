@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from services.audit.domain.request_view import RequestView
+from services.audit.domain.request_view import RequestView, effective_authority
 from services.audit.domain.transparency import (
     DemandGroup,
     MonthGroup,
@@ -20,7 +20,7 @@ from services.audit.domain.transparency import (
 
 def _kind(view: RequestView) -> dict[str, Any]:
     submission: dict[str, Any] = (view.received or {})["submission"]
-    authority = (view.classification or {}).get("authority") or {}
+    authority = effective_authority(view)
     return {
         "family": authority.get("family"),
         "instrument": submission["instrument"]["type"],
@@ -47,6 +47,7 @@ def count_views(views: Iterable[RequestView], start: datetime, end: datetime) ->
             ("country", submission["requester"]["country"]),
             ("emergency_claimed", bool(submission["emergency"]["claimed"])),
             ("outcome", (view.decision or {}).get("outcome")),
+            ("outcome_split", view.outcome_split),
         )
         requests[key] += 1
         accounts[key] += len(submission["targets"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
+from services.intake.domain.commands import Change, ChangeResult, NewRequest, Publish
 from services.intake.domain.idempotency import Resolution
-from services.intake.store import Change, ChangeResult, NewRequest, Publish
 from shared.auth.keys import Principal, Role
 from shared.settings import IntakeSettings
 

@@ -7,7 +7,12 @@ amendment histories and clocks:
 * nothing is ever sent under FISA or wiretap secrecy, nor under NSL or pen/trap secrecy
   before a written lift;
 * no (request, account, channel) is ever notified twice, even when events are
-  delivered more than once.
+  delivered more than once;
+* whatever legal staff decide (the requester verified or found a fraud, the verdict
+  overridden, an emergency, child-safety or counter-productive hold ended, a notice
+  withheld for good), none of the above is ever broken: no decision of counsel can
+  release a notice while a binding gag is in force; and nothing is sent once counsel
+  found the requester a fraud or withheld the account's notice.
 
 The notifier's lifecycle is simulated by a small in-memory model that uses the pure
 functions the way the service does (``planning.plan_request`` on classification and on
@@ -18,17 +23,32 @@ each send; one notice row per idempotency key).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from services.notifier.domain.counsel import CounselState, aimed_at, counsel_state
 from services.notifier.domain.decision import NoticeRuling, decide_notice, may_send_now
 from services.notifier.domain.notice import notice_id_for
 from shared.accounts import Account
 from shared.amendments import Amendment, effective_state
-from shared.events import NoticeDecision
+from shared.counsel import (
+    AuthorityOverride,
+    CounselTarget,
+    HoldKind,
+    VerificationMethod,
+    VerificationOutcome,
+)
+from shared.events import (
+    CounselAction,
+    HoldEnded,
+    NoticeDecision,
+    NoticeWithheldForGood,
+    RequesterVerificationRecorded,
+    VerdictOverridden,
+)
 from shared.submission import Nondisclosure, Submission
 from shared.verdict import (
     Authority,
@@ -98,6 +118,7 @@ def spec_gag_in_force(nondisclosure: Nondisclosure, when: datetime) -> bool:
 # --- generated inputs ------------------------------------------------------------------
 
 hours = st.integers(min_value=-24 * 30, max_value=HORIZON_HOURS)
+hours_after_receipt = st.integers(min_value=0, max_value=HORIZON_HOURS)
 
 
 @st.composite
@@ -140,6 +161,48 @@ def amendment_histories(draw: st.DrawFn) -> list[Arriving]:
 
 
 @dataclass(frozen=True)
+class CounselArriving:
+    """A decision of counsel, and when the notifier learns of it."""
+
+    action: CounselAction
+    arrives_at: datetime
+
+
+@st.composite
+def counsel_actions(draw: st.DrawFn, handles: list[str]) -> CounselAction:
+    """Any decision of counsel, the ones that release notices most often."""
+    common = {"request_id": "req-1", "author": "legal-ops", "recorded_at": T0, "reason": "r"}
+    target = draw(st.one_of(st.none(), st.sampled_from([CounselTarget(handle=h) for h in handles])))
+    kind = draw(st.sampled_from(["verify", "verify", "end", "end", "end", "override", "withhold"]))
+    if kind == "verify":
+        return RequesterVerificationRecorded(
+            **common,
+            method=draw(st.sampled_from(list(VerificationMethod))),
+            contact="duty officer",
+            contacted_at=T0,
+            outcome=draw(
+                st.sampled_from([VerificationOutcome.VERIFIED] * 3 + [VerificationOutcome.FAILED])
+            ),
+        )
+    if kind == "end":
+        return HoldEnded(**common, hold=draw(st.sampled_from(list(HoldKind))), target=target)
+    if kind == "withhold":
+        return NoticeWithheldForGood(**common, target=target)
+    code, family, _ = draw(st.sampled_from(AUTHORITIES))
+    return VerdictOverridden(
+        **common,
+        authority=draw(
+            st.one_of(
+                st.none(),
+                st.just(AuthorityOverride(code=code, family=family, jurisdiction="US")),
+            )
+        ),
+        risk_level=draw(st.one_of(st.none(), st.sampled_from(list(RiskLevel)))),
+        recommended_action=draw(st.sampled_from(list(RecommendedAction))),
+    )
+
+
+@dataclass(frozen=True)
 class Scenario:
     submission: Submission
     verdict: Verdict
@@ -148,6 +211,7 @@ class Scenario:
     classified_at: datetime
     ticks: tuple[datetime, ...]
     redelivered: frozenset[int]
+    counsel: tuple[CounselArriving, ...] = ()
 
 
 @st.composite
@@ -214,8 +278,13 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         ),
     )
     history = draw(amendment_histories())
-    # Clock ticks: random times plus every boundary a gag or amendment creates.
+    counsel = [
+        CounselArriving(draw(counsel_actions(handles)), at(draw(hours_after_receipt)))
+        for _ in range(draw(st.integers(min_value=0, max_value=4)))
+    ]
+    # Clock ticks: random times plus every boundary a gag, amendment or counsel creates.
     boundaries = [a.arrives_at for a in history] + [a.amendment.effective_at for a in history]
+    boundaries += [c.arrives_at for c in counsel]
     boundaries += [
         n.expires_at
         for n in [submission.instrument.nondisclosure]
@@ -232,6 +301,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         classified_at=at(draw(st.integers(min_value=0, max_value=48))),
         ticks=ticks,
         redelivered=frozenset(draw(st.sets(st.integers(min_value=-1, max_value=6), max_size=3))),
+        counsel=tuple(counsel),
     )
 
 
@@ -251,6 +321,8 @@ class Sent:
     key: tuple[str, str, str]
     at: datetime
     known: tuple[Amendment, ...]
+    account: Account
+    counsel: tuple[CounselAction, ...] = ()
 
 
 @dataclass
@@ -258,6 +330,7 @@ class NotifierModel:
     scenario: Scenario
     request_id: str = "req-1"
     known: list[Amendment] = field(default_factory=list)
+    counsel: list[CounselAction] = field(default_factory=list)
     rows: dict[str, NoticeRow] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
     classified: bool = False
@@ -271,7 +344,11 @@ class NotifierModel:
             target=s.verdict.targets[index],
             account=s.accounts[index],
             as_of=when,
+            counsel=self.counsel_state(),
         )
+
+    def counsel_state(self) -> CounselState:
+        return counsel_state(self.counsel)
 
     def replan(self, when: datetime) -> None:
         """Like ``planning.plan_request`` + ``store.apply_plan``: a sent row is final."""
@@ -314,7 +391,7 @@ class NotifierModel:
             )
             row.state = "sent"
             key = (self.request_id, row.account.platform_user_id or "", row.channel)
-            self.sent.append(Sent(key, when, tuple(self.known)))
+            self.sent.append(Sent(key, when, tuple(self.known), row.account, tuple(self.counsel)))
 
     def run(self) -> None:
         s = self.scenario
@@ -326,6 +403,8 @@ class NotifierModel:
             steps.append((arriving.arrives_at, 1, "amend", i))
             if i in s.redelivered:
                 steps.append((arriving.arrives_at + timedelta(hours=1), 1, "amend", i))
+        for i, arriving_counsel in enumerate(s.counsel):
+            steps.append((arriving_counsel.arrives_at, 1, "counsel", i))
         steps += [(t, 2, "tick", -1) for t in s.ticks]
         for when, _order, action, index in sorted(steps, key=lambda step: step[:2]):
             if action == "classify":
@@ -336,6 +415,9 @@ class NotifierModel:
                 if amendment not in self.known:
                     self.known.append(amendment)
                 self.replan(when)
+            elif action == "counsel":
+                self.counsel.append(s.counsel[index].action)
+                self.replan(when)
             self.tick(when)
 
 
@@ -345,6 +427,8 @@ def test_no_notice_under_a_gag_after_withdrawal_or_twice(scenario: Scenario) -> 
     model = NotifierModel(scenario)
     model.run()
     event("sent" if model.sent else "nothing sent")
+    if scenario.counsel:
+        event("counsel decided; " + ("sent" if model.sent else "nothing sent"))
     code = scenario.verdict.authority.code
     for sent in model.sent:
         state = effective_state(scenario.submission, sent.known, sent.at)
@@ -356,11 +440,17 @@ def test_no_notice_under_a_gag_after_withdrawal_or_twice(scenario: Scenario) -> 
                 a for a in sent.known if a.nondisclosure is not None and a.effective_at <= sent.at
             ]
             assert lifts, "sent under NSL or pen/trap secrecy without a written lift"
+        decided = counsel_state(sent.counsel)
+        assert not decided.suspected_fraud, "sent although counsel found the requester a fraud"
+        target = next(t for t in scenario.verdict.targets if t.handle == sent.account.handle)
+        assert not any(aimed_at(w, target, sent.account) for w in decided.withheld), (
+            "sent although counsel withheld the notice for good"
+        )
     assert all(n == 1 for n in Counter(s.key for s in model.sent).values()), "notified twice"
 
 
-def test_the_model_does_send_when_nothing_forbids_it() -> None:
-    """Guards against a vacuous property: a plain request is notified at once."""
+def plain_scenario() -> Scenario:
+    """A plain request, nothing forbidding its notice; classified at T0."""
     submission = Submission.model_validate(
         {
             "external_ref": "REF-2",
@@ -395,6 +485,35 @@ def test_the_model_does_send_when_nothing_forbids_it() -> None:
         ticks=(T0, at(1)),
         redelivered=frozenset({-1}),
     )
-    model = NotifierModel(scenario)
+    return scenario
+
+
+def test_the_model_does_send_when_nothing_forbids_it() -> None:
+    """Guards against a vacuous property: a plain request is notified at once."""
+    model = NotifierModel(plain_scenario())
     model.run()
     assert [s.key for s in model.sent] == [("req-1", "id0", "webhook")]
+
+
+def test_the_model_sends_once_counsel_ends_an_emergency_hold() -> None:
+    """Guards against a vacuous property over counsel: an emergency request is held,
+    and notified once counsel ended the hold (no gag)."""
+    base = plain_scenario()
+    emergency = base.submission.model_copy(
+        update={"emergency": base.submission.emergency.model_copy(update={"claimed": True})}
+    )
+    ended = HoldEnded(
+        request_id="req-1",
+        author="legal-ops",
+        recorded_at=T0,
+        reason="the emergency is over",
+        hold=HoldKind.EMERGENCY_DEFER,
+    )
+    held = NotifierModel(replace(base, submission=emergency))
+    held.run()
+    assert held.sent == []
+    released = NotifierModel(
+        replace(base, submission=emergency, counsel=(CounselArriving(ended, at(1)),))
+    )
+    released.run()
+    assert [(s.key, s.at) for s in released.sent] == [(("req-1", "id0", "webhook"), at(1))]
