@@ -10,8 +10,6 @@ with the national-security scope (``shared/auth/policy.py``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,8 +17,8 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict
 
 from services.audit.domain.deadlines import Leads, Stage, stage_at
 from services.audit.domain.queue import Waiting, waiting_on
@@ -29,6 +27,8 @@ from services.audit.store import NATIONAL_SECURITY_VIEW
 from shared.auth.guard import Caller
 from shared.db import DatabaseStore
 from shared.events import DeadlineKind
+from shared.paging import CURSOR_PARAMETER, Cursor, Page, decode_cursor, page_links
+from shared.problems import invalid_query
 from shared.verdict import RiskLevel
 
 MAX_PAGE = 200
@@ -66,10 +66,11 @@ class QueueRow(BaseModel):
     duplicate_of: str | None
 
 
-class QueuePage(BaseModel):
+class QueuePage(Page):
+    """One page (``shared/paging.py``): pass ``next_cursor`` back as ``cursor``, with the
+    same ``order`` and filters, or follow ``next``."""
+
     items: list[QueueRow]
-    #: Pass as ``cursor`` (with the same ``order``) for the next page; null on the last.
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -165,24 +166,25 @@ def queue_context(request: Request) -> Queue:
 router = APIRouter(prefix="/v1")
 
 
-def encode_cursor(order: QueueOrder, sort_key: str, request_id: str) -> str:
-    raw = json.dumps([order.value, sort_key, request_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+class QueuePosition(BaseModel):
+    """Where a page of the queue ended: the order it was in and its last row."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order: QueueOrder
+    sort_key: str
+    request_id: str
 
 
-def decode_cursor(cursor: str, order: QueueOrder) -> tuple[str, str]:
-    """The position a cursor encodes; ``400`` for one this API did not give for
-    ``order``."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        given, sort_key, request_id = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error) as error:
-        raise HTTPException(status_code=400, detail="cursor is not one this API gave") from error
-    if given != order.value or not isinstance(sort_key, str) or not isinstance(request_id, str):
-        raise HTTPException(
-            status_code=400, detail="cursor was given for another order: pass the same order"
+def cursor_position(cursor: str, order: QueueOrder) -> tuple[str, str]:
+    """The position a cursor encodes; ``422`` naming ``cursor`` for one this API did
+    not give, or gave for another ``order``."""
+    position = decode_cursor(cursor, QueuePosition)
+    if position.order is not order:
+        raise invalid_query(
+            (CURSOR_PARAMETER, "this cursor was given for another order: pass the same order")
         )
-    return sort_key, request_id
+    return position.sort_key, position.request_id
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -218,6 +220,7 @@ def queue_row(record: asyncpg.Record, leads: Leads, now: datetime) -> QueueRow:
 
 @router.get("/queue", response_model=QueuePage)
 async def queue(
+    request: Request,
     caller: Caller,
     context: Annotated[Queue, Depends(queue_context)],
     order: QueueOrder = QueueOrder.DEADLINE,
@@ -230,11 +233,11 @@ async def queue(
     deadline_before: datetime | None = None,
     deadline_kind: DeadlineKind | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    cursor: Cursor = None,
 ) -> QueuePage:
     """Open requests for legal staff, by deadline (default), risk or age."""
     if assignee is not None and unassigned:
-        raise HTTPException(status_code=400, detail="pass assignee or unassigned, not both")
+        raise invalid_query(("unassigned", "pass assignee or unassigned, not both"))
     where = QueueFilter(
         state=state,
         risk_level=risk_level,
@@ -245,14 +248,19 @@ async def queue(
         deadline_before=_utc(deadline_before),
         deadline_kind=deadline_kind,
     )
-    after = decode_cursor(cursor, order) if cursor else None
+    after = cursor_position(cursor, order) if cursor else None
     records = await context.store.open_requests(
         where, order, after, limit + 1, caller.principal.national_security
     )
     now = datetime.now(UTC)
     page = records[:limit]
     last = page[-1] if len(records) > limit else None
+    position = (
+        QueuePosition(order=order, sort_key=last["sort_key"], request_id=last["request_id"])
+        if last
+        else None
+    )
     return QueuePage(
         items=[queue_row(record, context.leads, now) for record in page],
-        next_cursor=encode_cursor(order, last["sort_key"], last["request_id"]) if last else None,
+        **page_links(request, position),
     )

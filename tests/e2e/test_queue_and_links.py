@@ -173,9 +173,13 @@ async def test_duplicates_are_told_once_re_issues_escalate_and_the_queue_shows_b
             params={"order": "received", "cursor": first_page["next_cursor"]},
             headers=system.auth,
         )
-        assert wrong_order.status_code == 400
+        assert wrong_order.status_code == 422
+        assert wrong_order.json()["errors"][0]["parameter"] == "cursor"
         garbled = await client.get(queue, params={"cursor": "not-a-cursor"}, headers=system.auth)
-        assert garbled.status_code == 400
+        assert garbled.status_code == 422
+        assert garbled.headers["content-type"] == "application/problem+json"
+        following = (await client.get(queue, params={"limit": 1}, headers=system.auth)).json()
+        assert following["next"].startswith("/v1/queue?")
         nobody = await client.get(queue, params={"assignee": "counsel-x"}, headers=system.auth)
         assert nobody.json()["items"] == []
         unassigned = await client.get(

@@ -65,4 +65,4 @@ def test_every_failure_is_a_problem_and_every_list_pages_by_cursor() -> None:
                 lists.append(path)
                 assert {"limit", "cursor"} <= names, path
                 assert {"next_cursor", "next"} <= set(properties["properties"]), path
-    assert sorted(lists) == ["/v1/deadletters", "/v1/requests"]
+    assert sorted(lists) == ["/v1/deadletters", "/v1/queue", "/v1/requests"]

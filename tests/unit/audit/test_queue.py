@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
-from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
 
 from services.audit.domain.queue import UNASSIGNED, waiting_on
 from services.audit.domain.request_view import RequestView, fold_views
-from services.audit.queue_api import QueueOrder, decode_cursor, encode_cursor
+from services.audit.queue_api import QueueOrder, QueuePosition, cursor_position
 from services.audit.queue_cli import format_queue, queue_params
 from shared.events import (
     EventData,
@@ -15,7 +17,9 @@ from shared.events import (
     NoticeTarget,
     NotificationFailed,
     NotificationWithheld,
+    RequestAssigned,
 )
+from shared.paging import encode_cursor
 from tests.unit.audit import factories as f
 
 SUB = f.submission()
@@ -71,29 +75,26 @@ def test_a_failed_notice_waits_on_the_notifier_and_a_duplicate_on_closing() -> N
     assert waiting_on(duplicate).what == "closing as a duplicate of request r0"
 
 
-def test_the_assignee_comes_from_an_assignment_event_by_its_type() -> None:
-    class Assigned(EventData):  # stands in for the counsel branch's RequestAssigned
-        EVENT_TYPE = "RequestAssigned"
-        assignee: str
-
-    class Other(EventData):
-        EVENT_TYPE = "SomethingElse"
-        assignee: str
-
-    view = view_of(f.received("r1", SUB), Assigned(request_id="r1", assignee="counsel-ana"))
+def test_the_assignee_comes_from_the_latest_assignment() -> None:
+    by = {"author": "legal-ops", "recorded_at": datetime(2026, 2, 11, tzinfo=UTC)}
+    first = RequestAssigned(request_id="r1", **by, assignee="counsel-ana", reason="first look")
+    view = view_of(f.received("r1", SUB), first)
     assert view.assignee == "counsel-ana"
-    assert view_of(f.received("r1", SUB), Other(request_id="r1", assignee="x")).assignee is None
+    again = RequestAssigned(request_id="r1", **by, assignee="counsel-bo", reason="ana is away")
+    assert view_of(f.received("r1", SUB), first, again).assignee == "counsel-bo"
+    assert view_of(f.received("r1", SUB)).assignee is None
 
 
 def test_a_cursor_is_opaque_and_bound_to_its_order() -> None:
-    cursor = encode_cursor(QueueOrder.RISK, "-80", "r-9")
+    position = QueuePosition(order=QueueOrder.RISK, sort_key="-80", request_id="r-9")
+    cursor = encode_cursor(position)
     assert "r-9" not in cursor
-    assert decode_cursor(cursor, QueueOrder.RISK) == ("-80", "r-9")
-    with pytest.raises(HTTPException) as other_order:
-        decode_cursor(cursor, QueueOrder.DEADLINE)
-    assert other_order.value.status_code == 400
-    with pytest.raises(HTTPException):
-        decode_cursor("!!not base64!!", QueueOrder.RISK)
+    assert cursor_position(cursor, QueueOrder.RISK) == ("-80", "r-9")
+    with pytest.raises(RequestValidationError) as other_order:
+        cursor_position(cursor, QueueOrder.DEADLINE)
+    assert "another order" in str(other_order.value.errors())
+    with pytest.raises(RequestValidationError):
+        cursor_position("!!not base64!!", QueueOrder.RISK)
 
 
 def test_docket_queue_asks_for_what_it_is_given_and_prints_a_line_per_request() -> None:

@@ -31,7 +31,11 @@ def client() -> TestClient:
 
 def _paths(response: Any) -> set[str]:
     assert response.status_code == 422, response.text
-    return {error["path"] for error in response.json()["errors"]}
+    # RFC 9457 pointers (#/authority/code), read as dotted paths (authority.code)
+    return {
+        error["pointer"].removeprefix("#/").replace("/", ".")
+        for error in response.json()["errors"]
+    }
 
 
 @pytest.mark.parametrize("path", [path for path, _ in COUNSEL_ROUTES])
