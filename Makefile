@@ -42,8 +42,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: install lint
-	$(PY) -m deploy.tools.asyncapi  # @asyncapi/parser from npm, for tests/contract
+# The Go tools (Jaeger, Toxiproxy, the checkpoint verifier) build in the background while
+# lint runs; the tests that need one wait for its build (deploy/tools/__main__.py).
+test: install
+	$(PY) -m deploy.tools --background jaeger toxiproxy logverify
+	$(MAKE) --no-print-directory lint
+	$(PY) -m deploy.tools asyncapi  # @asyncapi/parser from npm, for tests/contract
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 unit: $(STAMP)
