@@ -43,11 +43,9 @@
     return `${(us / 1e6).toFixed(2)} s`;
   }
 
+  /** Wall-clock time in UTC, as the services' logs write it. */
   function when(us) {
-    return new Date(us / 1000).toLocaleString(undefined, {
-      year: "numeric", month: "short", day: "numeric",
-      hour: "2-digit", minute: "2-digit", second: "2-digit",
-    });
+    return new Date(us / 1000).toISOString().replace("T", " ").slice(0, 23) + " UTC";
   }
 
   function tagsOf(span) {
