@@ -3,12 +3,16 @@
 Built from the Go module proxy on first use (``go_build``), pinned to the approved
 release, and run as Jaeger v2's all-in-one with in-memory storage: an OTLP/HTTP
 receiver (the services export to it) and the query service (UI and API) on ports the
-caller chooses, all bound to 127.0.0.1. Nothing else listens: no gRPC or Thrift
+caller chooses, all bound to 127.0.0.1. A binary built from the Go module carries no UI
+assets (Jaeger's releases embed the separate jaeger-ui project), so the query service
+serves Docket's own trace viewer instead (``trace_viewer/``, plain static files, set as
+``extensions.jaeger_query.ui.assets_path``). Nothing else listens: no gRPC or Thrift
 receivers, no Zipkin, no sampling or health endpoints, no self-metrics.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -28,6 +32,9 @@ VERSION: Final = "v1.75.0"
 #: The usual ports, taken when free (``make run``).
 OTLP_HTTP_PORT: Final = 4318
 UI_PORT: Final = 16686
+#: Docket's trace viewer: Jaeger answers its ``index.html`` for every path that is no API
+#: route (``/``, ``/trace/<id>``) and serves its ``static/`` folder as files.
+VIEWER: Final = Path(__file__).parent / "trace_viewer"
 
 _CONFIG: Final = """\
 service:
@@ -55,6 +62,8 @@ extensions:
       endpoint: {host}:{ui_port}
     grpc:
       endpoint: {host}:{query_grpc_port}
+    ui:
+      assets_path: {viewer}
 receivers:
   otlp:
     protocols:
@@ -101,6 +110,7 @@ def config_text(
         ui_port=ui_port,
         query_grpc_port=query_grpc_port,
         max_traces=50_000,
+        viewer=json.dumps(str(VIEWER)),  # a JSON string is a YAML string, spaces and all
     )
 
 

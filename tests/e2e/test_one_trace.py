@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from deploy.tools import jaeger as jaeger_tool
+from services.audit.trace_cli import trace_json
 from tests.fixtures.system import EXAMPLES, DocketSystem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -43,6 +44,9 @@ async def _traced_request(docket_system: DocketSystem, tag: str) -> tuple[str, s
     """Submit the search warrant; once audit holds its notice, (request id, trace id)."""
     body = json.loads(SEARCH_WARRANT.read_text())
     body["external_ref"] = f"{body['external_ref']}-{tag}"
+    # Another case, or the classifier links it to the first as a duplicate (same
+    # requester, account and case number) and no user is notified again.
+    body["instrument"]["case_number"] = f"{body['instrument']['case_number']}-{tag}"
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(
             f"{docket_system.intake_url}/v1/requests", json=body, headers=docket_system.auth
@@ -132,3 +136,46 @@ async def test_the_trace_is_read_back_from_jaegers_query_api(
     assert ours <= {int(span["spanID"], 16) for span in found["spans"]}
     names = {span["operationName"] for span in found["spans"]}
     assert {"POST /v1/requests", "classify", "send", "append"} <= names
+
+
+async def test_docket_trace_links_open_dockets_trace_viewer_in_jaeger(
+    docket_system: DocketSystem, jaeger: jaeger_tool.Jaeger
+) -> None:
+    """The link ``docket trace`` prints leads to a page, not Jaeger's placeholder: the
+    query service serves Docket's viewer (``deploy/tools/trace_viewer``) for the trace's
+    path, and the viewer's script and stylesheet with it."""
+    request_id, trace_id = await _traced_request(docket_system, "viewer")
+    history = await docket_system.wait_for_history(request_id, lambda _history: True)
+    links = trace_json(history, jaeger.ui_url)["traces"]
+    assert links == {trace_id: f"{jaeger.ui_url}/trace/{trace_id}"}
+
+    viewer = jaeger_tool.VIEWER
+    async with httpx.AsyncClient(timeout=10) as client:
+        page = await client.get(links[trace_id])
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.text == (viewer / "index.html").read_text(encoding="utf-8")
+        assert "placeholder" not in page.text
+        for asset, content_type in (
+            ("static/viewer.js", "text/javascript"),
+            ("static/viewer.css", "text/css"),
+        ):
+            assert f'"{asset}"' in page.text  # linked relative to <base href="/">
+            answer = await client.get(f"{jaeger.ui_url}/{asset}")
+            assert answer.status_code == 200, asset
+            assert answer.headers["content-type"].split(";")[0] == content_type
+            assert answer.text == (viewer / asset).read_text(encoding="utf-8")
+        # The search page is the same document; an unknown asset is a 404, not the page.
+        home = await client.get(f"{jaeger.ui_url}/")
+        assert home.status_code == 200
+        assert home.text == page.text
+        assert (await client.get(f"{jaeger.ui_url}/static/missing.js")).status_code == 404
+        # What the page reads: the trace (its spans are checked above), and the search's
+        # service list and recent traces, which list this trace.
+        services = (await client.get(f"{jaeger.ui_url}/api/services")).json()["data"]
+        assert "docket-intake" in services
+        recent = await client.get(
+            f"{jaeger.ui_url}/api/traces", params={"service": "docket-intake", "limit": 20}
+        )
+        assert recent.status_code == 200
+        assert trace_id in {trace["traceID"] for trace in recent.json()["data"]}
