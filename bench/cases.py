@@ -81,5 +81,8 @@ class BodyMix:
     def __call__(self) -> dict[str, Any]:
         body = copy.deepcopy(self._requests[self._next % len(self._requests)])
         self._next += 1
-        body["external_ref"] = f"BENCH-{uuid.uuid4()}"
+        tag = uuid.uuid4()
+        body["external_ref"] = f"BENCH-{tag}"
+        # a demand of its own, not a copy the classifier would link as a duplicate
+        body["instrument"] = {**body["instrument"], "case_number": f"BENCH-CASE-{tag}"}
         return body

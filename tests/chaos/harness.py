@@ -453,6 +453,9 @@ def submission(number: int, now: datetime, gagged: bool) -> dict[str, Any]:
     body["external_ref"] = f"CHAOS-{secrets.token_hex(6)}-{number}"
     body["received_at"] = _iso(now - timedelta(minutes=5))
     instrument = body["instrument"]
+    # a demand of its own, not a second copy of another (which would be linked as a
+    # duplicate and never noticed)
+    instrument["case_number"] = f"CHAOS-CASE-{number}-{secrets.token_hex(4)}"
     instrument["response_deadline"] = _iso(now + timedelta(days=20))
     instrument.pop("issued_at", None)
     instrument["nondisclosure"] = (

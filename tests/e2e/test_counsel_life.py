@@ -45,8 +45,15 @@ GAGGED_RECIPIENT = "owner-mx-0035@example.org"
 
 async def _submit(system: DocketSystem, path: Any, **changes: Any) -> str:
     body = json.loads(path.read_text())
-    body["external_ref"] = f"{body['external_ref']}-{uuid.uuid4()}"
+    tag = uuid.uuid4()
+    body["external_ref"] = f"{body['external_ref']}-{tag}"
     body.update(changes)
+    # each test's demand is a new instrument, not a second copy of another test's (which
+    # the classifier would link as a duplicate and never notify on)
+    body["instrument"] = {
+        **body["instrument"],
+        "case_number": f"{body['instrument'].get('case_number') or 'CASE'}-{tag}",
+    }
     async with httpx.AsyncClient(timeout=60) as client:
         response = await client.post(
             f"{system.intake_url}/v1/requests", json=body, headers=system.auth

@@ -32,7 +32,10 @@ GAGGED_RECIPIENT = "owner-mx-0035@example.org"
 def body_of(kind: str) -> dict[str, Any]:
     """The example of ``kind`` under a fresh external_ref (a new request)."""
     body: dict[str, Any] = json.loads((EXAMPLES / KINDS[kind][0]).read_text())
-    body["external_ref"] = f"SEC-{uuid.uuid4()}"
+    tag = uuid.uuid4()
+    body["external_ref"] = f"SEC-{tag}"
+    # a demand of its own, not a copy the classifier would link as a duplicate
+    body["instrument"] = {**body["instrument"], "case_number": f"SEC-CASE-{tag}"}
     if kind != "own":
         body["instrument"]["nondisclosure"]["expires_at"] = "2099-01-01T00:00:00Z"
     return body

@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from deploy.kafka.security import KafkaAccess
+from shared.events import event_name
 from tests.chaos.harness import Instance
 from tests.fixtures.postgres import DocketDatabase
 from tests.fixtures.servers import free_port
@@ -89,7 +90,7 @@ async def test_a_deadline_due_while_the_scheduler_is_killed_is_reported_once_aft
         await asyncio.sleep(3)  # several more rounds of the scheduler
         assert await logged(conn, request_id, "DeadlineMissed") == 1
         assert await logged(conn, request_id, "DeadlineApproaching") == 1
-        published = [p["type"] for p in await on_topic(kafka_access, request_id)]
+        published = [event_name(p["type"]) for p in await on_topic(kafka_access, request_id)]
         assert published == ["DeadlineApproaching", "DeadlineMissed"]
         classes = [e["payload"]["class"] for e in pager.of(request_id)]
         assert classes == ["approaching", "missed"]

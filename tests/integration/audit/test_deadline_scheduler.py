@@ -16,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from deploy.kafka.security import KafkaAccess
+from shared.events import event_name
 from tests.integration.audit.deadline_helpers import (
     ROUTING_KEY,
     PagerReceiver,
@@ -155,7 +156,7 @@ async def test_two_instances_report_each_deadline_once(
             # fell due before anyone looked: the approach is moot, only the miss is told
             assert await logged(conn, request_id, "DeadlineApproaching") == 0
             published = await on_topic(kafka_access, request_id)
-            assert [p["type"] for p in published] == ["DeadlineMissed"], request_id
+            assert [event_name(p["type"]) for p in published] == ["DeadlineMissed"], request_id
     finally:
         await conn.close()
         await first.stop()
