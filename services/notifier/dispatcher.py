@@ -72,7 +72,6 @@ DELIVERY_UNCERTAIN = (
 )
 
 
-
 def channel_uncertain(detail: str) -> str:
     """The ``error`` of the NotificationFailed for a notice whose channel could not tell
     whether it was delivered (``detail``: the channel's reason, no personal data)."""
@@ -381,7 +380,9 @@ class NoticeDispatcher:
             return  # no longer this instance's claim
         self._metrics.uncertain.labels(row.channel).inc()
         log.error("notice_delivery_uncertain_held", notice_id=row.notice_id, reason=reason)
-        await self._publish_uncertain(replace(row, state="uncertain", last_error=reason))
+        await self._publish_uncertain(  # this send counted: the claim's attempts + 1
+            replace(row, state="uncertain", attempts=row.attempts + 1, last_error=reason)
+        )
 
     async def _publish_uncertain(self, row: NoticeRow) -> None:
         """Tell the audit log (and counsel) that this notice's delivery is uncertain."""

@@ -47,7 +47,8 @@ async def send_with_retries(
     Waits with exponential backoff and jitter between sends, or as long as the receiver
     asked (``retry_after_s``), never more than ``max_delay_s``. A failure that is not
     retryable is raised at once, and so is a ``DeliveryUncertain`` (the receiver may
-    have the notice: another send could deliver it twice); when every attempt failed, the last failure is raised.
+    have the notice: another send could deliver it twice); when every attempt failed,
+    the last failure is raised.
     Keep ``attempts`` x (the channel's timeout + ``max_delay_s``) below the dispatcher's
     lease, or another instance may send the same notice concurrently.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -257,6 +258,9 @@ class FlakyMailbox(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 
 
+smtp_answering = contextlib.contextmanager(_run_smtp)
+
+
 @pytest.fixture
 def slow_to_answer_smtp() -> Iterator[SmtpServer]:
     yield from _run_smtp(SlowToAnswerMailbox(stall_s=3.0))
@@ -284,12 +288,12 @@ async def test_no_answer_after_the_message_was_sent_is_uncertain_and_not_retried
 
 @pytest.mark.integration
 async def test_a_temporary_refusal_at_rcpt_is_retried_and_then_delivered() -> None:
-    for server in _run_smtp(FlakyMailbox("451 4.3.0 try later", refusals=1)):
-        delays: list[float] = []
+    delays: list[float] = []
 
-        async def record_sleep(delay: float) -> None:
-            delays.append(delay)
+    async def record_sleep(delay: float) -> None:
+        delays.append(delay)
 
+    with smtp_answering(FlakyMailbox("451 4.3.0 try later", refusals=1)) as server:
         channel = EmailChannel(smtp_config(server.port, timeout_s=1.0))
         receipt = await send_with_retries(channel, a_notice(), attempts=3, sleep=record_sleep)
 
@@ -307,7 +311,7 @@ async def test_a_temporary_refusal_at_rcpt_is_retried_and_then_delivered() -> No
 async def test_a_clear_answer_to_the_message_is_a_definite_failure(
     reply: str, retryable: bool
 ) -> None:
-    for server in _run_smtp(FlakyMailbox(data_reply=reply)):
+    with smtp_answering(FlakyMailbox(data_reply=reply)) as server:
         with pytest.raises(DeliveryFailed) as failed:
             await EmailChannel(smtp_config(server.port)).send(a_notice())
 

@@ -32,6 +32,7 @@ from tests.integration.notifier.test_schedule import (
     Notifiers,
     classified,
     eventually,
+    fresh_account,  # noqa: F401  (autouse: each test its own account, see test_schedule)
     gagged_subpoena,
     notices_of,
     notifiers,  # noqa: F401  (the fixture)
@@ -239,6 +240,7 @@ async def test_no_answer_after_the_message_was_sent_is_held_not_retried(
     await asyncio.sleep(15)  # past the stall and many dispatcher rounds
     assert to_reader(mailbox) == 1
     row = await notice_row(docket_database.owner_url, request_id)
-    assert row is not None and row["state"] == "uncertain"
+    assert row is not None
+    assert row["state"] == "uncertain"
     events = await notices_of(kafka_access, request_id)
     assert [t for t, _ in events] == ["NotificationFailed"]

@@ -33,8 +33,7 @@ def _paths(response: Any) -> set[str]:
     assert response.status_code == 422, response.text
     # RFC 9457 pointers (#/authority/code), read as dotted paths (authority.code)
     return {
-        error["pointer"].removeprefix("#/").replace("/", ".")
-        for error in response.json()["errors"]
+        error["pointer"].removeprefix("#/").replace("/", ".") for error in response.json()["errors"]
     }
 
 
