@@ -4,7 +4,9 @@ intent, sends through the account's channel, records the outcome and publishes i
 Safe with several notifier instances (rows are claimed with ``FOR UPDATE SKIP
 LOCKED``) and across crashes: a notice claimed but never released to its channel is
 claimed again once its lease runs out; one released but never confirmed may have
-reached the user, so it is held as 'uncertain' for counsel and never re-sent.
+reached the user, so it is held as 'uncertain' for counsel and never re-sent. So is
+one whose channel reports ``DeliveryUncertain`` (a mail server that took the message
+and never answered): it is held at once, not scheduled again.
 
 Legal time is the database's clock: every decision to release is made at the
 database's ``clock_timestamp()``, and nothing is released while this process's clock
@@ -26,7 +28,12 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.notifier.channels.base import DeliveryFailed, NoticeChannel, OutgoingNotice
+from services.notifier.channels.base import (
+    DeliveryFailed,
+    DeliveryUncertain,
+    NoticeChannel,
+    OutgoingNotice,
+)
 from services.notifier.channels.retry import send_with_retries
 from services.notifier.domain.decision import may_send_now
 from services.notifier.domain.notice import DEFAULT_NOTICE_SETTINGS, NoticeSettings, render_notice
@@ -65,6 +72,12 @@ DELIVERY_UNCERTAIN = (
 )
 
 
+def channel_uncertain(detail: str) -> str:
+    """The ``error`` of the NotificationFailed for a notice whose channel could not tell
+    whether it was delivered (``detail``: the channel's reason, no personal data)."""
+    return f"delivery uncertain: {detail}; held for counsel, not sent again"
+
+
 class NoticeMetrics:
     """Notices by state, sends and failed deliveries per channel. An alert on
     ``docket_notice_delivery_failures_total`` catches a channel that keeps failing."""
@@ -87,7 +100,8 @@ class NoticeMetrics:
         )
         self.uncertain = Counter(
             "docket_notices_uncertain",
-            "Notices whose delivery is uncertain (sender stopped mid-send), held for counsel",
+            "Notices whose delivery is uncertain (sender stopped mid-send, or the channel got"
+            " no answer after handing it over), held for counsel",
             ["channel"],
             registry=registry,
         )
@@ -213,7 +227,10 @@ class NoticeDispatcher:
             if now is None:
                 return []
             lease_until = now + timedelta(seconds=self._settings.lease_s)
-            for row in await self._store.hold_uncertain(conn, now, self._settings.batch_size):
+            held = await self._store.hold_uncertain(
+                conn, now, self._settings.batch_size, DELIVERY_UNCERTAIN
+            )
+            for row in held:
                 self._metrics.uncertain.labels(row.channel).inc()
                 log.error("notice_delivery_uncertain_held", notice_id=row.notice_id)
             request_ids = await self._store.due_notice_requests(
@@ -293,6 +310,9 @@ class NoticeDispatcher:
                 if released_at is None:
                     return
                 receipt = await send_with_retries(channel, notice)
+            except DeliveryUncertain as uncertain:
+                await self._uncertain(row, channel_uncertain(uncertain.reason))
+                return
             except DeliveryFailed as failure:
                 await self._failed(row, failure.reason)
                 return
@@ -350,12 +370,26 @@ class NoticeDispatcher:
             derived_event_id("notice-failed", row.notice_id, str(attempts)),
         )
 
+    async def _uncertain(self, row: NoticeRow, reason: str) -> None:
+        """The channel may have delivered the notice: hold it for counsel now, never
+        schedule it again. If this cannot be recorded, the claim's lease runs out with
+        the send started and ``hold_uncertain`` holds it all the same."""
+        async with self._store.pool.acquire() as conn:
+            now = await self._store.database_clock(conn)
+        if not await self._store.mark_uncertain(row.notice_id, reason, now):
+            return  # no longer this instance's claim
+        self._metrics.uncertain.labels(row.channel).inc()
+        log.error("notice_delivery_uncertain_held", notice_id=row.notice_id, reason=reason)
+        await self._publish_uncertain(  # this send counted: the claim's attempts + 1
+            replace(row, state="uncertain", attempts=row.attempts + 1, last_error=reason)
+        )
+
     async def _publish_uncertain(self, row: NoticeRow) -> None:
         """Tell the audit log (and counsel) that this notice's delivery is uncertain."""
         await self._publish_failed(
             row,
             row.attempts,
-            DELIVERY_UNCERTAIN,
+            (row.last_error or DELIVERY_UNCERTAIN)[:500],
             derived_event_id("notice-uncertain", row.notice_id),
         )
         await self._store.mark_uncertain_published(row.notice_id)

@@ -49,6 +49,8 @@ class NoticeRow:
     sent_at: datetime | None
     traceparent: str | None
     released_at: datetime | None = None
+    #: Why the last send failed or, for an 'uncertain' notice, why it is held.
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -235,20 +237,38 @@ class NotifierStore(DatabaseStore):
         )
 
     @staticmethod
-    async def hold_uncertain(conn: Connection, now: datetime, limit: int) -> list[NoticeRow]:
+    async def hold_uncertain(
+        conn: Connection, now: datetime, limit: int, reason: str
+    ) -> list[NoticeRow]:
         """Claims whose lease ran out after their send was started (released to the
         channel) and never recorded: the notice may or may not have reached the user.
-        They become 'uncertain', held for counsel and never sent again automatically."""
+        They become 'uncertain' (``reason`` in ``last_error``), held for counsel and
+        never sent again automatically."""
         rows = await conn.fetch(
-            "UPDATE notices SET state = 'uncertain', uncertain_since = $1, updated_at = now()"
+            "UPDATE notices SET state = 'uncertain', uncertain_since = $1, last_error = $3,"
+            " updated_at = now()"
             " WHERE notice_id IN (SELECT notice_id FROM notices WHERE state = 'sending'"
             " AND released_at IS NOT NULL AND next_attempt_at <= $1"
             " ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
             " RETURNING *",
             now,
             limit,
+            reason[:500],
         )
         return [_notice(row) for row in rows]
+
+    async def mark_uncertain(self, notice_id: str, reason: str, now: datetime) -> bool:
+        """The channel could not tell whether the notice arrived: hold it as 'uncertain'
+        for counsel, never to be sent again automatically. True when this claim was
+        still the sender's (state 'sending')."""
+        changed = await self.pool.fetchval(
+            "UPDATE notices SET state = 'uncertain', uncertain_since = $3, last_error = $2,"
+            " updated_at = now() WHERE notice_id = $1 AND state = 'sending' RETURNING true",
+            notice_id,
+            reason[:500],
+            now,
+        )
+        return bool(changed)
 
     async def uncertain_unpublished(self, limit: int) -> list[NoticeRow]:
         rows = await self.pool.fetch(
@@ -355,4 +375,5 @@ def _notice(row: asyncpg.Record) -> NoticeRow:
         sent_at=row["sent_at"],
         traceparent=row["traceparent"],
         released_at=row["released_at"],
+        last_error=row["last_error"],
     )

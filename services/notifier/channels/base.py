@@ -2,7 +2,8 @@
 implements, the notice it is handed and what it answers.
 
 A channel sends one notice and reports either a receipt or a ``DeliveryFailed`` saying
-whether trying again soon could help. Retrying, recording and deciding whether a notice
+whether trying again soon could help, or a ``DeliveryUncertain`` when the receiver may
+already have it. Retrying, recording and deciding whether a notice
 may go out at all belong to the caller (``retry.py`` and the dispatcher).
 """
 
@@ -80,7 +81,17 @@ class DeliveryFailed(Exception):
         self.retry_after_s = retry_after_s
 
     def __repr__(self) -> str:
-        return f"DeliveryFailed({self.reason!r}, retryable={self.retryable})"
+        return f"{type(self).__name__}({self.reason!r}, retryable={self.retryable})"
+
+
+class DeliveryUncertain(DeliveryFailed):
+    """The notice was handed over and no answer came: the receiver may have it (an SMTP
+    server that took the whole message and never answered the end of it). Never
+    retryable: sending again could tell the user twice, so the dispatcher holds the
+    notice as 'uncertain' for counsel instead of scheduling it again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retryable=False)
 
 
 class NoticeChannel(ABC):

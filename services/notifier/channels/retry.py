@@ -12,12 +12,23 @@ from dataclasses import replace
 from services.notifier.channels.base import (
     DeliveryFailed,
     DeliveryReceipt,
+    DeliveryUncertain,
     NoticeChannel,
     OutgoingNotice,
 )
 from shared.retry import CHANNEL_SEND
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+def may_send_again(error: BaseException) -> bool:
+    """A failure after which the same notice may be sent again at once: a retryable
+    ``DeliveryFailed``, never one that leaves its delivery uncertain."""
+    return (
+        isinstance(error, DeliveryFailed)
+        and error.retryable
+        and not isinstance(error, DeliveryUncertain)
+    )
 
 
 async def send_with_retries(
@@ -35,14 +46,16 @@ async def send_with_retries(
 
     Waits with exponential backoff and jitter between sends, or as long as the receiver
     asked (``retry_after_s``), never more than ``max_delay_s``. A failure that is not
-    retryable is raised at once; when every attempt failed, the last failure is raised.
+    retryable is raised at once, and so is a ``DeliveryUncertain`` (the receiver may
+    have the notice: another send could deliver it twice); when every attempt failed,
+    the last failure is raised.
     Keep ``attempts`` x (the channel's timeout + ``max_delay_s``) below the dispatcher's
     lease, or another instance may send the same notice concurrently.
     """
     policy = replace(CHANNEL_SEND, attempts=attempts, initial_s=base_delay_s, max_s=max_delay_s)
     return await policy.call(
         lambda: channel.send(notice),
-        retry_if=lambda error: isinstance(error, DeliveryFailed) and error.retryable,
+        retry_if=may_send_again,
         wait_hint=lambda error: error.retry_after_s if isinstance(error, DeliveryFailed) else None,
         sleep=sleep,
         jitter=jitter,

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from services.notifier.channels.base import DeliveryFailed, OutgoingNotice
+from services.notifier.channels.base import DeliveryFailed, DeliveryUncertain, OutgoingNotice
 from services.notifier.channels.config import SmtpConfig
 from services.notifier.channels.email import EmailChannel
 from services.notifier.channels.retry import send_with_retries
 from services.notifier.domain.notice import Platform
 from tests.fixtures.servers import free_port
-from tests.integration.notifier.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer
+from tests.integration.notifier.conftest import (
+    SMTP_PASSWORD,
+    SMTP_USER,
+    Mailbox,
+    SmtpServer,
+    _run_smtp,
+)
 
 HTML = "<p>A request for your account data arrived under <b>19 U.S.C. § 1509</b>.</p>"
 #: aiosmtpd warns whenever AUTH is offered without TLS, which these tests do on purpose.
@@ -208,6 +218,106 @@ async def test_a_server_that_is_down_is_a_retryable_failure() -> None:
 
     assert failed.value.retryable is True
     assert len(delays) == 2
+
+
+class SlowToAnswerMailbox(Mailbox):
+    """Keeps the message, then waits ``stall_s`` before answering the end of it."""
+
+    def __init__(self, stall_s: float) -> None:
+        super().__init__()
+        self.stall_s = stall_s
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.stall_s)
+        return answer
+
+
+class FlakyMailbox(Mailbox):
+    """Answers the first ``refusals`` RCPTs with ``reply``, the rest as usual; or, with
+    ``data_reply``, takes no message and answers the end of each with it."""
+
+    def __init__(self, reply: str = "", refusals: int = 0, data_reply: str | None = None):
+        super().__init__()
+        self.reply = reply
+        self.refusals = refusals
+        self.data_reply = data_reply
+        self.rcpt_seen = 0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        self.rcpt_seen += 1
+        if self.rcpt_seen <= self.refusals:
+            return self.reply
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_reply is not None:
+            return self.data_reply
+        return await super().handle_DATA(server, session, envelope)
+
+
+smtp_answering = contextlib.contextmanager(_run_smtp)
+
+
+@pytest.fixture
+def slow_to_answer_smtp() -> Iterator[SmtpServer]:
+    yield from _run_smtp(SlowToAnswerMailbox(stall_s=3.0))
+
+
+async def no_sleep(_delay: float) -> None:
+    raise AssertionError("a retry was scheduled")
+
+
+@pytest.mark.integration
+async def test_no_answer_after_the_message_was_sent_is_uncertain_and_not_retried(
+    slow_to_answer_smtp: SmtpServer,
+) -> None:
+    channel = EmailChannel(smtp_config(slow_to_answer_smtp.port, timeout_s=1.0))
+
+    with pytest.raises(DeliveryUncertain) as uncertain:
+        await send_with_retries(channel, a_notice(), attempts=3, sleep=no_sleep)
+
+    assert uncertain.value.retryable is False
+    assert "the mail server may have it" in uncertain.value.reason
+    assert "owner@example.org" not in uncertain.value.reason
+    [delivery] = slow_to_answer_smtp.mailbox.deliveries  # exactly one, never a second
+    assert delivery.message["Message-ID"] == "<3f9c2a7e5b1d4c08a6e2f1b0c9d8e7f6@docket.test>"
+
+
+@pytest.mark.integration
+async def test_a_temporary_refusal_at_rcpt_is_retried_and_then_delivered() -> None:
+    delays: list[float] = []
+
+    async def record_sleep(delay: float) -> None:
+        delays.append(delay)
+
+    with smtp_answering(FlakyMailbox("451 4.3.0 try later", refusals=1)) as server:
+        channel = EmailChannel(smtp_config(server.port, timeout_s=1.0))
+        receipt = await send_with_retries(channel, a_notice(), attempts=3, sleep=record_sleep)
+
+        assert len(delays) == 1
+        [delivery] = server.mailbox.deliveries
+        assert receipt.provider_message_id == delivery.message["Message-ID"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("reply", "retryable"),
+    [("451 4.3.0 queue full", True), ("554 5.6.0 message refused", False)],
+    ids=["temporary", "permanent"],
+)
+async def test_a_clear_answer_to_the_message_is_a_definite_failure(
+    reply: str, retryable: bool
+) -> None:
+    with smtp_answering(FlakyMailbox(data_reply=reply)) as server:
+        with pytest.raises(DeliveryFailed) as failed:
+            await EmailChannel(smtp_config(server.port)).send(a_notice())
+
+        assert not isinstance(failed.value, DeliveryUncertain)
+        assert failed.value.retryable is retryable
+        assert failed.value.reason == f"smtp SMTPDataError: {reply[:3]}"
 
 
 def test_smtp_credentials_come_in_pairs_and_the_password_stays_hidden() -> None:

@@ -32,6 +32,7 @@ from tests.integration.notifier.test_schedule import (
     Notifiers,
     classified,
     eventually,
+    fresh_account,  # noqa: F401  (autouse: each test its own account, see test_schedule)
     gagged_subpoena,
     notices_of,
     notifiers,  # noqa: F401  (the fixture)
@@ -161,7 +162,7 @@ async def test_expired_claims_before_and_after_the_send_started(
             await store.mark_released(conn, "left", now - timedelta(seconds=2))
         async with store.pool.acquire() as conn, conn.transaction():
             later = await store.database_clock(conn)
-            held = await store.hold_uncertain(conn, later, 10)
+            held = await store.hold_uncertain(conn, later, 10, DELIVERY_UNCERTAIN)
             due = await store.lock_due_notices(conn, [request_id], later)
         assert [row.notice_id for row in held] == ["left"]
         assert [row.notice_id for row in due] == ["never-left"]
@@ -173,3 +174,73 @@ async def test_expired_claims_before_and_after_the_send_started(
 
         await store.mark_sent("left", later)  # its sender was only cut off, and recorded late
         assert (await store.count_by_state()).get("uncertain", 0) == 0
+
+
+class StallingMailbox(Mailbox):
+    """Takes the message, then answers the end of it only after ``stall_s``: longer
+    than the channel's timeout, so the sender gives up with the message delivered."""
+
+    def __init__(self, stall_s: float) -> None:
+        super().__init__()
+        self.stall_s = stall_s
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.stall_s)
+        return answer
+
+
+@pytest.fixture
+def stalling_smtp() -> Iterator[SmtpServer]:
+    """An SMTP server that never answers the DATA terminator in time (the notifier's
+    SMTP timeout is the default 10 s)."""
+    yield from _run_smtp(StallingMailbox(stall_s=12.0))
+
+
+async def test_no_answer_after_the_message_was_sent_is_held_not_retried(
+    kafka_access: KafkaAccess,
+    notifiers: Notifiers,  # noqa: F811
+    stalling_smtp: SmtpServer,
+    docket_database: DocketDatabase,
+) -> None:
+    """The mail server has the notice and its answer never comes: no retry burst, no
+    scheduled resend, the notice is 'uncertain' at once with a NotificationFailed saying
+    the mail server may have it, and an expired lease sends nothing either."""
+    mailbox = stalling_smtp.mailbox
+    request_id = f"no-answer-{secrets.token_hex(4)}"
+    await notifiers.start(smtp_port=stalling_smtp.port)
+    await publish(
+        kafka_access, classified(gagged_subpoena(request_id, datetime.now(UTC), None), request_id)
+    )
+
+    async def held() -> bool:
+        found = await notice_row(docket_database.owner_url, request_id)
+        return found is not None and found["state"] == "uncertain" and found["uncertain_published"]
+
+    await eventually(lambda: to_reader(mailbox) == 1)
+    await eventually(held, timeout_s=60)
+    events = await notices_of(kafka_access, request_id)
+    failed = [d for t, d in events if t == "NotificationFailed"]
+    assert len(failed) == 1
+    assert failed[0]["error"].startswith("delivery uncertain: smtp: no answer after the message")
+    assert "the mail server may have it" in failed[0]["error"]
+    assert failed[0]["attempts"] == 1
+    assert [t for t, _ in events if t == "UserNotified"] == []
+
+    connection = await asyncpg.connect(docket_database.owner_url)
+    try:
+        # Stand-in for the lease running out: nothing of this notice may be due again.
+        await connection.execute(
+            "UPDATE notifier.notices SET next_attempt_at = now() - interval '1 second'"
+            " WHERE request_id = $1",
+            request_id,
+        )
+    finally:
+        await connection.close()
+    await asyncio.sleep(15)  # past the stall and many dispatcher rounds
+    assert to_reader(mailbox) == 1
+    row = await notice_row(docket_database.owner_url, request_id)
+    assert row is not None
+    assert row["state"] == "uncertain"
+    events = await notices_of(kafka_access, request_id)
+    assert [t for t, _ in events] == ["NotificationFailed"]
