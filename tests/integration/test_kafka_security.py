@@ -201,7 +201,7 @@ async def test_a_forged_gag_lift_is_refused_for_every_principal_but_intake(
     [
         ("notifier", topics.REQUEST_RECEIVED),
         ("classifier", topics.NOTIFICATION),
-        ("classifier", topics.REQUEST_DECIDED),
+        ("classifier", topics.REQUEST_COUNSEL),
         ("notifier", topics.AUDIT_LEDGER),
     ],
 )
