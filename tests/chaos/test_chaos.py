@@ -37,8 +37,9 @@ CONSUMERS = {
     topics.REQUEST_RECEIVED: "classifier",
     topics.REQUEST_AMENDED: "notifier",
     topics.REQUEST_CLASSIFIED: "notifier",
+    topics.REQUEST_DECIDED: "classifier",  # (linked requests learn their outcome)
+    topics.REQUEST_COUNSEL: "notifier",
     # Topics only audit reads: audit dead-letters what it cannot read there.
-    topics.REQUEST_DECIDED: "audit",
     topics.REQUEST_CLASSIFIED_SHADOW: "audit",
     topics.NOTIFICATION: "audit",
 }

@@ -6,6 +6,8 @@ request under one trace id."""
 from __future__ import annotations
 
 import json
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +20,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 CUSTOMS_SUMMONS = EXAMPLES / "requests" / "01-customs-summons-anonymous-critic.json"
 
 
+def fresh_demand(path: Path) -> dict[str, Any]:
+    """The example as a demand of its own: the suite shares one database, where another
+    module's copy of the same instrument would make this one its duplicate."""
+    body: dict[str, Any] = json.loads(path.read_text())
+    tag = uuid.uuid4().hex[:8]
+    body["external_ref"] = f"{body['external_ref']}-{tag}"
+    body["instrument"]["case_number"] = f"{body['instrument'].get('case_number') or 'CASE'}-{tag}"
+    return body
+
+
 def _has_types(*types: str) -> Any:
     def check(history: dict[str, Any]) -> bool:
         seen = {event["type"] for event in history["events"]}
@@ -27,7 +39,7 @@ def _has_types(*types: str) -> Any:
 
 
 async def test_customs_summons_travels_the_whole_pipeline(docket_system: DocketSystem) -> None:
-    body = json.loads(CUSTOMS_SUMMONS.read_text())
+    body = fresh_demand(CUSTOMS_SUMMONS)
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(
             f"{docket_system.intake_url}/v1/requests", json=body, headers=docket_system.auth
@@ -69,7 +81,7 @@ async def test_customs_summons_travels_the_whole_pipeline(docket_system: DocketS
 async def test_resubmitting_the_same_document_names_the_same_request(
     docket_system: DocketSystem,
 ) -> None:
-    body = json.loads(CUSTOMS_SUMMONS.read_text())
+    body = fresh_demand(CUSTOMS_SUMMONS)
     async with httpx.AsyncClient(timeout=30) as client:
         url = f"{docket_system.intake_url}/v1/requests"
         first = await client.post(url, json=body, headers=docket_system.auth)

@@ -57,7 +57,9 @@ async def test_a_clock_approaches_is_missed_alerts_and_resolves(
     audit = await start_audit(kafka_access, database_url, **alerting(pager))
     client = await audit_client(audit, database_url)
     conn = await asyncpg.connect(database_url)
-    due = datetime.now(UTC) + timedelta(seconds=20)
+    # far enough ahead that the refused alert and its retry both happen before it falls
+    # due, even on a loaded machine
+    due = datetime.now(UTC) + timedelta(seconds=45)
     try:
         await publish(kafka_access, request_due(request_id, due), [])
 
@@ -75,7 +77,7 @@ async def test_a_clock_approaches_is_missed_alerts_and_resolves(
         assert first["payload"]["severity"] == "error"  # high risk, approaching
 
         # then it falls due: the same incident, now critical
-        await wait_until(lambda: alerted(3), timeout_s=60)
+        await wait_until(lambda: alerted(3), timeout_s=120)
         missed = pager.of(request_id)[2]
         assert missed["dedup_key"] == first["dedup_key"]
         assert missed["payload"]["class"] == "missed"

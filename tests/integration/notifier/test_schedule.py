@@ -251,7 +251,8 @@ async def test_a_notice_due_while_the_notifier_is_down_goes_out_once_on_restart(
 ) -> None:
     now = datetime.now(UTC)
     request_id = f"sched-restart-{secrets.token_hex(4)}"
-    gag_until = now + timedelta(seconds=10)  # room for the consumer group to form
+    # room for the consumer group to form and the notice to be scheduled, on a loaded machine
+    gag_until = now + timedelta(seconds=30)
     notifier = await notifiers.start()
     await publish(kafka_access, classified(gagged_subpoena(request_id, now, gag_until), request_id))
 
