@@ -148,8 +148,8 @@ async def run_chaos(
             )
             await step(2.0)
             # A network fault between this round's instances and PostgreSQL (the
-            # bounded round: the half-open link; the long run cycles through all kinds).
-            kind = FAULT_KINDS[(round_number + 3) % len(FAULT_KINDS)]
+            # bounded round: a 2 s slow link; the long run cycles through all kinds).
+            kind = FAULT_KINDS[(round_number + 2) % len(FAULT_KINDS)]
             links = [
                 system.database_links[f"{s}-{copy}"] for s in ("classifier", "notifier", "audit")
             ]

@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -49,6 +50,10 @@ def alerting(pager: PagerReceiver) -> dict[str, object]:
     }
 
 
+def _triggers(pager: PagerReceiver, request_id: str) -> list[dict[str, Any]]:
+    return [e for e in pager.of(request_id) if e["event_action"] == "trigger"]
+
+
 async def test_a_clock_approaches_is_missed_alerts_and_resolves(
     kafka_access: KafkaAccess, database_url: str, pager: PagerReceiver
 ) -> None:
@@ -69,18 +74,24 @@ async def test_a_clock_approaches_is_missed_alerts_and_resolves(
         # inside the lead time at once: approaching, refused once, then accepted
         await wait_until(lambda: alerted(2), timeout_s=60)
         first, again = pager.of(request_id)[:2]
-        assert first["payload"].pop("timestamp") <= again["payload"].pop("timestamp")
-        assert first == again
         assert first["routing_key"] == ROUTING_KEY
         assert first["dedup_key"] == f"docket/{request_id}/response"
         assert first["payload"]["class"] == "approaching"
         assert first["payload"]["severity"] == "error"  # high risk, approaching
+        # the refused alert is sent again: the same incident (on a slow machine the
+        # retry may already carry the next stage)
+        assert again["dedup_key"] == first["dedup_key"]
+        if again["payload"]["class"] == "approaching":
+            assert first["payload"].pop("timestamp") <= again["payload"].pop("timestamp")
+            assert first == again
 
         # then it falls due: the same incident, now critical
-        await wait_until(lambda: alerted(3), timeout_s=120)
-        missed = pager.of(request_id)[2]
+        async def missed_alerted() -> bool:
+            return any(e["payload"]["class"] == "missed" for e in _triggers(pager, request_id))
+
+        await wait_until(missed_alerted, timeout_s=120)
+        missed = next(e for e in _triggers(pager, request_id) if e["payload"]["class"] == "missed")
         assert missed["dedup_key"] == first["dedup_key"]
-        assert missed["payload"]["class"] == "missed"
         assert missed["payload"]["severity"] == "critical"
 
         history = await wait_until(
@@ -109,7 +120,7 @@ async def test_a_clock_approaches_is_missed_alerts_and_resolves(
             "dedup_key": f"docket/{request_id}/response",
         }
         await asyncio.sleep(1.5)  # a few more rounds: nothing more is sent or reported
-        assert len(pager.of(request_id)) == 4
+        assert len(pager.of(request_id)) in (3, 4)  # the refused approach, maybe superseded
         assert await logged(conn, request_id, "DeadlineApproaching") == 1
         assert await logged(conn, request_id, "DeadlineMissed") == 1
         running = await conn.fetchval(
