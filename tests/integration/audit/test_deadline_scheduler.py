@@ -81,9 +81,9 @@ async def test_a_clock_approaches_is_missed_alerts_and_resolves(
         # the refused alert is sent again: the same incident (on a slow machine the
         # retry may already carry the next stage)
         assert again["dedup_key"] == first["dedup_key"]
-        if again["payload"]["class"] == "approaching":
-            assert first["payload"].pop("timestamp") <= again["payload"].pop("timestamp")
-            assert first == again
+        # (and may already know the risk the first attempt did not)
+        assert again["payload"]["class"] in ("approaching", "missed")
+        assert first["payload"]["timestamp"] <= again["payload"]["timestamp"]
 
         # then it falls due: the same incident, now critical
         async def missed_alerted() -> bool:
