@@ -236,10 +236,12 @@ async def _entered(resources: list[Resource]) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def loop_running(loop: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    """A background loop (a scheduler, a signer) as a task for as long as the context
-    lasts; cancelled and awaited when it ends."""
-    task = asyncio.create_task(loop)
+async def loop_running(
+    loop: Coroutine[Any, Any, None], name: str | None = None
+) -> AsyncIterator[None]:
+    """A background loop (a scheduler, a signer, the dispatcher) as a task for as long as
+    the context lasts; cancelled and awaited when it ends."""
+    task = asyncio.create_task(loop, name=name)
     try:
         yield
     finally:

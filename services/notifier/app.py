@@ -3,8 +3,6 @@ decision handler and the dispatcher that releases due notices."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,7 +26,7 @@ from shared.db import Database
 from shared.kafka import EventPublisher, subscribe_events
 from shared.kafka_security import KafkaSecurity
 from shared.schemas import SCHEMAS
-from shared.service import create_http_app, create_runtime, serve
+from shared.service import create_http_app, create_runtime, loop_running, serve
 from shared.settings import NotifierSettings
 
 SERVICE = "notifier"
@@ -102,13 +100,10 @@ def create_app(
     @asynccontextmanager
     async def dispatching() -> AsyncIterator[None]:
         await barrier.start()
-        task = asyncio.create_task(dispatcher.run_forever(), name="notice-dispatcher")
         try:
-            yield
+            async with loop_running(dispatcher.run_forever(), name="notice-dispatcher"):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             await barrier.stop()
             for channel in channels.values():
                 await channel.aclose()
