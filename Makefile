@@ -42,12 +42,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The Go tools (Jaeger, Toxiproxy, the checkpoint verifier) build in the background while
-# lint runs; the tests that need one wait for its build (deploy/tools/__main__.py).
+# The Go tools (Jaeger, Toxiproxy, the checkpoint verifier) build, and Debian's chromium
+# installs where missing, in the background while lint runs; the tests that need one
+# wait for it (deploy/tools/__main__.py).
 test: install
-	$(PY) -m deploy.tools --background jaeger toxiproxy logverify
+	$(PY) -m deploy.tools --background jaeger toxiproxy logverify chromium
 	$(MAKE) --no-print-directory lint
-	$(PY) -m deploy.tools asyncapi  # @asyncapi/parser from npm, for tests/contract
+	$(PY) -m deploy.tools asyncapi axe  # @asyncapi/parser and axe-core from npm
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 unit: $(STAMP)

@@ -30,7 +30,7 @@ class ToolUnavailable(RuntimeError):
 
 
 @contextmanager
-def _locked(target: Path) -> Iterator[None]:
+def locked(target: Path) -> Iterator[None]:
     """One builder at a time per tool, across processes (pytest workers, ``make run``)."""
     TOOLS_DIR.mkdir(parents=True, exist_ok=True)
     with open(TOOLS_DIR / f".{target.name}.lock", "w") as lock:
@@ -79,7 +79,7 @@ def _go_once(name: str, target: Path, cwd: Path, steps: list[list[str]], goflags
     """Run the ``go`` ``steps`` in ``cwd`` unless ``target`` exists, one builder at a time."""
     if target.exists():
         return target
-    with _locked(target):
+    with locked(target):
         if target.exists():
             return target
         go = shutil.which("go")
@@ -105,7 +105,7 @@ def npm_install(name: str, packages: dict[str, str]) -> Path:
     done_marker = folder / ".installed"
     if done_marker.exists():
         return folder
-    with _locked(folder):
+    with locked(folder):
         if done_marker.exists():
             return folder
         npm = shutil.which("npm")

@@ -16,7 +16,7 @@ import sys
 
 from deploy.tools import TOOLS_DIR, ToolUnavailable
 
-TOOLS = ("jaeger", "toxiproxy", "logverify", "asyncapi")
+TOOLS = ("jaeger", "toxiproxy", "logverify", "asyncapi", "chromium", "axe")
 
 
 def main(argv: list[str] | None = None) -> int:
