@@ -181,6 +181,14 @@ async def test_request_ids_are_random_and_a_resubmission_finds_the_first(
     assert other.json()["request_id"] != request_id
 
 
+def _no_reuse_client(secret: str) -> httpx.AsyncClient:
+    """A client that opens a new connection per call: these tests restart intake, and a
+    connection kept alive to the stopped instance would fail the next call (ReadError)."""
+    return httpx.AsyncClient(
+        timeout=30, headers=bearer(secret), limits=httpx.Limits(max_keepalive_connections=0)
+    )
+
+
 async def test_a_revoked_key_is_refused_within_the_cache_window_and_after_a_restart(
     docket_system: DocketSystem,
     extra_intake: StartIntake,
@@ -190,7 +198,7 @@ async def test_a_revoked_key_is_refused_within_the_cache_window_and_after_a_rest
     intake = await extra_intake()
     key_id, secret = await _create_key(system, capsys, "revoked-ops", "--role", "legal")
     request_id = await submit(system, "own")
-    async with httpx.AsyncClient(timeout=30, headers=bearer(secret)) as client:
+    async with _no_reuse_client(secret) as client:
 
         async def amend() -> httpx.Response:
             return await client.post(
@@ -221,7 +229,7 @@ async def test_a_bootstrap_key_is_created_once_and_a_revoked_one_stays_revoked(
     secret = "boot-" + uuid.uuid4().hex + uuid.uuid4().hex
     settings = {"bootstrap_key": f"{name}:legal:{secret}"}
     intake = await extra_intake(**settings)
-    async with httpx.AsyncClient(timeout=30, headers=bearer(secret)) as client:
+    async with _no_reuse_client(secret) as client:
 
         async def amend_unknown() -> httpx.Response:
             return await client.post(
