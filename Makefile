@@ -46,7 +46,7 @@ format: $(STAMP)
 # installs where missing, in the background while lint runs; the tests that need one
 # wait for it (deploy/tools/__main__.py).
 test: install
-	$(PY) -m deploy.tools --background jaeger toxiproxy logverify chromium
+	$(PY) -m deploy.tools --background chromium jaeger toxiproxy logverify
 	$(MAKE) --no-print-directory lint
 	$(PY) -m deploy.tools asyncapi axe  # @asyncapi/parser and axe-core from npm
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
