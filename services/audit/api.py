@@ -358,14 +358,13 @@ async def request_history(
 ) -> RequestHistory:
     """A request's history; ``404`` when unknown or not the caller's to see. Readers and
     auditors get it without document text, contact data and notes."""
-    view = await context.store.request_view(request_id)
+    view, events = await context.store.history_of(request_id)
     if view is None or not may_see(
         caller.principal, caller.reach, owner_of(view), national_security_of(view)
     ):
         # a request with no view yet has no known owner: nobody sees it before it is
         # received and projected (fail closed)
         raise HTTPException(status_code=404, detail=f"no request {request_id}")
-    events = await context.store.events_of(request_id)
     history = RequestHistory(
         request_id=request_id,
         state=view.state,

@@ -242,21 +242,25 @@ class AuditStore(DatabaseStore):
         )
         await sync_deadlines(conn, views)
 
-    async def request_view(self, request_id: str) -> RequestView | None:
-        row = await self.pool.fetchrow(
-            "SELECT view FROM request_views WHERE request_id = $1", request_id
-        )
-        return RequestView.model_validate(json.loads(row["view"])) if row else None
-
-    async def events_of(self, request_id: str) -> list[StoredEvent]:
-        """A request's events in the order they happened. Their leaf indexes follow the
-        order audit stored them in, which across topics need not be the same."""
-        rows = await self.pool.fetch(
-            "SELECT event_id, event_type, occurred_at, leaf_index, trace_id FROM event_log"
-            " WHERE request_id = $1 ORDER BY occurred_at, leaf_index",
-            request_id,
-        )
-        return [StoredEvent(**dict(row)) for row in rows]
+    async def history_of(self, request_id: str) -> tuple[RequestView | None, list[StoredEvent]]:
+        """A request's view and its events in the order they happened, read from one
+        snapshot (the view and the events it was made from are stored together, so the
+        state never lags the events listed). Their leaf indexes follow the order audit
+        stored them in, which across topics need not be the same."""
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            row = await conn.fetchrow(
+                "SELECT view FROM request_views WHERE request_id = $1", request_id
+            )
+            rows = await conn.fetch(
+                "SELECT event_id, event_type, occurred_at, leaf_index, trace_id FROM event_log"
+                " WHERE request_id = $1 ORDER BY occurred_at, leaf_index",
+                request_id,
+            )
+        view = RequestView.model_validate(json.loads(row["view"])) if row else None
+        return view, [StoredEvent(**dict(event)) for event in rows]
 
     async def leaf_hashes_from(self, start: int) -> list[bytes]:
         rows = await self.pool.fetch(
