@@ -143,7 +143,8 @@ async def run_chaos(
                 await step(1.0)
             if round_number == 0:
                 poison = await inject_poison(kafka, system)
-            await outage("broker_restart", broker.stop, broker.start)
+            # Log recovery on a loaded machine can take minutes (seen: 79-108 s to start).
+            await outage("broker_restart", broker.stop, lambda: broker.start(ready_within=300))
             await step(2.0)
             await outage(
                 "postgres_restart",
