@@ -166,6 +166,21 @@ async def migrate(
     return await _migrate(target, schema, migrations)
 
 
+#: Server-side bounds on every pooled session, for a link that goes half-open (the
+#: service is heard but hears nothing back, or vanishes without a FIN): the server
+#: ends a session left idle inside a transaction after a minute, so a client that gave
+#: up on an answer cannot keep its row locks (other instances would wait on them), and
+#: probes a silent client's TCP connection after 30 s idle (3 probes 10 s apart)
+#: instead of the kernel's 2 hours. The client side is bounded by ``command_timeout``:
+#: no query, cancel or reset waits longer.
+HALF_OPEN_BOUNDS: Final = {
+    "idle_in_transaction_session_timeout": "60000",
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+}
+
+
 async def create_pool(
     url: str | Target,
     *,
@@ -176,13 +191,14 @@ async def create_pool(
     schema: str | None = None,
     application_name: str | None = None,
 ) -> asyncpg.Pool[asyncpg.Record]:
-    """Open a small asyncpg pool; idle connections beyond ``min_size`` close after 5 minutes.
+    """Open a small asyncpg pool; idle connections beyond ``min_size`` close after 5 minutes,
+    every session with :data:`HALF_OPEN_BOUNDS`.
 
     With ``schema``, its connections resolve unqualified names in ``<schema>, public``.
     A plain URL is read as :meth:`Target.of` reads it (TLS parameters included).
     """
     target = url if isinstance(url, Target) else Target.of(url)
-    settings: dict[str, str] = {}
+    settings: dict[str, str] = dict(HALF_OPEN_BOUNDS)
     if schema is not None:
         settings["search_path"] = f"{_schema_ident(schema)}, public"
     if application_name:

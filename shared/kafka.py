@@ -53,13 +53,19 @@ from shared.retry import KAFKA_STARTUP, RECORD_HANDLER
 log = structlog.get_logger("docket.kafka")
 
 #: Failures of the infrastructure rather than of the record: retried without end.
+#: PostgreSQL's own classes of them count too: 53 insufficient resources (a full disk,
+#: out of memory, too many connections), 57 operator intervention (shutting down,
+#: starting up, a statement cancelled) and 58 system errors (I/O): a record is never
+#: dead-lettered because the database's disk was full (found by the full-disk test).
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     KafkaError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.PostgresSystemError,
 )
 #: How long an outage of the broker or database is waited out before a re-read.
 OUTAGE_PAUSE_S = 2.0

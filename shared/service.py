@@ -40,6 +40,7 @@ from prometheus_client import (
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from shared.consumer_watchdog import AiokafkaConsumer, ConsumerWatchdog
 from shared.db import SchemaNotReady
 from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
 from shared.kafka_security import KafkaSecurity
@@ -81,6 +82,9 @@ class ServiceRuntime:
     openapi_docs: bool = False
     #: ``/readyz`` checks the broker and database at most this often.
     readiness_interval_s: float = 2.0
+    #: ``/healthz`` fails for a consumer holding unread records that has not moved for
+    #: this long (or at once when its fetch task died): ``shared.consumer_watchdog``.
+    consumer_stall_s: float = 120.0
     #: Checked by ``serve`` before the service starts (the database schema is migrated);
     #: one raising ``SchemaNotReady`` ends the process with one ``startup_failed`` line.
     preflight: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -117,6 +121,7 @@ def create_runtime(
         ConsumerMetrics(registry),
         openapi_docs=settings.openapi_docs,
         readiness_interval_s=settings.readiness_interval_s,
+        consumer_stall_s=settings.consumer_stall_s,
     )
 
     async def broker_reachable() -> bool:
@@ -161,6 +166,8 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
         return all(getattr(s, "consumer", None) is not None for s in subscribers)
 
     runtime.readiness["consumers"] = consumers_running
+    watchdog = consumer_watchdog(runtime)
+    runtime.background.append(lambda: loop_running(watchdog.run(), "consumer-watchdog"))
     # One SERVER span per API call named ``{method} {route}``, continuing a caller's
     # ``traceparent``, and the ``http.server.*`` metrics (docket_http_server_*).
     FastAPIInstrumentor.instrument_app(
@@ -172,8 +179,14 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
     )
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "alive"}
+    async def healthz() -> JSONResponse:
+        problems = watchdog.problems
+        if problems:  # a consumer stopped reading: restart this instance
+            dead = Problem(title=title_of(503), status=503, detail="; ".join(problems))
+            return JSONResponse(
+                dead.model_dump(exclude_none=True), status_code=503, media_type=PROBLEM_MEDIA_TYPE
+            )
+        return JSONResponse({"status": "alive"})
 
     readiness = CachedReadiness(runtime.readiness, runtime.readiness_interval_s)
 
@@ -193,6 +206,25 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
         return JSONResponse({"status": "ready", "checks": results, "failing": failing})
 
     return app
+
+
+def consumer_watchdog(runtime: ServiceRuntime) -> ConsumerWatchdog:
+    """The watchdog over every Kafka subscriber's consumer of ``runtime``'s broker."""
+    broker = runtime.broker
+
+    def consumers() -> list[AiokafkaConsumer]:
+        found = []
+        for number, subscriber in enumerate(broker.subscribers):
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is not None:
+                name = getattr(consumer, "_group_id", None) or f"subscriber-{number}"
+                found.append(AiokafkaConsumer(str(name), consumer))
+        return found
+
+    async def broker_answers() -> bool:
+        return await broker.ping(timeout=2.0)
+
+    return ConsumerWatchdog(consumers, broker_answers, runtime.consumer_stall_s, runtime.registry)
 
 
 def create_admin_app(registry: CollectorRegistry) -> Starlette:

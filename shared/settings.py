@@ -73,6 +73,10 @@ class CommonSettings(DatabaseSettings):
     #: ``/readyz`` checks the broker and database at most once per this many seconds,
     #: however often it is called.
     readiness_interval_s: float = Field(default=2.0, ge=0.0)
+    #: ``/healthz`` fails when a Kafka consumer's fetch task has died, or when it holds a
+    #: partition with records to read and has not moved for this many seconds while the
+    #: broker answers (``shared/consumer_watchdog.py``).
+    consumer_stall_s: float = Field(default=120.0, gt=0.0)
     #: ``DOCKET_DEVELOPMENT_MODE=true`` accepts the placeholder secrets published in this
     #: repository (docker-compose.yml, deploy/k8s) and Kafka without TLS (PLAINTEXT,
     #: SASL_PLAINTEXT). Never set it in production.

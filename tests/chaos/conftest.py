@@ -41,6 +41,7 @@ async def chaos_system(
     try:
         await system.route_through(proxy)
         await system.start()
+        system.supervise()
         yield system
     finally:
         await system.stop()

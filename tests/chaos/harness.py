@@ -74,6 +74,8 @@ class Instance:
         return self.process is not None and self.process.returncode is None
 
     async def start(self) -> None:
+        if self.running:  # the liveness prober restarted it already
+            return
         env = {**self.env, **listen_environment(self.service, self.port, self.admin_port)}
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
@@ -141,6 +143,13 @@ class Counts:
     accepted: int = 0
     refused: collections.Counter[str] = field(default_factory=collections.Counter)
     faults: collections.Counter[str] = field(default_factory=collections.Counter)
+    #: Instances the liveness prober restarted (their ``/healthz`` failed), by service.
+    liveness_restarts: collections.Counter[str] = field(default_factory=collections.Counter)
+
+
+#: As deploy/k8s's livenessProbe: every 10 s there, 3 failures in a row restart the pod.
+LIVENESS_PERIOD_S = 3.0
+LIVENESS_FAILURES = 3
 
 
 class System:
@@ -195,6 +204,7 @@ class System:
         self.accepted: dict[str, Accepted] = {}
         #: Instance name -> its own proxy to PostgreSQL (after :meth:`route_through`).
         self.database_links: dict[str, Link] = {}
+        self._prober: asyncio.Task[None] | None = None
 
     async def route_through(self, proxy: Toxiproxy) -> None:
         """Give every instance its own link to PostgreSQL through ``proxy``, so a
@@ -231,8 +241,37 @@ class System:
         await instance.wait_ready()
 
     async def stop(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
         for instance in self.instances.values():
             await instance.kill()
+
+    def supervise(self) -> None:
+        """Start the liveness prober: what Kubernetes does with ``/healthz``. An
+        instance whose ``/healthz`` answers 503 :data:`LIVENESS_FAILURES` times in a row
+        (its consumer watchdog found a consumer that stopped reading) is killed and
+        started again. An instance that does not answer at all is left alone: the
+        suite kills and restarts instances itself."""
+        self._prober = asyncio.create_task(self._probe())
+
+    async def _probe(self) -> None:
+        failures: collections.Counter[str] = collections.Counter()
+        async with httpx.AsyncClient(timeout=3) as client:
+            while True:
+                await asyncio.sleep(LIVENESS_PERIOD_S)
+                for instance in list(self.instances.values()):
+                    if not instance.running:
+                        continue
+                    try:
+                        status = (await client.get(f"{instance.url}/healthz")).status_code
+                    except httpx.HTTPError:
+                        continue
+                    failures[instance.name] = failures[instance.name] + 1 if status == 503 else 0
+                    if failures[instance.name] >= LIVENESS_FAILURES:
+                        failures[instance.name] = 0
+                        self.counts.liveness_restarts[instance.service] += 1
+                        await instance.kill()
+                        await instance.start()
 
     # --- load -------------------------------------------------------------------
 

@@ -89,6 +89,7 @@ async def network() -> AsyncIterator[Network]:
         system = System(broker.security.access(kafka_link.listen), database, smtp.port, folder)
         await system.route_through(proxy)
         await system.start()
+        system.supervise()
         yield Network(system, mailbox, broker, kafka_link, kafka_disk, postgres, postgres_disk)
     finally:
         if system is not None:
@@ -117,7 +118,8 @@ async def settle(network: Network, label: str) -> None:
     print(
         f"\nNETWORK SUMMARY {label} faults={dict(sorted(counts.faults.items()))}"
         f" requests_sent={counts.sent} accepted={counts.accepted}"
-        f" (requests={len(system.accepted)}) refused={dict(counts.refused)} {state.summary()}",
+        f" (requests={len(system.accepted)}) refused={dict(counts.refused)}"
+        f" liveness_restarts={dict(counts.liveness_restarts)} {state.summary()}",
         flush=True,
     )
     state.assert_clean()

@@ -23,7 +23,7 @@ from deploy.postgres.launcher import (
     LocalPostgres,
     ensure_database,
 )
-from shared.db import MigrationError, create_pool, migrate
+from shared.db import HALF_OPEN_BOUNDS, MigrationError, create_pool, migrate
 from tests.fixtures.postgres import PostgresTestServer
 
 pytestmark = pytest.mark.integration
@@ -115,6 +115,40 @@ async def test_migrations_apply_in_order_once(database_url: str, tmp_path: Path)
         for number, path in enumerate([*files, tmp_path / "0004_more.sql"], start=1)
     ]
     assert all(row["applied_at"] is not None for row in recorded)
+
+
+async def test_pooled_sessions_are_bounded_for_a_half_open_client(database_url: str) -> None:
+    """A client that stopped answering inside a transaction (its link went half-open)
+    cannot keep its row locks: the server ends the idle transaction and others go on."""
+    pool = await create_pool(database_url)
+    try:
+        async with pool.acquire() as conn:
+            shown = {name: await conn.fetchval(f"SHOW {name}") for name in HALF_OPEN_BOUNDS}
+            await conn.execute(
+                "CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held VALUES (1)"
+            )
+    finally:
+        await pool.close()
+    assert shown == {
+        "idle_in_transaction_session_timeout": "1min",
+        "tcp_keepalives_idle": "30",
+        "tcp_keepalives_interval": "10",
+        "tcp_keepalives_count": "3",
+    }
+    ghost = await asyncpg.connect(database_url)
+    other = await asyncpg.connect(database_url)
+    try:
+        # The bound, shortened for the test, as a pooled session would set it.
+        await ghost.execute("SET idle_in_transaction_session_timeout = '1s'")
+        await ghost.execute("BEGIN; SELECT id FROM held WHERE id = 1 FOR UPDATE")
+        # The ghost never speaks again; the other session gets the row within the bound.
+        locked = await other.fetchval("SELECT id FROM held WHERE id = 1 FOR UPDATE", timeout=20)
+        assert locked == 1
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            await ghost.fetchval("SELECT 1")
+    finally:
+        ghost.terminate()
+        await other.close()
 
 
 async def test_concurrent_migrators_apply_each_file_exactly_once(

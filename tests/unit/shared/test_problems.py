@@ -66,6 +66,11 @@ async def database_down() -> None:
     raise asyncpg.CannotConnectNowError("the database system is starting up")
 
 
+@router.get("/database-disk-full")
+async def database_disk_full() -> None:
+    raise asyncpg.DiskFullError('could not extend file "base/16384/16400"')
+
+
 def _app() -> FastAPI:
     app = FastAPI()
     install_problems(app)  # before the router, as a composition root does
@@ -157,6 +162,9 @@ def test_an_unreachable_dependency_is_503_and_a_bug_500(client: TestClient) -> N
     assert down.headers["retry-after"] == "5"
     bug = _problem(client.get("/v1/broken"), 500, "Internal Server Error")
     assert "a bug" not in str(bug)  # nothing of the exception leaks
+    # The database's disk full is the infrastructure's failure too: 503, retry later.
+    full = client.get("/v1/database-disk-full")
+    _problem(full, 503, "Service Unavailable")
 
 
 def test_pages_carry_an_opaque_cursor_and_a_next_link(client: TestClient) -> None:
