@@ -542,8 +542,8 @@ async def dev_sign_in_form(auth: Auth, next_path: NextPath = "/") -> Response:
     options = "".join(f'<option value="{role.value}">{role.value}</option>' for role in DEV_ROLES)
     body = f"""
 <p><strong>Development sign-in.</strong> This machine runs Docket in development mode
-with no identity provider: anyone who reaches it may sign in with any role. It is refused
-outside development mode.</p>
+with no identity provider: anyone who reaches it may sign in with any role.
+This sign-in is refused outside development mode.</p>
 <form method="post" action="/signin/dev">
   <input type="hidden" name="{CSRF_FIELD}" value="{token}">
   <input type="hidden" name="next" value="{html.escape(safe_next_path(next_path))}">
