@@ -333,6 +333,7 @@ LEAF_MEDIA_TYPE = "application/octet-stream"
 
 @router.get(
     "/audit/leaves/{leaf_index}",
+    summary="A leaf's stored bytes",
     response_class=Response,
     responses={
         200: {
