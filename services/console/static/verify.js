@@ -103,9 +103,16 @@ async function nodeHash(left, right) {
 /** A note verifier key "<name>+<8 hex digits>+base64(0x01 || 32-byte Ed25519 key)". */
 export async function parseVerifierKey(verifierKey) {
   if (typeof verifierKey !== "string") fail("the verifier key is not text");
-  const parts = verifierKey.trim().split("+");
-  if (parts.length !== 3) fail("the verifier key is not name+hash+key");
-  const [name, hashHex, keyText] = parts;
+  // name, hash and key are split at the first two "+": base64 may hold more of them
+  const text = verifierKey.trim();
+  const first = text.indexOf("+");
+  const second = first < 0 ? -1 : text.indexOf("+", first + 1);
+  if (second < 0) fail("the verifier key is not name+hash+key");
+  const [name, hashHex, keyText] = [
+    text.slice(0, first),
+    text.slice(first + 1, second),
+    text.slice(second + 1),
+  ];
   if (!name || /[\s\u2014]/.test(name)) fail("the verifier key's name is not a key name");
   if (!/^[0-9a-f]{8}$/.test(hashHex)) fail("the verifier key's hash is not 8 hex digits");
   const material = fromBase64(keyText);

@@ -165,26 +165,29 @@ async def test_a_replayed_or_forged_state_is_refused(oidc_provider: OidcProvider
         await app.stop()
 
 
+def _authorize_url(provider: OidcProvider, nonce: str, **pkce: str) -> str:
+    """The provider's authorization endpoint for its registered client."""
+    client = provider.client
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": client.redirect_uri,
+        "scope": SCOPES,
+        "state": "s",
+        "nonce": nonce,
+    }
+    return f"{provider.issuer}/auth?{urlencode(query | pkce)}"
+
+
 async def _real_id_token(provider: OidcProvider, nonce: str) -> tuple[str, dict[str, Any]]:
     """An ID token the provider issued to its registered client, by the code flow run
     here as the client (the redirect to its callback is read, not followed), and the
     provider's JWKS."""
     client = provider.client
     verifier = secrets.token_urlsafe(32)
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client.client_id,
-            "redirect_uri": client.redirect_uri,
-            "scope": SCOPES,
-            "state": "s",
-            "nonce": nonce,
-            "code_challenge": code_challenge(verifier),
-            "code_challenge_method": "S256",
-        }
-    )
+    challenge = {"code_challenge": code_challenge(verifier), "code_challenge_method": "S256"}
     async with httpx.AsyncClient(timeout=20) as http:
-        response = await http.get(f"{provider.issuer}/auth?{query}")
+        response = await http.get(_authorize_url(provider, nonce, **challenge))
         for _ in range(12):
             location = response.headers.get("location")
             if location and location.startswith(client.redirect_uri):
@@ -223,7 +226,7 @@ def _tampered(token: str, change: dict[str, Any]) -> str:
 async def test_id_tokens_of_the_real_provider_are_checked(oidc_provider: OidcProvider) -> None:
     nonce = secrets.token_urlsafe(16)
     token, jwks = await _real_id_token(oidc_provider, nonce)
-    expected = {
+    expected: dict[str, Any] = {
         "issuer": oidc_provider.issuer,
         "client_id": oidc_provider.client.client_id,
         "nonce": nonce,
@@ -232,7 +235,7 @@ async def test_id_tokens_of_the_real_provider_are_checked(oidc_provider: OidcPro
     assert claims["sub"] == "counsel"
     assert claims["docket_roles"] == ["legal"]
 
-    refusals = {
+    refusals: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         "signature": (_tampered(token, {"docket_roles": ["legal", "auditor"]}), expected, {}),
         "nonce": (token, expected | {"nonce": "another-sign-in"}, {}),
         "audience": (token, expected | {"client_id": "another-app"}, {}),
@@ -256,19 +259,8 @@ async def test_id_tokens_of_the_real_provider_are_checked(oidc_provider: OidcPro
 
 
 async def test_the_provider_itself_requires_pkce(oidc_provider: OidcProvider) -> None:
-    client = oidc_provider.client
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client.client_id,
-            "redirect_uri": client.redirect_uri,
-            "scope": SCOPES,
-            "state": "s",
-            "nonce": "n",
-        }
-    )
     async with httpx.AsyncClient(timeout=20) as http:
-        response = await http.get(f"{oidc_provider.issuer}/auth?{query}")
+        response = await http.get(_authorize_url(oidc_provider, "n"))
     assert response.status_code in (302, 303)
     assert "error=invalid_request" in response.headers["location"]
     assert "requires+PKCE" in response.headers["location"]

@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -130,7 +131,7 @@ def _tampered(token: str) -> str:
     return f"{header}.{forged}.{signature}"
 
 
-REFUSED = {
+REFUSED: dict[str, Callable[[], str]] = {
     "tampered": lambda: _tampered(_token(_claims())),
     "unsigned (alg none)": lambda: _unsigned(_claims()),
     "signed with a shared secret": lambda: _token(_claims(), OctKey.import_key(b"k" * 32), "HS256"),
@@ -165,7 +166,13 @@ def test_roles_map_from_the_claim_and_unknown_ones_are_refused() -> None:
     assert role_from_claims({"g": "staff, legal"}, "g", ROLE_MAP) is Role.LEGAL
     mapped = {"cn=docket-legal,ou=groups": Role.LEGAL}
     assert role_from_claims({"g": ["cn=docket-legal,ou=groups"]}, "g", mapped) is Role.LEGAL
-    for claims in ({}, {"docket_roles": []}, {"docket_roles": ["marketing"]}, {"x": ["legal"]}):
+    unmapped: list[dict[str, Any]] = [
+        {},
+        {"docket_roles": []},
+        {"docket_roles": ["marketing"]},
+        {"x": ["legal"]},
+    ]
+    for claims in unmapped:
         with pytest.raises(SignInRefused, match="no role in Docket"):
             role_from_claims(claims, "docket_roles", ROLE_MAP)
     with pytest.raises(SignInRefused):

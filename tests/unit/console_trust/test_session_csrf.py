@@ -25,7 +25,8 @@ def _signed_in(client: TestClient, role: str = "legal", ns: bool = False) -> str
         data["national_security"] = "true"
     page = client.post("/signin/dev", data=data)
     assert page.status_code == 200, page.text
-    return page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    token_now: str = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return token_now
 
 
 @pytest.fixture
