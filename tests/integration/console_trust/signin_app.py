@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse
 
 from services.console.auth import (
@@ -49,8 +49,9 @@ def signin_app(settings: ConsoleAuthSettings) -> FastAPI:
         )
 
     @app.post("/act", dependencies=[Depends(require_csrf)])
-    async def act(user: User) -> dict[str, str]:
-        return {"done_by": user.role.value}
+    async def act(user: User, note: Annotated[str | None, Form()] = None) -> dict[str, str]:
+        # the form read by the CSRF check is still the route's to read
+        return {"done_by": user.role.value} | ({"note": note} if note else {})
 
     return app
 

@@ -39,6 +39,10 @@ def client() -> Iterator[TestClient]:
 def test_a_form_needs_this_sessions_token(client: TestClient) -> None:
     token = _signed_in(client)
     assert client.post("/act", data={"csrf_token": token}).json() == {"done_by": "legal"}
+    noted = client.post("/act", data={"csrf_token": token, "note": "checked"})
+    assert noted.json() == {"done_by": "legal", "note": "checked"}
+    multipart = client.post("/act", files={"csrf_token": (None, token), "note": (None, "m")})
+    assert multipart.json() == {"done_by": "legal", "note": "m"}
     assert client.post("/act", headers={"X-CSRF-Token": token}).status_code == 200
     for data in ({}, {"csrf_token": ""}, {"csrf_token": token.upper()}, {"other": token}):
         refused = client.post("/act", data=data)
