@@ -48,7 +48,7 @@ format: $(STAMP)
 test: install
 	$(PY) -m deploy.tools --background chromium jaeger toxiproxy logverify
 	$(MAKE) --no-print-directory lint
-	$(PY) -m deploy.tools asyncapi axe  # @asyncapi/parser and axe-core from npm
+	$(PY) -m deploy.tools asyncapi axe oidc_provider  # @asyncapi/parser, axe-core, oidc-provider from npm
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 unit: $(STAMP)

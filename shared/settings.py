@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.auth.keys import Role, is_placeholder
 from shared.schemas import DEFAULT_ROLE_PREFIX
 
 #: libpq's ``sslmode`` values; ``verify-full`` checks the server's certificate against
@@ -225,6 +226,78 @@ class AuditSettings(ApiSettings):
             raise ValueError(
                 "DOCKET_DEADLINE_ALERT_URL must be https:// (plain http only with"
                 " DOCKET_DEVELOPMENT_MODE=true)"
+            )
+        return self
+
+
+class ConsoleAuthSettings(BaseSettings):
+    """The console's sign-in (``services/console/auth.py``): OpenID Connect with the
+    company's identity provider, roles mapped from a claim, a short signed and encrypted
+    session cookie. Outside development mode an issuer, its client and a session secret
+    are required (the console does not start without them); in development mode with no
+    issuer the console offers a clearly labelled local sign-in instead."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOCKET_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    development_mode: bool = False
+    #: The identity provider's issuer URL (its ``/.well-known/openid-configuration``).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    #: Scopes asked for, space-separated (``openid`` always among them).
+    oidc_scopes: str = "openid profile"
+    #: The claim that carries the user's roles or groups (a string or a list of them).
+    oidc_role_claim: str = "docket_roles"
+    #: Claim value -> Docket role (JSON); a user none of whose values is listed is
+    #: refused. Several: legal wins over auditor over reader.
+    oidc_role_map: dict[str, Role] = Field(
+        default_factory=lambda: {
+            "legal": Role.LEGAL,
+            "reader": Role.READER,
+            "auditor": Role.AUDITOR,
+        }
+    )
+    #: The claim that grants national-security access: true, or a string or list of
+    #: strings holding ``oidc_national_security_value``.
+    oidc_national_security_claim: str = "docket_national_security"
+    oidc_national_security_value: str = "national_security"
+    #: The console's own address as the browser sees it (``https://docket.example.org``);
+    #: none: taken from each request (only right without a rewriting proxy in front).
+    console_public_url: str | None = None
+    #: Signs and encrypts the session cookie (32+ characters); none in development mode:
+    #: a random one per start (everyone is signed out on restart).
+    console_session_secret: SecretStr | None = None
+    #: A session lasts this long, then the user signs in again.
+    console_session_ttl_s: int = Field(default=3600, ge=60, le=43200)
+    oidc_timeout_s: float = Field(default=10.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _production_needs_an_identity_provider(self) -> ConsoleAuthSettings:
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("DOCKET_OIDC_SCOPES must include openid")
+        secret = self.console_session_secret
+        if secret is not None and len(secret.get_secret_value()) < 32:
+            raise ValueError("DOCKET_CONSOLE_SESSION_SECRET needs at least 32 characters")
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError(
+                "DOCKET_OIDC_ISSUER is set: DOCKET_OIDC_CLIENT_ID and DOCKET_OIDC_CLIENT_SECRET"
+                " are required too"
+            )
+        if self.development_mode:
+            return self
+        if not self.oidc_issuer:
+            raise ValueError(
+                "the console needs DOCKET_OIDC_ISSUER (the company's identity provider); the"
+                " local sign-in exists only with DOCKET_DEVELOPMENT_MODE=true"
+            )
+        if not self.oidc_issuer.startswith("https://"):
+            raise ValueError("DOCKET_OIDC_ISSUER must be https:// outside development mode")
+        if secret is None or is_placeholder(secret):
+            raise ValueError(
+                "the console needs DOCKET_CONSOLE_SESSION_SECRET: 32+ random characters, not a"
+                " published placeholder"
             )
         return self
 

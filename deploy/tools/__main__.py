@@ -16,7 +16,7 @@ import sys
 
 from deploy.tools import TOOLS_DIR, ToolUnavailable
 
-TOOLS = ("jaeger", "toxiproxy", "logverify", "asyncapi", "chromium", "axe")
+TOOLS = ("jaeger", "toxiproxy", "logverify", "asyncapi", "chromium", "axe", "oidc_provider")
 
 
 def main(argv: list[str] | None = None) -> int:

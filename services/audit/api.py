@@ -328,6 +328,33 @@ async def inclusion(
     )
 
 
+LEAF_MEDIA_TYPE = "application/octet-stream"
+
+
+@router.get(
+    "/audit/leaves/{leaf_index}",
+    summary="A leaf's stored bytes",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {LEAF_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The leaf's exact bytes: SHA-256(0x00 || these) is its leaf hash",
+        }
+    },
+)
+async def leaf(
+    leaf_index: Annotated[int, Path(ge=0, lt=2**63)], caller: Caller, context: Context
+) -> Response:
+    """The exact bytes stored as leaf ``leaf_index`` (the RFC 8785 JSON of its ledger
+    entry, personal data included: legal staff only), for a verifier that hashes the leaf
+    itself rather than trust ``leaf_hash``; ``404`` past the end, and for a leaf of
+    national-security process without the national-security scope."""
+    data = await context.store.leaf(leaf_index, caller.principal.national_security)
+    if data is None:
+        raise HTTPException(status_code=404, detail=f"no leaf {leaf_index}")
+    return Response(data, media_type=LEAF_MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/audit/proof/consistency", response_model=ConsistencyProof)
 async def consistency(
     context: Context,

@@ -268,6 +268,21 @@ class AuditStore(DatabaseStore):
         )
         return [bytes(row["leaf_hash"]) for row in rows]
 
+    async def leaf(self, leaf_index: int, national_security: bool) -> bytes | None:
+        """The exact bytes stored (and hashed) as leaf ``leaf_index``; None past the end,
+        and, without ``national_security`` scope, for a leaf keyed by a national-security
+        request (or by one whose form is not known yet: fail closed)."""
+        hidden = (
+            ""
+            if national_security
+            else " AND NOT EXISTS (SELECT 1 FROM request_views v"
+            f" WHERE v.request_id = e.request_id AND {NATIONAL_SECURITY_VIEW})"
+        )
+        data: bytes | None = await self.pool.fetchval(
+            f"SELECT leaf_data FROM event_log e WHERE leaf_index = $1{hidden}", leaf_index
+        )
+        return bytes(data) if data is not None else None
+
     async def tree_head(self, size: int) -> SignedTreeHead | None:
         row = await self.pool.fetchrow(
             "SELECT tree_size, root_hash, signed_at, signature, key_id FROM tree_heads"

@@ -126,6 +126,13 @@ POLICY: tuple[RoutePolicy, ...] = (
     _public("audit", "GET", "/v1/log/checkpoint", "the latest tree head as a C2SP checkpoint"),
     _public("audit", "GET", "/v1/audit/proof/inclusion", "an inclusion proof"),
     _public("audit", "GET", "/v1/audit/proof/consistency", "a consistency proof"),
+    RoutePolicy(
+        "audit",
+        "GET",
+        "/v1/audit/leaves/{leaf_index}",
+        "a leaf's stored bytes (the whole event, personal data included)",
+        {Role.LEGAL: Reach.ANY},
+    ),
 )
 
 _BY_ROUTE = {(p.service, p.method, p.path): p for p in POLICY}

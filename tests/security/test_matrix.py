@@ -4,6 +4,7 @@ kind) answers what the table says: allowed (2xx), 401, 403 or 404."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -133,6 +134,8 @@ async def test_every_cell_of_the_matrix(docket_system: DocketSystem) -> None:
     # audit per caller: list, dead letters, queue; a history per kind; 7 public routes
     service_cells = 3 * len(CALLERS) * 3 + len(CALLERS) * (3 + 3 + 7)
     service_cells += len(COUNSEL_ROUTES) * len(CALLERS) * len(KINDS)
+    # a leaf of each kind's request, and one past the end of the log
+    service_cells += len(CALLERS) * (len(KINDS) + 1)
     assert matrix.cells == service_cells + frame_routes * len(CALLERS)
 
 
@@ -268,6 +271,8 @@ async def _audit_cells(matrix: Matrix, client: httpx.AsyncClient) -> None:
             extra = f"queued what it may not see: {leaked}" if leaked else None
         matrix.check(f"audit queue {caller}", response, _expected(queue, caller, None, 200), extra)
 
+        await _leaf_cells(matrix, client, caller, auth)
+
         public_calls: dict[str, dict[str, Any]] = {
             "/v1/reports/transparency": PERIOD,
             "/v1/reports/transparency/chart.svg": PERIOD,
@@ -283,6 +288,40 @@ async def _audit_cells(matrix: Matrix, client: httpx.AsyncClient) -> None:
             assert policy.public
             response = await client.get(f"{audit}{path}", params=params, headers=auth)
             matrix.check(f"audit {path} {caller}", response, 200)
+
+
+async def _leaf_cells(
+    matrix: Matrix, client: httpx.AsyncClient, caller: str, auth: dict[str, str]
+) -> None:
+    """A leaf's stored bytes hold the whole event, personal data included: legal staff
+    only, national-security process only with the scope (404 otherwise, like its
+    history), and 404 past the end. What is answered hashes to the proven leaf hash."""
+    system = matrix.system
+    audit = system.audit_url
+    policy = policy_for("audit", "GET", "/v1/audit/leaves/{leaf_index}")
+    assert policy is not None
+    natsec = system.auth_as("natsec")
+    size = (await client.get(f"{audit}/v1/audit/tree-head")).json()["tree_size"]
+    for kind, request_id in matrix.world.items():
+        history = await client.get(f"{audit}/v1/requests/{request_id}", headers=natsec)
+        index = history.json()["events"][0]["leaf_index"]
+        response = await client.get(f"{audit}/v1/audit/leaves/{index}", headers=auth)
+        extra = None
+        if response.status_code == 200:
+            proof = await client.get(
+                f"{audit}/v1/audit/proof/inclusion",
+                params={"leaf_index": index, "tree_size": size},
+            )
+            computed = hashlib.sha256(b"\x00" + response.content).hexdigest()
+            if computed != proof.json()["leaf_hash"]:
+                extra = "the leaf's bytes do not hash to its leaf hash"
+            elif response.headers["content-type"] != "application/octet-stream":
+                extra = f"leaf served as {response.headers['content-type']}"
+        expected = _expected(policy, caller, kind, 200)
+        matrix.check(f"audit leaf {caller} x {kind}", response, expected, extra)
+    past_end = await client.get(f"{audit}/v1/audit/leaves/{2**62}", headers=auth)
+    expected = _expected(policy, caller, None, 404)
+    matrix.check(f"audit leaf past the end {caller}", past_end, expected)
 
 
 def _personal_data_problem(caller: str, text: str, document: dict[str, Any]) -> str | None:
