@@ -64,9 +64,11 @@ from shared.events import (
     RequestAmended,
     RequestAssigned,
     RequestClassified,
+    RequesterOrganisation,
     RequesterVerificationRecorded,
     RequestReceived,
     ShadowClassified,
+    TargetReference,
     UserNotified,
     VerdictOverridden,
     envelope_for,
@@ -89,7 +91,6 @@ from shared.verdict import (
     Risk,
     RiskFactor,
     RiskLevel,
-    TargetMatch,
 )
 
 JsonObject = dict[str, Any]
@@ -124,7 +125,12 @@ PRODUCERS: Mapping[str, str] = {
 #: Topics each consuming service subscribes to (see each service's ``app.py``).
 SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     "classifier": (topics.REQUEST_RECEIVED, topics.REQUEST_AMENDED, topics.REQUEST_DECIDED),
-    "notifier": (topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED, topics.REQUEST_COUNSEL),
+    "notifier": (
+        topics.REQUEST_RECEIVED,
+        topics.REQUEST_CLASSIFIED,
+        topics.REQUEST_AMENDED,
+        topics.REQUEST_COUNSEL,
+    ),
     "audit": topics.AUDITED_TOPICS,
 }
 
@@ -391,7 +397,7 @@ def _classified() -> RequestClassified:
                 RiskFactor(
                     code="ANON_SPEAKER_UNMASKING",
                     weight=30,
-                    evidence="asks for the identity behind the anonymous account @ALT_uscis",
+                    evidence="asks for the identity behind the anonymous account target 1",
                 ),
                 RiskFactor(
                     code="AUTHORITY_SCOPE_MISMATCH",
@@ -406,10 +412,13 @@ def _classified() -> RequestClassified:
             ),
         ),
         recommended_action=RecommendedAction.CHALLENGE,
-        targets=(
-            TargetMatch(handle="@ALT_uscis", platform_user_id=_TARGET.platform_user_id, found=True),
+        targets=(TargetReference(index=1, found=True),),
+        instrument_type=InstrumentType.ADMINISTRATIVE_SUMMONS,
+        requester=RequesterOrganisation(
+            agency="U.S. Customs and Border Protection",
+            agency_type=AgencyType.FEDERAL_LAW_ENFORCEMENT,
+            country="US",
         ),
-        submission=_submission(),
         classified_at=datetime(2017, 3, 14, 17, 5, 1, 250_000, tzinfo=UTC),
         caused_by="7c9e6679-7425-40de-944b-e07fc1f90ae7",
     )

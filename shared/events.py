@@ -43,13 +43,20 @@ from shared.counsel import (
     RequesterVerification,
     VerdictOverride,
 )
-from shared.submission import STORED, DataCategory, InstrumentType, Submission, UtcDatetime
+from shared.submission import (
+    STORED,
+    AgencyType,
+    DataCategory,
+    InstrumentType,
+    Nondisclosure,
+    Submission,
+    UtcDatetime,
+)
 from shared.verdict import (
     Authority,
     DataScope,
     RecommendedAction,
     Risk,
-    TargetMatch,
 )
 
 SCHEMA_PREFIX = "urn:docket:event:"
@@ -209,13 +216,62 @@ class RequestLink(BaseModel):
     instrument_type: InstrumentType
 
 
+class TargetReference(BaseModel):
+    """A target of the request as classified, named without personal data: its place in
+    the submission's ``targets`` (1 is the first) and whether the account directory knew
+    it. Whoever may see the account (the notifier, legal staff) looks the target up in
+    the submission (``RequestReceived``); evidence calls it "target 1", "target 2"...
+
+    ``handle`` and ``platform_user_id`` are set only in versions before 3 (kept so those
+    stay readable); from v3 on they are always null."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: 1-based position in the submission's ``targets`` (null only in v1 and v2 data read
+    #: without its submission).
+    index: int | None = Field(default=None, ge=1)
+    found: bool
+    handle: str | None = Field(default=None, description="v1/v2 only; null from v3 on")
+    platform_user_id: str | None = Field(default=None, description="v1/v2 only; null from v3 on")
+
+
+class RequesterOrganisation(BaseModel):
+    """Who asked, as an organisation: the agency named, its type and country. Never the
+    officer's name or contact details."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agency: str
+    agency_type: AgencyType
+    country: str
+
+
+class ConsideredAmendment(BaseModel):
+    """An amendment a verdict took into account, without its free-text note."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    nondisclosure: Nondisclosure | None = None
+    withdrawn: bool = False
+    note: str | None = Field(default=None, description="v1/v2 only; null from v3 on")
+    effective_at: UtcDatetime
+
+
 class RequestClassified(EventData):
-    """The classifier's verdict (contract section 3), self-contained: it carries the
-    submission and the amendments it took into account, so the notifier decides from
-    this one event without joining topics."""
+    """The classifier's verdict (contract section 3), with what a policy team needs and
+    no personal data (v3): verdict, risk factors whose evidence names no person, account
+    or address, targets as references into the submission, the instrument type and the
+    requesting organisation, the amendments considered (without notes), links.
+
+    Versions 1 and 2 carried the whole submission (document text, contact e-mail,
+    handles); they are still read (``submission`` filled, targets with handles), and
+    the fields v3 adds are then derived from that submission. A consumer that needs the
+    submission itself reads ``RequestReceived`` (the notifier keeps it)."""
 
     EVENT_TYPE: ClassVar[str] = "RequestClassified"
-    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    # v2: reverse-DNS type, partitionkey. v3: no personal data (no submission, target
+    # references, requester organisation, instrument type, amendment notes dropped).
+    VERSION: ClassVar[int] = 3
     READS_SINCE: ClassVar[int | None] = 1
     TOPIC: ClassVar[str] = topics.REQUEST_CLASSIFIED
 
@@ -224,9 +280,14 @@ class RequestClassified(EventData):
     data_scope: DataScope
     risk: Risk
     recommended_action: RecommendedAction
-    targets: tuple[TargetMatch, ...] = ()
-    submission: Submission
-    amendments: tuple[Amendment, ...] = ()
+    targets: tuple[TargetReference, ...] = ()
+    #: The instrument's type (null only in v1/v2 data without a submission).
+    instrument_type: InstrumentType | None = None
+    #: The requesting organisation (null only in v1/v2 data without a submission).
+    requester: RequesterOrganisation | None = None
+    #: v1/v2 only: the whole submission. Always null from v3 on.
+    submission: Submission | None = Field(default=None, description="v1/v2 only; null from v3")
+    amendments: tuple[ConsideredAmendment, ...] = ()
     classified_at: UtcDatetime
     #: The event this verdict answers (a RequestReceived, or a RequestAmended on
     #: reclassification); a later verdict for the same request supersedes earlier ones.
@@ -237,12 +298,40 @@ class RequestClassified(EventData):
     #: notices are planned on that one only, never a second time for this one.
     duplicate_of: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_versions(cls, data: Any) -> Any:
+        """v1/v2 data: instrument type, requester and target positions from the
+        submission it carries (its targets are in the submission's order)."""
+        if not isinstance(data, dict) or not isinstance(data.get("submission"), dict):
+            return data
+        submission = data["submission"]
+        upgraded = dict(data)
+        instrument = submission.get("instrument")
+        if upgraded.get("instrument_type") is None and isinstance(instrument, dict):
+            upgraded["instrument_type"] = instrument.get("type")
+        requester = submission.get("requester")
+        if upgraded.get("requester") is None and isinstance(requester, dict):
+            upgraded["requester"] = {
+                name: requester.get(name) for name in ("agency", "agency_type", "country")
+            }
+        targets = upgraded.get("targets")
+        if isinstance(targets, list | tuple):
+            upgraded["targets"] = [
+                {"index": position, **target}
+                if isinstance(target, dict) and target.get("index") is None
+                else target
+                for position, target in enumerate(targets, start=1)
+            ]
+        return upgraded
+
 
 class ShadowClassified(EventData):
-    """A candidate policy's verdict, published beside the active one and never acted on."""
+    """A candidate policy's verdict, published beside the active one and never acted on
+    (v3: the verdict is a ``RequestClassified`` v3, without personal data)."""
 
     EVENT_TYPE: ClassVar[str] = "ShadowClassified"
-    VERSION: ClassVar[int] = 2  # v2: reverse-DNS type, partitionkey
+    VERSION: ClassVar[int] = 3  # v2: reverse-DNS type, partitionkey; v3: minimal verdict
     READS_SINCE: ClassVar[int | None] = 1
     TOPIC: ClassVar[str] = topics.REQUEST_CLASSIFIED_SHADOW
 

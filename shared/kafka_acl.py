@@ -90,7 +90,12 @@ SERVICE_ACCESS: Final[dict[str, ServiceAccess]] = {
         ServiceAccess(
             service="notifier",
             writes=(topics.NOTIFICATION, topics.DEADLETTER),
-            reads=(topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED, topics.REQUEST_COUNSEL),
+            reads=(
+                topics.REQUEST_RECEIVED,
+                topics.REQUEST_CLASSIFIED,
+                topics.REQUEST_AMENDED,
+                topics.REQUEST_COUNSEL,
+            ),
             group_prefix="docket-notifier",
         ),
         ServiceAccess(

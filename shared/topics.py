@@ -41,6 +41,43 @@ PARTITIONS: Final[dict[str, int]] = {
     AUDIT_LEDGER: 1,
 }
 
+DAY_MS: Final = 24 * 60 * 60 * 1000
+#: How long a record of a pipeline topic stays on it: long enough for every consumer to
+#: read it through an outage of a week or more (consumer lag is alerted on long before),
+#: short enough that personal data does not pile up on the broker. What must be kept is
+#: in the services' own tables and audit's append-only log (docs/data-protection.md).
+PIPELINE_RETENTION_MS: Final = 14 * DAY_MS
+#: ``retention.ms`` of each topic (-1: kept for ever). The ledger is kept for ever
+#: because replaying it from offset 0 into an empty audit database rebuilds the same
+#: tree; the audit database stays the record (its backups, not Kafka, are what is kept).
+RETENTION_MS: Final[dict[str, int]] = {
+    REQUEST_RECEIVED: PIPELINE_RETENTION_MS,
+    REQUEST_AMENDED: PIPELINE_RETENTION_MS,
+    REQUEST_DECIDED: PIPELINE_RETENTION_MS,
+    REQUEST_CLASSIFIED: PIPELINE_RETENTION_MS,
+    REQUEST_CLASSIFIED_SHADOW: PIPELINE_RETENTION_MS,
+    NOTIFICATION: PIPELINE_RETENTION_MS,
+    REQUEST_COUNSEL: PIPELINE_RETENTION_MS,
+    DEADLETTER: PIPELINE_RETENTION_MS,
+    DEADLINE: PIPELINE_RETENTION_MS,
+    AUDIT_LEDGER: -1,
+}
+
+
+def retention_configs(topic: str) -> dict[str, str]:
+    """The topic-level configs that set ``topic``'s retention: ``retention.ms`` from
+    :data:`RETENTION_MS`, no size bound, deletion (not compaction), and, for a bounded
+    topic, a segment rolled daily so that expired records are deleted within a day
+    (Kafka deletes whole segments only). Empty for a topic not listed."""
+    if topic not in RETENTION_MS:
+        return {}
+    retention = RETENTION_MS[topic]
+    configs = {"retention.ms": str(retention), "retention.bytes": "-1", "cleanup.policy": "delete"}
+    if retention > 0:
+        configs["segment.ms"] = str(min(DAY_MS, retention))
+    return configs
+
+
 #: Every topic whose records the audit log keeps.
 AUDITED_TOPICS: Final[tuple[str, ...]] = (
     REQUEST_RECEIVED,

@@ -48,6 +48,7 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import CoordinationType
 from aiokafka.errors import (
     BrokerNotAvailableError,
@@ -58,7 +59,7 @@ from aiokafka.errors import (
 )
 
 from deploy.kafka.security import BrokerSecurity, KafkaAccess, create_acls
-from shared.topics import PARTITIONS
+from shared.topics import PARTITIONS, retention_configs
 
 HERE: Final = Path(__file__).resolve().parent
 POM: Final = HERE / "pom.xml"
@@ -542,7 +543,9 @@ async def ensure_topics(
     topic_configs: Mapping[str, str] | None = None,
 ) -> None:
     """Create the topics that do not exist yet (as the admin) and wait until all of them
-    have leaders.
+    have leaders. A project topic gets its documented retention
+    (``shared.topics.retention_configs``), also when it exists already (an older
+    ``.run/kafka`` whose topics kept everything).
 
     With ``replication_factor`` above 1, new topics also get
     ``min.insync.replicas=2`` unless ``topic_configs`` says otherwise.
@@ -551,15 +554,23 @@ async def ensure_topics(
     configs = dict(topic_configs or {})
     if replication_factor > 1:
         configs.setdefault("min.insync.replicas", str(min(replication_factor, 2)))
+    wanted = {name: {**retention_configs(name), **configs} for name in partitions}
     admin = AIOKafkaAdminClient(**access.client_options())
     await admin.start()
     try:
         response = await admin.create_topics(
             [
-                NewTopic(name, count, replication_factor, topic_configs=configs)
+                NewTopic(name, count, replication_factor, topic_configs=wanted[name])
                 for name, count in partitions.items()
             ]
         )
+        existing = [
+            topic
+            for topic, code, *_ in response.topic_errors
+            if code == TopicAlreadyExistsError.errno and retention_configs(topic)
+        ]
+        if existing:
+            await _set_configs(admin, {topic: wanted[topic] for topic in existing})
         for topic, code, *_ in response.topic_errors:
             if code == InvalidReplicationFactorError.errno:
                 # Too few unfenced brokers yet (a cluster still starting): retriable.
@@ -573,6 +584,21 @@ async def ensure_topics(
                 await asyncio.sleep(0.2)
     finally:
         await admin.close()
+
+
+async def _set_configs(admin: AIOKafkaAdminClient, configs: Mapping[str, dict[str, str]]) -> None:
+    """Set the topic-level configs of existing topics (AlterConfigs replaces a topic's
+    whole set, so ``configs`` holds each topic's full set, as at creation)."""
+    response = await admin.alter_configs(
+        [
+            ConfigResource(ConfigResourceType.TOPIC, topic, wanted)
+            for topic, wanted in configs.items()
+        ]
+    )
+    for result in response:
+        for code, message, _type, name in result.resources:
+            if code != 0:
+                raise BrokerError(f"cannot set the configs of topic {name}: {message}")
 
 
 async def _topics_led(admin: AIOKafkaAdminClient, partitions: Mapping[str, int]) -> bool:

@@ -22,13 +22,16 @@ from services.classifier.store import ClassifierStore
 from shared.accounts import AccountDirectory
 from shared.amendments import Amendment
 from shared.events import (
+    ConsideredAmendment,
     DecisionRecorded,
     Envelope,
     EventData,
     RequestAmended,
     RequestClassified,
+    RequesterOrganisation,
     RequestReceived,
     ShadowClassified,
+    TargetReference,
 )
 from shared.kafka import EventPublisher, RecordInfo, derived_event_id
 from shared.submission import STORED
@@ -44,12 +47,30 @@ def verdict_event(
     classified_at: datetime,
     caused_by: str,
 ) -> RequestClassified:
-    """The published verdict: everything but ``classified_at`` follows from the inputs."""
+    """The published verdict: everything but ``classified_at`` follows from the inputs.
+    It carries no personal data: targets by their place in the submission, the
+    requester as an organisation, amendments without their notes (the evidence was
+    phrased without personal data by ``classify``)."""
+    submission = inputs.submission
+    requester = submission.requester
+    judged = {name: value for name, value in verdict if name != "targets"}
     return RequestClassified(
         request_id=request_id,
-        **dict(verdict),
-        submission=inputs.submission,
-        amendments=inputs.amendments,
+        **judged,
+        targets=tuple(
+            TargetReference(index=index, found=match.found)
+            for index, match in enumerate(verdict.targets, start=1)
+        ),
+        instrument_type=submission.instrument.type,
+        requester=RequesterOrganisation(
+            agency=requester.agency, agency_type=requester.agency_type, country=requester.country
+        ),
+        amendments=tuple(
+            ConsideredAmendment(
+                nondisclosure=a.nondisclosure, withdrawn=a.withdrawn, effective_at=a.effective_at
+            )
+            for a in inputs.amendments
+        ),
         classified_at=classified_at,
         caused_by=caused_by,
         links=inputs.links,

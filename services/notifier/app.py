@@ -114,7 +114,12 @@ def create_app(
     runtime.preflight.append(database.check)
     subscribe_events(
         runtime.broker,
-        topic_names=(topics.REQUEST_CLASSIFIED, topics.REQUEST_AMENDED, topics.REQUEST_COUNSEL),
+        topic_names=(
+            topics.REQUEST_RECEIVED,
+            topics.REQUEST_CLASSIFIED,
+            topics.REQUEST_AMENDED,
+            topics.REQUEST_COUNSEL,
+        ),
         group_id=settings.consumer_group,
         consumer=SERVICE,
         handler=DecisionHandler(store, accounts, publisher, tracer, on_planned=dispatcher.wake),

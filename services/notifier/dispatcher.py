@@ -242,7 +242,7 @@ class NoticeDispatcher:
             requests = await self._store.locked_requests(conn, request_ids)
             for row in await self._store.lock_due_notices(conn, request_ids, now):
                 request = requests.get(row.request_id)
-                if request is None or request.verdict is None:
+                if request is None or request.verdict is None or request.submission is None:
                     continue
                 if not self._still_allowed(row, request, now):
                     for plan in plan_record(request, self._accounts, now):
@@ -257,11 +257,11 @@ class NoticeDispatcher:
     def _still_allowed(self, row: NoticeRow, request: RequestRecord, now: datetime) -> bool:
         """The safety check right before a send: the decision, re-made at this moment
         with every amendment known, must still be 'now' for this notice."""
-        assert request.verdict is not None
+        assert request.submission is not None
         for plan in plan_record(request, self._accounts, now):
             if plan.notice.notice_id == row.notice_id:
                 return plan.ruling.decision is NoticeDecision.NOW and may_send_now(
-                    submission=request.verdict.submission,
+                    submission=request.submission,
                     amendments=request.amendments,
                     ruling=plan.ruling,
                     as_of=now,
@@ -271,6 +271,7 @@ class NoticeDispatcher:
     async def _deliver(self, item: Claimed) -> None:
         row, request = item.row, item.request
         assert request.verdict is not None
+        assert request.submission is not None
         account = self._accounts.find(
             Target(handle=row.target.handle, platform_user_id=row.target.platform_user_id)
         )
@@ -284,6 +285,7 @@ class NoticeDispatcher:
                     raise DeliveryFailed(f"channel {row.channel!r} is not configured", True)
                 content = render_notice(
                     request.verdict,
+                    request.submission,
                     row.target,
                     reason=row.reason,
                     settings=self._settings.notice,
@@ -340,6 +342,7 @@ class NoticeDispatcher:
                 and legal_now is not None
                 and request is not None
                 and request.verdict is not None
+                and request.submission is not None
                 and self._still_allowed(row, request, now)
             )
             if allowed and read_up_to is not None:

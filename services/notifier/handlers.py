@@ -1,5 +1,9 @@
-"""Notifier entry points: a verdict, an amendment or a decision of counsel in, notice
-decisions out (counsel's through ``service_layer.handlers``).
+"""Notifier entry points: a received request, a verdict, an amendment or a decision of
+counsel in, notice decisions out (counsel's through ``service_layer.handlers``).
+
+The verdict (``RequestClassified`` v3) names targets only by their place in the
+submission, so the notifier keeps the submission from ``RequestReceived``; whichever
+of the two arrives second (they are on different topics) lets the notices be planned.
 
 Each handler is idempotent: it locks the request's row, folds the event into what the
 notifier knows, re-plans every notice that has not gone out, and publishes the decision
@@ -34,6 +38,7 @@ from shared.events import (
     RequestAmended,
     RequestClassified,
     RequesterVerificationRecorded,
+    RequestReceived,
     VerdictOverridden,
 )
 from shared.kafka import EventPublisher, RecordInfo
@@ -53,8 +58,8 @@ def utc_now() -> datetime:
 
 
 class DecisionHandler:
-    """The Kafka entry point: a verdict, an amendment or a decision of counsel in,
-    notice decisions out."""
+    """The Kafka entry point: a received request, a verdict, an amendment or a decision
+    of counsel in, notice decisions out."""
 
     def __init__(
         self,
@@ -76,7 +81,9 @@ class DecisionHandler:
         await self._publisher.publish(event, event_id=event_id)
 
     async def __call__(self, envelope: Envelope, data: EventData, _info: RecordInfo) -> None:
-        if not isinstance(data, RequestClassified | RequestAmended | NOTICE_DECISIONS):
+        if not isinstance(
+            data, RequestReceived | RequestClassified | RequestAmended | NOTICE_DECISIONS
+        ):
             return  # assignments, comments, production: nothing a notice depends on
         with self._tracer.start_as_current_span("decide") as span:
             if isinstance(data, CounselAction):
@@ -98,11 +105,14 @@ class DecisionHandler:
         self._on_planned()
 
     async def _replan(
-        self, envelope: Envelope, data: RequestClassified | RequestAmended
+        self, envelope: Envelope, data: RequestReceived | RequestClassified | RequestAmended
     ) -> list[TargetPlan]:
         async with PostgresUnitOfWork(self._store) as uow:
             await uow.lock_request(data.request_id)
-            if isinstance(data, RequestClassified):
+            if isinstance(data, RequestReceived):
+                if not await self._store.save_submission(uow.connection, data):
+                    return []  # already kept: a redelivery
+            elif isinstance(data, RequestClassified):
                 if not await self._store.save_verdict(uow.connection, data):
                     return []  # a later verdict is already in force
             else:

@@ -20,7 +20,7 @@ from shared.events import (
     NotificationWithheld,
     RequestClassified,
 )
-from shared.submission import Target
+from shared.submission import Submission, Target
 from shared.verdict import TargetMatch, Verdict
 
 EMAIL = "email"
@@ -49,25 +49,72 @@ def channel_for(account: Account | None) -> str:
     return EMAIL if account is not None and account.email else WEBHOOK
 
 
-def verdict_of(classified: RequestClassified) -> Verdict:
-    return Verdict.model_validate(classified.model_dump(include=set(Verdict.model_fields)))
+def target_matches(
+    classified: RequestClassified, submission: Submission, accounts: AccountDirectory
+) -> tuple[TargetMatch, ...]:
+    """The verdict's targets with the identifiers the notifier needs: a v3 verdict
+    names each by its place in the submission (no personal data), so the handle comes
+    from the submission and the user id from the account directory, as the classifier
+    resolved them; a v1/v2 verdict still carries them."""
+    matches: list[TargetMatch] = []
+    for reference in classified.targets:
+        if reference.handle is not None or reference.platform_user_id is not None:
+            matches.append(
+                TargetMatch(
+                    handle=reference.handle,
+                    platform_user_id=reference.platform_user_id,
+                    found=reference.found,
+                )
+            )
+            continue
+        if reference.index is None or reference.index > len(submission.targets):
+            raise ValueError(
+                f"the verdict names target {reference.index} of a submission with "
+                f"{len(submission.targets)} target(s)"
+            )
+        target = submission.targets[reference.index - 1]
+        account = accounts.find(target)
+        matches.append(
+            TargetMatch(
+                handle=target.handle,
+                platform_user_id=(
+                    account.platform_user_id
+                    if account is not None and account.platform_user_id
+                    else target.platform_user_id
+                ),
+                found=reference.found,
+            )
+        )
+    return tuple(matches)
+
+
+def verdict_of(classified: RequestClassified, targets: tuple[TargetMatch, ...]) -> Verdict:
+    judged = classified.model_dump(include=set(Verdict.model_fields) - {"targets"})
+    return Verdict.model_validate({**judged, "targets": targets})
 
 
 def plan_request(
     classified: RequestClassified,
+    submission: Submission,
     amendments: tuple[Amendment, ...],
     accounts: AccountDirectory,
     as_of: datetime,
     counsel: CounselState = NO_COUNSEL,
 ) -> list[TargetPlan]:
-    """One plan per target named by the request (none when it names no account)."""
-    verdict = verdict_of(classified)
+    """One plan per target named by the request (none when it names no account):
+    ``classified`` is its latest verdict, ``submission`` what ``RequestReceived`` said."""
+    matches = target_matches(classified, submission, accounts)
+    verdict = verdict_of(classified, matches)
     plans: list[TargetPlan] = []
-    for match in classified.targets:
+    for match in matches:
         account = accounts.find(
             Target(handle=match.handle, platform_user_id=match.platform_user_id)
         )
-        plans.append(_plan_target(classified, verdict, amendments, match, account, as_of, counsel))
+        plans.append(
+            _plan_target(
+                classified, submission, verdict, amendments, match, account, as_of, counsel
+            )
+        )
     return plans
 
 
@@ -75,16 +122,22 @@ def plan_record(
     record: RequestRecord, accounts: AccountDirectory, as_of: datetime
 ) -> list[TargetPlan]:
     """The plans of a stored request: its latest verdict, every amendment and every
-    decision of counsel (none before it is classified)."""
-    if record.verdict is None:
+    decision of counsel (none before it is both received and classified)."""
+    if record.verdict is None or record.submission is None:
         return []
     return plan_request(
-        record.verdict, record.amendments, accounts, as_of, counsel_state(record.counsel)
+        record.verdict,
+        record.submission,
+        record.amendments,
+        accounts,
+        as_of,
+        counsel_state(record.counsel),
     )
 
 
 def _plan_target(
     classified: RequestClassified,
+    submission: Submission,
     verdict: Verdict,
     amendments: tuple[Amendment, ...],
     match: TargetMatch,
@@ -98,7 +151,7 @@ def _plan_target(
         )
         if classified.duplicate_of is not None
         else decide_notice(
-            submission=classified.submission,
+            submission=submission,
             verdict=verdict,
             amendments=amendments,
             target=match,

@@ -20,8 +20,9 @@ from shared.events import (
     NoticeTarget,
     RequestAmended,
     RequestClassified,
+    RequestReceived,
 )
-from shared.submission import STORED
+from shared.submission import STORED, Submission
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 
@@ -33,6 +34,9 @@ class RequestRecord:
     amendments: tuple[Amendment, ...]
     #: Counsel's decisions, in the order they were recorded.
     counsel: tuple[CounselAction, ...] = ()
+    #: The demand as received (``RequestReceived``): the targets to notify and what the
+    #: notice says; the verdict (v3) carries no personal data.
+    submission: Submission | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,8 @@ class NotifierStore(DatabaseStore):
             "INSERT INTO requests (request_id) VALUES ($1) ON CONFLICT DO NOTHING", request_id
         )
         row = await conn.fetchrow(
-            "SELECT request_id, verdict, amendments, counsel FROM requests WHERE request_id = $1"
-            " FOR UPDATE",
+            "SELECT request_id, verdict, amendments, counsel, submission FROM requests"
+            " WHERE request_id = $1 FOR UPDATE",
             request_id,
         )
         assert row is not None
@@ -94,6 +98,17 @@ class NotifierStore(DatabaseStore):
             verdict.request_id,
             verdict.model_dump_json(by_alias=True),
             verdict.classified_at,
+        )
+        return bool(kept)
+
+    @staticmethod
+    async def save_submission(conn: Connection, received: RequestReceived) -> bool:
+        """Keep the submission the first time it is read; True when it was new."""
+        kept = await conn.fetchval(
+            "UPDATE requests SET submission = $2::jsonb, updated_at = now()"
+            " WHERE request_id = $1 AND submission IS NULL RETURNING true",
+            received.request_id,
+            received.submission.model_dump_json(by_alias=True),
         )
         return bool(kept)
 
@@ -128,7 +143,7 @@ class NotifierStore(DatabaseStore):
         conn: Connection, request_ids: Sequence[str]
     ) -> dict[str, RequestRecord]:
         rows = await conn.fetch(
-            "SELECT request_id, verdict, amendments, counsel FROM requests"
+            "SELECT request_id, verdict, amendments, counsel, submission FROM requests"
             " WHERE request_id = ANY($1)"
             " ORDER BY request_id FOR SHARE",
             list(request_ids),
@@ -333,7 +348,8 @@ class NotifierStore(DatabaseStore):
 
     async def request(self, request_id: str) -> RequestRecord | None:
         row = await self.pool.fetchrow(
-            "SELECT request_id, verdict, amendments, counsel FROM requests WHERE request_id = $1",
+            "SELECT request_id, verdict, amendments, counsel, submission FROM requests"
+            " WHERE request_id = $1",
             request_id,
         )
         return _request(row) if row else None
@@ -344,14 +360,22 @@ class NotifierStore(DatabaseStore):
 
 
 def _request(row: asyncpg.Record) -> RequestRecord:
-    verdict: Any = row["verdict"]
+    stored: Any = row["verdict"]
     amendments: Any = json.loads(row["amendments"]) if row["amendments"] else []
     counsel: Any = json.loads(row["counsel"]) if row["counsel"] else []
+    verdict = RequestClassified.model_validate_json(stored, context=STORED) if stored else None
+    submission = (
+        Submission.model_validate_json(row["submission"], context=STORED)
+        if row["submission"]
+        # a v1/v2 verdict kept before the notifier read RequestReceived carries it
+        else (verdict.submission if verdict is not None else None)
+    )
     return RequestRecord(
         request_id=row["request_id"],
-        verdict=RequestClassified.model_validate_json(verdict, context=STORED) if verdict else None,
+        verdict=verdict,
         amendments=tuple(Amendment.model_validate(a, context=STORED) for a in amendments),
         counsel=tuple(_counsel_action(item) for item in counsel),
+        submission=submission,
     )
 
 

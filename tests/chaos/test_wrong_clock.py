@@ -29,7 +29,7 @@ from shared.kafka_acl import principal_of
 from shared.schemas import SCHEMAS
 from tests.fixtures.postgres import DocketDatabase
 from tests.integration.notifier.conftest import SmtpServer, _run_smtp
-from tests.integration.notifier.test_schedule import classified, gagged_subpoena
+from tests.integration.notifier.test_schedule import gagged_subpoena, request_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -68,9 +68,11 @@ async def test_a_clock_an_hour_fast_releases_nothing_early(
     now = datetime.now(UTC)
     gagged = f"clock-gagged-{token}"  # a gag ending in 30 minutes
     free = f"clock-free-{token}"  # no gag: due at once
-    verdicts = [
-        classified(gagged_subpoena(gagged, now, now + timedelta(minutes=30)), gagged),
-        classified(gagged_subpoena(free, now, None), free),
+    requests = [
+        request_events(
+            gagged_subpoena(gagged, now, now + timedelta(minutes=30)), gagged, (account,)
+        ),
+        request_events(gagged_subpoena(free, now, None), free, (account,)),
     ]
 
     database = Database(docket_database.url("notifier"), "notifier", SCHEMAS["notifier"])
@@ -87,10 +89,12 @@ async def test_a_clock_an_hour_fast_releases_nothing_early(
         async with database.opened():
             store = NotifierStore(database)
             async with store.pool.acquire() as conn, conn.transaction():
-                for verdict in verdicts:
+                for received, verdict in requests:
                     await store.lock_request(conn, verdict.request_id)
+                    await store.save_submission(conn, received)
                     await store.save_verdict(conn, verdict)
-                    for plan in plan_request(verdict, (), accounts, now):
+                    plans = plan_request(verdict, received.submission, (), accounts, now)
+                    for plan in plans:
                         await store.apply_plan(conn, plan.notice)
 
             def dispatcher(clock: Callable[[], datetime]) -> tuple[NoticeDispatcher, NoticeMetrics]:

@@ -30,7 +30,7 @@ from shared.kafka_acl import (
     lag_reader_rules,
     principal_of,
 )
-from shared.topics import PARTITIONS
+from shared.topics import PARTITIONS, retention_configs
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -331,7 +331,8 @@ def test_topics_match_shared_topics(manifests: list[Manifest]) -> None:
     for name, topic in topics.items():
         assert topic["spec"]["partitions"] == PARTITIONS[name], name
         assert topic["spec"]["replicas"] == 3
-        assert topic["spec"]["config"]["retention.ms"] == -1
+        config = {key: str(value) for key, value in topic["spec"]["config"].items()}
+        assert retention_configs(name).items() <= config.items(), name
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "docket"
     (kafka,) = of_kind(manifests, "Kafka").values()
     assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2

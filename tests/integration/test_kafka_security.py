@@ -199,7 +199,7 @@ async def test_a_forged_gag_lift_is_refused_for_every_principal_but_intake(
 @pytest.mark.parametrize(
     ("service", "topic"),
     [
-        ("notifier", topics.REQUEST_RECEIVED),
+        ("notifier", topics.REQUEST_DECIDED),
         ("classifier", topics.NOTIFICATION),
         ("classifier", topics.REQUEST_COUNSEL),
         ("notifier", topics.AUDIT_LEDGER),

@@ -222,10 +222,12 @@ def explain(
         evidence = factor.when.evaluate(facts)
         if evidence is None:
             continue
-        text = factor.evidence.format(
-            evidence=evidence or factor.meaning,
-            authority=rule.code,
-            matched_text=found.matched_text or "no citation",
+        text = facts.without_personal_data(
+            factor.evidence.format(
+                evidence=evidence or factor.meaning,
+                authority=rule.code,
+                matched_text=found.matched_text or "no citation",
+            )
         )
         facts.factors[factor.code] = text
         factors.append(RiskFactor(code=factor.code, weight=factor.weight, evidence=text))
@@ -251,7 +253,9 @@ def explain(
             code=rule.code,
             family=rule.family,
             jurisdiction=rule.jurisdiction,
-            matched_text=found.matched_text,
+            matched_text=(
+                facts.without_personal_data(found.matched_text) if found.matched_text else None
+            ),
             confidence=found.confidence,
         ),
         data_scope=DataScope(

@@ -503,10 +503,7 @@ def _target_not_found(facts: Facts) -> str | None:
 def _target_identifiers_conflict(facts: Facts) -> str | None:
     for target in facts.targets:
         if target.identifiers_conflict:
-            return (
-                f"target {target.label}: platform_user_id {target.target.platform_user_id} "
-                "is not the account that has this handle"
-            )
+            return f"{target.label}: its platform_user_id is not the account that has its handle"
     return None
 
 

@@ -4,6 +4,7 @@ them, the gag in force, and — once identified — the legal authority and its 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -13,7 +14,7 @@ from services.classifier.domain.agencies import AgencyRegistry
 from services.classifier.domain.extract import DocumentFacts, read_document
 from services.classifier.domain.requester import RequesterEvidence, assess_requester
 from services.classifier.domain.text import NormalisedText, normalise, redact
-from shared.accounts import Account, AccountDirectory, IdentifierForm, Resolution, identifier_form
+from shared.accounts import Account, AccountDirectory, Resolution
 from shared.events import RequestLink
 from shared.submission import DataCategory, Nondisclosure, Submission, Target
 
@@ -30,6 +31,11 @@ class TextField(StrEnum):
     REQUESTER_AGENCY = "requester_agency"
 
 
+#: Identifiers shorter than this are not searched for in evidence (they would replace
+#: ordinary words); the generic redaction still blanks handles, addresses and numbers.
+_SHORTEST_IDENTIFIER = 3
+
+
 class GagState(StrEnum):
     NONE = "none"  # no non-disclosure ordered
     BINDING = "binding"  # ordered under a recognised US legal authority (may have expired)
@@ -43,15 +49,6 @@ class AuthorityBasis(StrEnum):
     NONE = "none"  # no legal authority stated or recognisable
 
 
-#: How evidence names a target the directory did not find, when its identifier is
-#: personal data (the same words ``redact`` puts in place of such data in quotes).
-_UNFOUND_LABELS = {
-    IdentifierForm.EMAIL: "[e-mail address]",
-    IdentifierForm.PHONE: "[phone number]",
-    IdentifierForm.DISPLAY_NAME: "[display name]",
-}
-
-
 @dataclass(frozen=True)
 class TargetFacts:
     target: Target
@@ -60,21 +57,28 @@ class TargetFacts:
     identifiers_conflict: bool
     #: how the directory read the target's identifier, and how many accounts it fits
     resolution: Resolution
+    #: 1-based place in the submission's targets (the event's ``TargetReference.index``)
+    index: int = 1
 
-    @cached_property
+    @property
     def label(self) -> str:
-        """How evidence names the target, never by personal data: a handle or profile
-        URL as given (redacted), else the found account's handle, else the form of the
-        identifier ("[e-mail address]"); worked out once, as rules ask for it many times."""
-        handle = self.target.handle
-        if handle is None:
-            return f"user id {redact(self.target.platform_user_id or '')}"
-        form = identifier_form(handle)
-        if form in (IdentifierForm.HANDLE, IdentifierForm.PROFILE_URL):
-            return redact(handle)
-        if self.account is not None:
-            return redact(self.account.handle)
-        return _UNFOUND_LABELS[form]
+        """How evidence names the target, never by personal data (a handle, a user id,
+        an address): "target 2" is the submission's second target, as the verdict's
+        ``targets`` reference it."""
+        return f"target {self.index}"
+
+    def identifiers(self) -> tuple[str, ...]:
+        """Every identifier of the target and of the account it resolved to: the
+        personal strings evidence must never carry."""
+        account = self.account
+        found = (
+            (account.handle, account.platform_user_id, account.email, account.phone)
+            if account is not None
+            else ()
+        )
+        named = (self.target.handle, self.target.platform_user_id, *found)
+        display = account.display_name if account is not None else None
+        return tuple(value for value in (*named, display) if value)
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,32 @@ class Facts:
         return tuple((t.label, t.account) for t in self.targets if t.account is not None)
 
     @cached_property
+    def _personal_strings(self) -> tuple[tuple[re.Pattern[str], str], ...]:
+        """(pattern, replacement) for every identifier of every target (longest first,
+        so "@name" is replaced before "name") and the requester's contact address."""
+        replacements: dict[str, str] = {}
+        contact = self.submission.requester.contact_email
+        if contact:
+            replacements[contact] = "[e-mail address]"
+        for target in self.targets:
+            for value in target.identifiers():
+                for form in {value, value.lstrip("@")}:
+                    if len(form.strip()) >= _SHORTEST_IDENTIFIER:
+                        replacements.setdefault(form.strip(), target.label)
+        return tuple(
+            (re.compile(rf"(?<![\w@]){re.escape(value)}(?!\w)", re.IGNORECASE), label)
+            for value, label in sorted(replacements.items(), key=lambda kv: -len(kv[0]))
+        )
+
+    def without_personal_data(self, text: str) -> str:
+        """``text`` (evidence, a quote of the document) with every identifier of the
+        request's targets replaced by the target's reference ("target 1"), and any other
+        e-mail address, phone number or @handle blanked out."""
+        for pattern, label in self._personal_strings:
+            text = pattern.sub(label, text)
+        return redact(text)
+
+    @cached_property
     def requester(self) -> RequesterEvidence:
         """Signals about the sender's identity (worked out once, when a rule asks)."""
         return assess_requester(self.submission, self.agencies)
@@ -150,7 +180,7 @@ def _texts(submission: Submission) -> dict[TextField, NormalisedText]:
     return {name: normalise(value or "") for name, value in raw.items()}
 
 
-def _target_facts(target: Target, accounts: AccountDirectory) -> TargetFacts:
+def _target_facts(index: int, target: Target, accounts: AccountDirectory) -> TargetFacts:
     resolution = accounts.resolve(target)
     account = resolution.account
     conflict = False
@@ -159,7 +189,7 @@ def _target_facts(target: Target, accounts: AccountDirectory) -> TargetFacts:
         conflict = by_handle is not None and (
             account is None or by_handle.platform_user_id != account.platform_user_id
         )
-    return TargetFacts(target, account, conflict, resolution)
+    return TargetFacts(target, account, conflict, resolution, index)
 
 
 def gather(
@@ -174,7 +204,9 @@ def gather(
 ) -> Facts:
     texts = _texts(submission)
     texts[TextField.NONDISCLOSURE_AUTHORITY] = normalise(nondisclosure.authority or "")
-    targets = tuple(_target_facts(t, accounts) for t in submission.targets)
+    targets = tuple(
+        _target_facts(index, t, accounts) for index, t in enumerate(submission.targets, start=1)
+    )
     return Facts(
         submission=submission,
         as_of=as_of,

@@ -17,6 +17,9 @@ from functools import cache
 
 _EMAIL = re.compile(r"[^\s@<>()\"']+@[^\s@<>()\"']+\.[a-z]{2,}", re.IGNORECASE)
 _PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
+#: An account handle as a document writes it (``@ALT_USCIS``), once e-mail addresses
+#: are gone.
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,8 @@ class NormalisedText:
     citations: tuple[CitationMatch, ...]
 
     def quote(self, start: int, end: int) -> str:
-        """The original words behind ``text[start:end]``, with e-mail addresses and
-        phone numbers blanked out (a quote is evidence, never personal data)."""
+        """The original words behind ``text[start:end]``, with e-mail addresses, phone
+        numbers and @handles blanked out (a quote is evidence, never personal data)."""
         if start >= end:
             return ""
         snippet = self.original[self.starts[start] : self.ends[end - 1]]
@@ -47,7 +50,9 @@ def _phone(match: re.Match[str]) -> str:
 
 
 def redact(text: str) -> str:
-    return _PHONE.sub(_phone, _EMAIL.sub("[e-mail address]", text))
+    """``text`` with e-mail addresses, phone numbers and @handles blanked out."""
+    without_addresses = _EMAIL.sub("[e-mail address]", text)
+    return _HANDLE.sub("[handle]", _PHONE.sub(_phone, without_addresses))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.notifier.domain.decision import NotifyReason
 from shared.events import NoticeTarget, RequestClassified
-from shared.submission import DataCategory, to_utc
+from shared.submission import DataCategory, Submission, to_utc
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEXT_TEMPLATE = "notice.txt.jinja"
@@ -177,17 +177,17 @@ def notice_id_for(request_id: str, account_key: str, channel: str) -> str:
 
 def notice_content(
     classified: RequestClassified,
+    submission: Submission,
     target: NoticeTarget,
     *,
     reason: str | None = None,
     platform: Platform = DEFAULT_NOTICE_SETTINGS.platform,
     messages: Messages | None = None,
 ) -> NoticeContent:
-    """The content of the notice to ``target`` about ``classified``, in the wording of
-    ``messages`` (default: English). ``reason`` is the ruling's notify reason; without it
-    the notice is the default pre-disclosure one."""
+    """The content of the notice to ``target`` about the request ``submission`` as
+    ``classified``, in the wording of ``messages`` (default: English). ``reason`` is the
+    ruling's notify reason; without it the notice is the default pre-disclosure one."""
     wording = messages or load_messages(None, FALLBACK_LOCALE)
-    submission = classified.submission
     instrument = submission.instrument
     reason = reason or NotifyReason.POLICY_DEFAULT_NOTICE
     authorities = wording.authorities
@@ -252,6 +252,7 @@ def _environment(templates_dir: Path | None, locale: str) -> Environment:
 
 def render_notice(
     classified: RequestClassified,
+    submission: Submission,
     target: NoticeTarget,
     *,
     reason: str | None = None,
@@ -265,7 +266,12 @@ def render_notice(
     )
     messages = load_messages(settings.templates_dir, chosen)
     content = notice_content(
-        classified, target, reason=reason, platform=settings.platform, messages=messages
+        classified,
+        submission,
+        target,
+        reason=reason,
+        platform=settings.platform,
+        messages=messages,
     )
     environment = _environment(settings.templates_dir, chosen)
     values = content.model_dump()

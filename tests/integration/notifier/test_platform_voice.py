@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 
 from deploy.kafka.security import KafkaAccess
-from services.classifier.domain import classify, load_policy
-from shared.accounts import Account, AccountDirectory
-from shared.events import RequestClassified
+from shared.accounts import Account
+from shared.events import RequestClassified, RequestReceived
 from shared.submission import Submission
 from tests.fixtures.postgres import DocketDatabase
 from tests.integration.notifier.conftest import (
@@ -33,6 +32,7 @@ from tests.integration.notifier.test_schedule import (
     eventually,
     gagged_subpoena,
     publish,
+    request_events,
 )
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,9 @@ def accounts() -> tuple[Account, Account]:
     return by_mail, in_app
 
 
-def a_request(request_id: str, targets: tuple[Account, ...]) -> RequestClassified:
+def a_request(
+    request_id: str, targets: tuple[Account, ...]
+) -> tuple[RequestReceived, RequestClassified]:
     """The schedule tests' subpoena, without a gag, naming ``targets``."""
     now = datetime.now(UTC)
     plain = gagged_subpoena(request_id, now, gag_until=None)
@@ -75,14 +77,7 @@ def a_request(request_id: str, targets: tuple[Account, ...]) -> RequestClassifie
         plain.model_dump(mode="json", by_alias=True)
         | {"targets": [{"handle": account.handle} for account in targets]}
     )
-    verdict = classify(submission, AccountDirectory(targets), load_policy(), now)
-    return RequestClassified(
-        request_id=request_id,
-        **verdict.model_dump(),
-        submission=submission,
-        classified_at=now,
-        caused_by=f"received-{request_id}",
-    )
+    return request_events(submission, request_id, targets)
 
 
 @pytest.fixture
@@ -125,7 +120,7 @@ async def test_notices_speak_in_the_platforms_voice_and_the_readers_language(
     notifiers, (by_mail, in_app) = notifier_env
     request_id = f"voice-{secrets.token_hex(4)}"
     await notifiers.start()
-    await publish(kafka_access, a_request(request_id, (by_mail, in_app)))
+    await publish(kafka_access, *a_request(request_id, (by_mail, in_app)))
 
     def mail_for_reader() -> list[Any]:
         return [d for d in smtp_server.mailbox.deliveries if d.rcpt_tos == [by_mail.email]]

@@ -24,6 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.kafka.security import KafkaAccess
 from services.classifier.domain import classify, load_policy
+from services.classifier.handlers import verdict_event
+from services.classifier.history import VerdictInputs
 from shared import topics
 from shared.accounts import Account, AccountDirectory
 from shared.amendments import Amendment
@@ -31,6 +33,7 @@ from shared.events import (
     EventData,
     RequestAmended,
     RequestClassified,
+    RequestReceived,
     envelope_for,
     parse_event,
 )
@@ -87,17 +90,22 @@ def gagged_subpoena(
     )
 
 
-def classified(submission: Submission, request_id: str) -> RequestClassified:
-    verdict = classify(
-        submission, AccountDirectory([ACCOUNT]), load_policy(), submission.received_at
-    )
-    return RequestClassified(
+def request_events(
+    submission: Submission, request_id: str, accounts: tuple[Account, ...] | None = None
+) -> tuple[RequestReceived, RequestClassified]:
+    """What intake and the classifier publish for ``submission``: the notifier takes the
+    targets from the first, the verdict (no personal data) from the second."""
+    directory = AccountDirectory(accounts or (ACCOUNT,))
+    verdict = classify(submission, directory, load_policy(), submission.received_at)
+    received = RequestReceived(
         request_id=request_id,
-        **verdict.model_dump(),
         submission=submission,
-        classified_at=datetime.now(UTC),
-        caused_by=f"received-{request_id}",
+        submitted_by="client:tests",
+        accepted_at=submission.received_at,
     )
+    inputs = VerdictInputs(submission, ())
+    at = datetime.now(UTC)
+    return received, verdict_event(request_id, verdict, inputs, at, f"received-{request_id}")
 
 
 class Notifiers:
@@ -184,14 +192,19 @@ async def notifiers(
         await running.kill_all()
 
 
-async def publish(kafka_access: KafkaAccess, data: EventData, event_id: str | None = None) -> None:
+async def publish(
+    kafka_access: KafkaAccess, *events: EventData, event_id: str | None = None
+) -> None:
+    """Publish ``events`` in order (``event_id``: of a single event)."""
     producer = AIOKafkaProducer(
         **kafka_access.client_options(), acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
-        envelope = envelope_for(data, source="/tests", event_id=event_id)
-        await producer.send_and_wait(data.TOPIC, envelope.to_bytes(), key=data.request_id.encode())
+        for data in events:
+            envelope = envelope_for(data, source="/tests", event_id=event_id)
+            key = data.request_id.encode()
+            await producer.send_and_wait(data.TOPIC, envelope.to_bytes(), key=key)
     finally:
         await producer.stop()
 
@@ -254,7 +267,9 @@ async def test_a_notice_due_while_the_notifier_is_down_goes_out_once_on_restart(
     # room for the consumer group to form and the notice to be scheduled, on a loaded machine
     gag_until = now + timedelta(seconds=30)
     notifier = await notifiers.start()
-    await publish(kafka_access, classified(gagged_subpoena(request_id, now, gag_until), request_id))
+    await publish(
+        kafka_access, *request_events(gagged_subpoena(request_id, now, gag_until), request_id)
+    )
 
     scheduled = await eventually(lambda: scheduled_events(kafka_access, request_id))
     assert scheduled[0]["reason"] == "NDO_ACTIVE_UNTIL_EXPIRY"
@@ -283,7 +298,9 @@ async def test_an_extended_order_moves_the_date(
     # notifier is slow to join its group on a loaded machine
     first_end, new_end = now + timedelta(seconds=35), now + timedelta(days=30)
     await notifiers.start()
-    await publish(kafka_access, classified(gagged_subpoena(request_id, now, first_end), request_id))
+    await publish(
+        kafka_access, *request_events(gagged_subpoena(request_id, now, first_end), request_id)
+    )
     await eventually(lambda: scheduled_events(kafka_access, request_id))
 
     extension = RequestAmended(
@@ -313,7 +330,7 @@ async def test_a_lifted_order_releases_the_notice_now(
     await notifiers.start()
     await publish(
         kafka_access,
-        classified(gagged_subpoena(request_id, now, now + timedelta(days=180)), request_id),
+        *request_events(gagged_subpoena(request_id, now, now + timedelta(days=180)), request_id),
     )
     await eventually(lambda: scheduled_events(kafka_access, request_id))
     assert sent_to_reader(smtp_server) == 0
@@ -338,7 +355,7 @@ async def test_a_new_order_cancels_a_pending_notice_before_it_is_sent(
     request_id = f"sched-new-gag-{secrets.token_hex(4)}"
     # No gag: notice is due now, but the mail server is unreachable, so it stays pending.
     notifier = await notifiers.start(smtp_port=free_port())
-    await publish(kafka_access, classified(gagged_subpoena(request_id, now, None), request_id))
+    await publish(kafka_access, *request_events(gagged_subpoena(request_id, now, None), request_id))
 
     async def failed() -> bool:
         return any(t == "NotificationFailed" for t, _ in await notices_of(kafka_access, request_id))
@@ -370,7 +387,9 @@ async def test_two_notifier_instances_send_one_due_notice_once(
     await notifiers.start()
     await notifiers.start()
     gag_until = now + timedelta(seconds=3)
-    await publish(kafka_access, classified(gagged_subpoena(request_id, now, gag_until), request_id))
+    await publish(
+        kafka_access, *request_events(gagged_subpoena(request_id, now, gag_until), request_id)
+    )
     await eventually(lambda: sent_to_reader(smtp_server) == 1)
     await asyncio.sleep(3)
     assert sent_to_reader(smtp_server) == 1

@@ -30,13 +30,13 @@ from tests.integration.notifier.conftest import Mailbox, SmtpServer, _run_smtp
 from tests.integration.notifier.test_schedule import (
     ACCOUNT,
     Notifiers,
-    classified,
     eventually,
     fresh_account,  # noqa: F401  (autouse: each test its own account, see test_schedule)
     gagged_subpoena,
     notices_of,
     notifiers,  # noqa: F401  (the fixture)
     publish,
+    request_events,
 )
 
 pytestmark = pytest.mark.integration
@@ -105,7 +105,7 @@ async def test_killed_between_acceptance_and_record_is_held_not_resent(
     request_id = f"uncertain-{secrets.token_hex(4)}"
     notifier = await notifiers.start(smtp_port=killing_smtp.port)
     mailbox.victim = notifier.pid
-    await publish(kafka_access, classified(gagged_subpoena(request_id, now, None), request_id))
+    await publish(kafka_access, *request_events(gagged_subpoena(request_id, now, None), request_id))
 
     await eventually(lambda: to_reader(mailbox) == 1)
     await notifier.wait()
@@ -210,7 +210,8 @@ async def test_no_answer_after_the_message_was_sent_is_held_not_retried(
     request_id = f"no-answer-{secrets.token_hex(4)}"
     await notifiers.start(smtp_port=stalling_smtp.port)
     await publish(
-        kafka_access, classified(gagged_subpoena(request_id, datetime.now(UTC), None), request_id)
+        kafka_access,
+        *request_events(gagged_subpoena(request_id, datetime.now(UTC), None), request_id),
     )
 
     async def held() -> bool:

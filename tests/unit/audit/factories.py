@@ -12,7 +12,9 @@ from shared.events import (
     NotificationWithheld,
     Outcome,
     RequestClassified,
+    RequesterOrganisation,
     RequestReceived,
+    TargetReference,
     UserNotified,
 )
 from shared.submission import Submission
@@ -63,7 +65,13 @@ def classified(
         data_scope=DataScope(),
         risk=Risk(level=RiskLevel(risk), score=10),
         recommended_action=RecommendedAction.COMPLY,
-        submission=sub,
+        targets=tuple(TargetReference(index=i, found=True) for i in range(1, len(sub.targets) + 1)),
+        instrument_type=sub.instrument.type,
+        requester=RequesterOrganisation(
+            agency=sub.requester.agency,
+            agency_type=sub.requester.agency_type,
+            country=sub.requester.country,
+        ),
         classified_at=AT,
         caused_by="e-1",
     )

@@ -69,7 +69,8 @@ def test_unknown_target_is_a_factor_not_a_crash() -> None:
     )
     assert [(t.handle, t.found) for t in verdict.targets] == [("@nobody", False), ("@critic", True)]
     [factor] = [f for f in verdict.risk.factors if f.code == "TARGET_NOT_FOUND"]
-    assert "@nobody" in factor.evidence
+    assert "target 1" in factor.evidence
+    assert "nobody" not in factor.evidence
 
 
 def test_no_authority_cited_is_unknown_and_asks_for_process() -> None:

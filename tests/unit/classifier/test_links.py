@@ -17,9 +17,11 @@ from services.classifier.domain.links import (
     link_request,
     resisted_earlier,
 )
+from services.classifier.handlers import verdict_event
+from services.classifier.history import VerdictInputs
 from services.notifier.planning import plan_request
 from shared.accounts import Account, AccountDirectory
-from shared.events import LinkReason, NoticeDecision, RequestClassified
+from shared.events import LinkReason, NoticeDecision
 from shared.submission import InstrumentType, Submission
 from tests.unit.classifier.support import RECEIVED, shipped_policy, submission
 
@@ -217,18 +219,12 @@ def test_a_re_issue_of_a_withdrawn_instrument_or_a_copy_of_a_duplicate_is_not_on
 def test_a_duplicate_plans_no_notice_of_its_own() -> None:
     sub = submission(document_text=SUMMONS_TEXT)
     verdict = classify(sub, DIRECTORY, shipped_policy(), sub.received_at)
-    classified = RequestClassified(
-        request_id="r-2",
-        **dict(verdict),
-        submission=sub,
-        classified_at=RECEIVED,
-        caused_by="e-2",
-    )
-    original = plan_request(classified, (), DIRECTORY, RECEIVED)
+    classified = verdict_event("r-2", verdict, VerdictInputs(sub, ()), RECEIVED, "e-2")
+    original = plan_request(classified, sub, (), DIRECTORY, RECEIVED)
     assert original
     assert all(p.ruling.decision is NoticeDecision.NOW for p in original)
     duplicate = plan_request(
-        classified.model_copy(update={"duplicate_of": "r-1"}), (), DIRECTORY, RECEIVED
+        classified.model_copy(update={"duplicate_of": "r-1"}), sub, (), DIRECTORY, RECEIVED
     )
     assert [(p.ruling.decision, p.ruling.reason) for p in duplicate] == [
         (NoticeDecision.NOT_APPLICABLE, "DUPLICATE_SUBMISSION")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from services.classifier.domain import classify
+from services.classifier.handlers import verdict_event
+from services.classifier.history import VerdictInputs
 from services.notifier.planning import plan_request
 from shared.accounts import Account, AccountDirectory
 from shared.events import RequestClassified
@@ -63,8 +65,9 @@ def test_evidence_names_a_found_account_by_its_handle_not_the_personal_identifie
     handle: str,
 ) -> None:
     evidence = _evidence(_verdict(handle))
-    assert "account @critic" in evidence
+    assert "account target 1" in evidence
     assert handle not in evidence
+    assert "critic" not in evidence.casefold()
     assert not EMAIL.search(evidence)
     assert not PHONE.search(evidence)
 
@@ -72,15 +75,16 @@ def test_evidence_names_a_found_account_by_its_handle_not_the_personal_identifie
 @pytest.mark.parametrize(
     ("handle", "label"),
     [
-        ("nobody@example.org", "[e-mail address]"),
-        ("+1 202 555 0199", "[phone number]"),
-        ("Nobody Here", "[display name]"),
-        ("https://social.example/@nobody", "https://social.example/@nobody"),
+        ("nobody@example.org", "target 1"),
+        ("+1 202 555 0199", "target 1"),
+        ("Nobody Here", "target 1"),
+        ("https://social.example/@nobody", "target 1"),
     ],
 )
-def test_a_target_not_found_is_reported_by_its_form(handle: str, label: str) -> None:
+def test_a_target_not_found_is_reported_by_its_reference(handle: str, label: str) -> None:
     evidence = _evidence(_verdict(handle))
     assert f"not in the account directory: {label}" in evidence
+    assert "nobody" not in evidence.casefold()
     assert not EMAIL.search(evidence)
     assert not PHONE.search(evidence)
 
@@ -88,24 +92,20 @@ def test_a_target_not_found_is_reported_by_its_form(handle: str, label: str) -> 
 def test_an_ambiguous_display_name_is_reported_and_resolves_to_no_account() -> None:
     verdict = _verdict("Sam Lee")
     assert verdict.targets[0].found is False
-    assert "[display name] (fits 2 accounts)" in _evidence(verdict)
+    assert "target 1 (fits 2 accounts)" in _evidence(verdict)
+    assert "Sam Lee" not in _evidence(verdict)
 
 
 def _classified(submission: Submission, verdict: Verdict) -> RequestClassified:
-    return RequestClassified(
-        request_id="req-1",
-        **verdict.model_dump(),
-        submission=submission,
-        classified_at=RECEIVED,
-        caused_by="evt-1",
-    )
+    """The event as the classifier publishes it (v3: targets by reference only)."""
+    return verdict_event("req-1", verdict, VerdictInputs(submission, ()), RECEIVED, "evt-1")
 
 
 @pytest.mark.parametrize("handle", FORMS)
 def test_the_notifier_finds_the_same_account_and_reaches_it_by_email(handle: str) -> None:
     submission = _submission(handle)
     verdict = classify(submission, DIRECTORY, shipped_policy(), RECEIVED)
-    [plan] = plan_request(_classified(submission, verdict), (), DIRECTORY, RECEIVED)
+    [plan] = plan_request(_classified(submission, verdict), submission, (), DIRECTORY, RECEIVED)
     assert plan.notice.account_key == "u-1"
     assert plan.notice.channel == "email"
 
@@ -113,5 +113,5 @@ def test_the_notifier_finds_the_same_account_and_reaches_it_by_email(handle: str
 def test_one_account_named_twice_in_two_forms_gets_one_notice() -> None:
     submission = _submission("owner@example.org", "@critic")
     verdict = classify(submission, DIRECTORY, shipped_policy(), RECEIVED)
-    plans = plan_request(_classified(submission, verdict), (), DIRECTORY, RECEIVED)
+    plans = plan_request(_classified(submission, verdict), submission, (), DIRECTORY, RECEIVED)
     assert len({p.notice.notice_id for p in plans}) == 1

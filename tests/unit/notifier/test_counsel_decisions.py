@@ -3,7 +3,7 @@ counsel handler with a fake unit of work (no broker or database)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -247,12 +247,7 @@ class FakeUnitOfWork:
     async def add_counsel_action(self, event_id: str, action: CounselAction) -> bool:
         if any(a == action for a in self.record.counsel):
             return False
-        self.record = RequestRecord(
-            self.record.request_id,
-            self.record.verdict,
-            self.record.amendments,
-            (*self.record.counsel, action),
-        )
+        self.record = replace(self.record, counsel=(*self.record.counsel, action))
         return True
 
     async def apply_plan(self, plan: NoticePlan, traceparent: str | None) -> bool:
@@ -275,7 +270,9 @@ def _classified(verdict: Verdict, submission: Submission) -> RequestClassified:
 
 async def test_the_handler_keeps_the_decision_replans_and_publishes() -> None:
     verdict = _verdict("GRAND_JURY_SUBPOENA", "subpoena", "REQUESTER_IDENTITY_UNVERIFIED")
-    uow = FakeUnitOfWork(RequestRecord("req-1", _classified(verdict, _submission()), ()))
+    uow = FakeUnitOfWork(
+        RequestRecord("req-1", _classified(verdict, _submission()), (), submission=_submission())
+    )
     published: list[tuple[EventData, str]] = []
 
     async def publish(event: EventData, event_id: str) -> None:

@@ -20,7 +20,7 @@ from services.notifier.domain.notice import (
     notice_locale,
     render_notice,
 )
-from shared.events import NoticeTarget, RequestClassified
+from shared.events import NoticeTarget, RequestClassified, TargetReference
 from shared.submission import DataCategory, Submission
 from shared.verdict import (
     Authority,
@@ -29,7 +29,6 @@ from shared.verdict import (
     Risk,
     RiskFactor,
     RiskLevel,
-    TargetMatch,
 )
 
 INJECTION = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -37,8 +36,8 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
 
 
-def classified(agency: str = "U.S. Customs and Border Protection") -> RequestClassified:
-    submission = Submission.model_validate(
+def submission(agency: str = "U.S. Customs and Border Protection") -> Submission:
+    return Submission.model_validate(
         {
             "external_ref": "CBP-1",
             "received_via": "fax",
@@ -61,6 +60,9 @@ def classified(agency: str = "U.S. Customs and Border Protection") -> RequestCla
             "stated_purpose": "Investigate the private person jane.doe@example.net",
         }
     )
+
+
+def classified() -> RequestClassified:
     return RequestClassified(
         request_id="req-42",
         policy_version="test",
@@ -77,11 +79,7 @@ def classified(agency: str = "U.S. Customs and Border Protection") -> RequestCla
             factors=(RiskFactor(code="ANON_SPEAKER_UNMASKING", weight=30, evidence="anon"),),
         ),
         recommended_action=RecommendedAction.CHALLENGE,
-        targets=(
-            TargetMatch(handle="@alt_agency", found=True),
-            TargetMatch(handle="@someone_else", found=True),
-        ),
-        submission=submission,
+        targets=(TargetReference(index=1, found=True), TargetReference(index=2, found=True)),
         classified_at=datetime(2017, 3, 14, 18, tzinfo=UTC),
         caused_by="evt-1",
     )
@@ -91,7 +89,7 @@ TARGET = NoticeTarget(handle="@alt_agency", platform_user_id="tw-1")
 
 
 def test_html_autoescapes_a_hostile_agency_name() -> None:
-    rendered = render_notice(classified(agency=INJECTION), TARGET)
+    rendered = render_notice(classified(), submission(agency=INJECTION), TARGET)
     assert "<script>" not in rendered.html
     assert "<img" not in rendered.html
     assert "&lt;script&gt;" in rendered.html
@@ -100,7 +98,9 @@ def test_html_autoescapes_a_hostile_agency_name() -> None:
 
 
 def test_content_says_who_under_what_authority_which_data_and_by_when() -> None:
-    rendered = render_notice(classified(), TARGET, reason=NotifyReason.NOTICE_TO_ENABLE_CHALLENGE)
+    rendered = render_notice(
+        classified(), submission(), TARGET, reason=NotifyReason.NOTICE_TO_ENABLE_CHALLENGE
+    )
     for part in (rendered.text, rendered.html):
         assert "U.S. Customs and Border Protection" in part
         assert "administrative subpoena or summons" in part
@@ -115,7 +115,7 @@ def test_content_says_who_under_what_authority_which_data_and_by_when() -> None:
 
 
 def test_no_personal_data_beyond_what_is_intended() -> None:
-    rendered = render_notice(classified(), TARGET)
+    rendered = render_notice(classified(), submission(), TARGET)
     for part in (rendered.subject, rendered.text, rendered.html):
         assert EMAIL.search(part) is None  # not the requester's, not anyone in the document
         assert PHONE.search(part) is None
@@ -126,7 +126,7 @@ def test_no_personal_data_beyond_what_is_intended() -> None:
 
 
 def test_a_notice_after_a_gag_does_not_claim_nothing_was_disclosed() -> None:
-    rendered = render_notice(classified(), TARGET, reason=NotifyReason.NDO_EXPIRED)
+    rendered = render_notice(classified(), submission(), TARGET, reason=NotifyReason.NDO_EXPIRED)
     assert "have not disclosed" not in rendered.text
     assert "court order stopped us" in rendered.text
 
@@ -156,7 +156,9 @@ PLATFORM = Platform(
 
 
 def test_the_notice_speaks_in_the_platforms_name_never_dockets() -> None:
-    rendered = render_notice(classified(), TARGET, settings=NoticeSettings(platform=PLATFORM))
+    rendered = render_notice(
+        classified(), submission(), TARGET, settings=NoticeSettings(platform=PLATFORM)
+    )
     for part in (rendered.subject, rendered.text, rendered.html):
         assert "docket" not in part.casefold()
     assert "Chirp has received a legal request" in rendered.text
@@ -168,6 +170,7 @@ def test_a_spanish_reader_gets_spanish_wording_dates_and_labels() -> None:
     settings = NoticeSettings(platform=PLATFORM)
     rendered = render_notice(
         classified(),
+        submission(),
         TARGET,
         reason=NotifyReason.NOTICE_TO_ENABLE_CHALLENGE,
         settings=settings,
@@ -230,12 +233,13 @@ def test_an_operators_own_templates_win_and_add_languages(tmp_path: Path) -> Non
     )
     settings = NoticeSettings(platform=PLATFORM, templates_dir=tmp_path, default_locale="de")
 
-    rendered = render_notice(classified(), TARGET, settings=settings, locale="fr")
+    rendered = render_notice(classified(), submission(), TARGET, settings=settings, locale="fr")
 
     assert rendered.locale == "de"
     assert rendered.text == "Chirp hat eine Anfrage erhalten.\n"
     assert rendered.subject.startswith("Eine rechtliche Anfrage")
-    assert render_notice(classified(), TARGET, settings=settings, locale="es").locale == "es"
+    spanish = render_notice(classified(), submission(), TARGET, settings=settings, locale="es")
+    assert spanish.locale == "es"
 
 
 def test_wording_that_misses_a_data_category_is_refused(tmp_path: Path) -> None:
@@ -250,7 +254,11 @@ def test_wording_that_misses_a_data_category_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="payment_info"):
         render_notice(
-            classified(), TARGET, settings=NoticeSettings(templates_dir=tmp_path), locale="xx"
+            classified(),
+            submission(),
+            TARGET,
+            settings=NoticeSettings(templates_dir=tmp_path),
+            locale="xx",
         )
 
 
