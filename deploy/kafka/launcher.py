@@ -74,6 +74,9 @@ CLUSTER_SIZE: Final = 3
 CLUSTER_MIN_INSYNC_REPLICAS: Final = 2
 #: Single-partition topic the readiness probe writes to and reads back from.
 PROBE_TOPIC: Final = "docket.broker-probe"
+#: How long a (re)started broker may take to serve: seconds on a quiet machine, minutes
+#: on a loaded one (a restart that gives up takes every later test on that broker down).
+READY_WITHIN_S: Final = 300.0
 PROBE_GROUP: Final = "docket.broker-probe"
 LOG_TAIL_LINES: Final = 40
 
@@ -294,7 +297,7 @@ class KafkaBroker:
         """Whether the broker process was started and has not exited."""
         return self._process is not None and self._process.returncode is None
 
-    async def start(self, *, ready_within: float = 120.0) -> None:
+    async def start(self, *, ready_within: float = READY_WITHIN_S) -> None:
         """Format storage if new, start the broker and wait until it serves produce and fetch."""
         if self.running:
             return
@@ -394,7 +397,7 @@ class KafkaBroker:
                 + output.decode(errors="replace").strip()
             )
 
-    async def wait_ready(self, *, within: float = 120.0) -> None:
+    async def wait_ready(self, *, within: float = READY_WITHIN_S) -> None:
         """Wait until a record produced with acks=all can be fetched back.
 
         Also waits for the group coordinator, so consumer groups work right away.
@@ -624,7 +627,7 @@ async def secure(access: KafkaAccess, **topic_options: Any) -> None:
 
 
 async def ensure_kafka(
-    data_dir: Path, *, port: int = 0, ready_within: float = 120.0
+    data_dir: Path, *, port: int = 0, ready_within: float = READY_WITHIN_S
 ) -> tuple[KafkaAccess, KafkaBroker | None]:
     """How to reach a Kafka with the project topics and ACLs, and the broker if we
     started one.
