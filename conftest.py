@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.system",
     "tests.fixtures.browser",
+    "tests.fixtures.console",
 ]
