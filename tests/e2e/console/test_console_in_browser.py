@@ -9,6 +9,7 @@ each page as a PNG there."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -46,8 +47,26 @@ async def submit(system: DocketSystem, path: Path) -> str:
         )
     assert response.status_code == 202, response.text
     request_id: str = response.json()["request_id"]
-    await system.wait_for_history(request_id, lambda h: bool(h["notifications"]))
+    await settled(system, request_id)
     return request_id
+
+
+async def settled(system: DocketSystem, request_id: str, timeout_s: float = 90.0) -> dict[str, Any]:
+    """The request's history once its notice is decided; audit briefly unavailable
+    (503 on a loaded machine) is waited out like a history not there yet."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            history = await system.history(request_id)
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code != 503:
+                raise
+            history = None
+        if history is not None and history["notifications"]:
+            return history
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{request_id} never settled: {history}")
+        await asyncio.sleep(0.3)
 
 
 async def check_page(page: Page, name: str, report: dict[str, list[str]]) -> None:
@@ -66,8 +85,7 @@ async def test_legal_staff_review_the_customs_summons(
 ) -> None:
     system = console_system.system
     request_id = await submit(system, CUSTOMS)
-    history = await system.history(request_id)
-    assert history is not None
+    history = await settled(system, request_id)
     factors = history["classification"]["risk"]["factors"]
     assert history["classification"]["recommended_action"] == "challenge"
     # axe-core is injected as a script the console's Content-Security-Policy (rightly)
@@ -104,8 +122,9 @@ async def test_legal_staff_review_the_customs_summons(
         verifier_key = await _key(system)
         assert verifier_key
         await expect(badge).to_have_attribute("data-verifier-key", verifier_key)
-        leaves = ",".join(str(event["leaf_index"]) for event in history["events"])
-        await expect(badge).to_have_attribute("data-leaf-indexes", leaves)
+        # every event of the request's history so far (more may have arrived since)
+        shown = (await badge.get_attribute("data-leaf-indexes") or "").split(",")
+        assert {str(event["leaf_index"]) for event in history["events"]} <= set(shown)
         await check_page(page, "request", report)
 
         verify = page.locator("#form-verify-requester")
@@ -133,8 +152,7 @@ async def test_legal_staff_review_the_customs_summons(
         await check_page(page, "request-after-decisions", report)
 
         # recorded as the person, through the console's key
-        after = await system.history(request_id)
-        assert after is not None
+        after = await settled(system, request_id)
         authors = {a["type"]: a["author"] for a in after["counsel"]["actions"]}
         assert authors["RequesterVerificationRecorded"].startswith("console:dev-")
         assert authors["ProductionDecided"] == authors["RequesterVerificationRecorded"]
