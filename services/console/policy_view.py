@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CASES_DIR = REPO / "tests" / "policy_cases"
 #: How many of the latest requests the shadow comparison looks at.
 RECENT = 25
+MAX_PAGES = 20
 
 
 @dataclass(frozen=True)
@@ -53,19 +54,32 @@ def _accounts(path: Path | None) -> AccountDirectory:
     return AccountDirectory.from_jsonl(path) if path else AccountDirectory(())
 
 
+async def _latest(user: ConsoleUser, context: Console) -> list[str]:
+    """The ids of the :data:`RECENT` latest requests (audit lists oldest first: read
+    up to :data:`MAX_PAGES` pages and keep the end)."""
+    ids: list[str] = []
+    params: dict[str, Any] = {"limit": 500}
+    for _ in range(MAX_PAGES):
+        listing = await context.upstream.audit(user, "/v1/requests", params=params)
+        if listing.status_code != 200:
+            break
+        page = listing.json()
+        ids = (ids + [item["request_id"] for item in page["items"]])[-RECENT:]
+        if not page.get("next_cursor"):
+            break
+        params = {"limit": 500, "cursor": page["next_cursor"]}
+    return ids
+
+
 async def shadow_rows(
     user: ConsoleUser, context: Console, policies: Policies
 ) -> list[dict[str, Any]]:
     """Each recent request the candidate decides differently: its id and the lines of
     ``services.classifier.shadow.differences``."""
     assert policies.candidate is not None
-    listing = await context.upstream.audit(user, "/v1/requests", params={"limit": RECENT})
-    if listing.status_code != 200:
-        return []
     accounts = _accounts(context.settings.accounts_file)
     rows = []
-    for item in listing.json()["items"]:
-        request_id = item["request_id"]
+    for request_id in await _latest(user, context):
         response = await context.upstream.audit(user, f"/v1/requests/{request_id}")
         if response.status_code != 200:
             continue

@@ -101,7 +101,6 @@ async def test_legal_staff_review_the_customs_summons(
 
         await page.goto(f"{console_system.url}/queue")
         row = page.locator("tr", has=page.locator(f'a[href="/requests/{request_id}"]'))
-        print("DEBUG", page.url, (await page.content())[:3000])
         await expect(row).to_have_count(1)
         await expect(row).to_contain_text(history["classification"]["authority"]["code"])
         await check_page(page, "queue", report)
@@ -165,6 +164,11 @@ async def test_legal_staff_review_the_customs_summons(
 
         await page.goto(f"{console_system.url}/policy")
         await expect(page.locator("body")).to_contain_text("cases pass every field")
+        # the candidate policy names the secrecy factor differently
+        shadow = page.locator("tr", has=page.locator(f'a[href="/requests/{request_id}"]'))
+        await expect(shadow).to_contain_text(
+            "factors +SECRECY_ASKED_WITHOUT_ORDER -NONBINDING_SECRECY_DEMAND"
+        )
         await check_page(page, "policy", report)
     finally:
         await context.close()
