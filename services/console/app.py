@@ -13,6 +13,7 @@ import httpx
 import structlog
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -159,6 +160,15 @@ def install_frame(app: FastAPI) -> None:
         log.warning("upstream_down", upstream=error.service, reason=error.detail)
         detail = f"{error.service} did not answer ({error.detail}); try again shortly"
         return _error_page(request, 502, "A Docket service did not answer", detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_query(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
+            for e in error.errors()
+        )
+        return _error_page(request, 422, "Check what you entered", detail)
 
     @app.exception_handler(HTTPException)
     async def http_problem(request: Request, error: Exception) -> Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.auth import ConsoleUser
@@ -190,69 +192,63 @@ def _period(start: date | None, end: date | None) -> tuple[date, date]:
     )
 
 
-def _period_query(start: date, end: date) -> dict[str, str]:
-    return {"from": f"{start.isoformat()}T00:00:00Z", "to": f"{end.isoformat()}T00:00:00Z"}
+@dataclass(frozen=True)
+class Period:
+    """A report period from the page's ``from``/``to`` dates (default: ten years)."""
+
+    start: date
+    end: date
+
+    @property
+    def query(self) -> dict[str, str]:
+        return {
+            "from": f"{self.start.isoformat()}T00:00:00Z",
+            "to": f"{self.end.isoformat()}T00:00:00Z",
+        }
 
 
-@router.get("/report", response_class=HTMLResponse)
-async def report(
-    request: Request,
-    user: Staff,
-    context: Context,
+def period(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
-) -> Response:
-    begin, finish = _period(start, end)
-    response = await context.upstream.audit(
-        user, "/v1/reports/transparency", params=_period_query(begin, finish)
-    )
+) -> Period:
+    return Period(*_period(start, end))
+
+
+ReportPeriod = Annotated[Period, Depends(period)]
+
+
+async def _report(user: ConsoleUser, context: Console, path: str, params: dict[str, str]) -> bytes:
+    response = await context.upstream.audit(user, path, params=params)
     if response.status_code == 422:
         raise PageProblem(422, "Not a report period", "pick a period after 2000, at most 100 years")
     if response.status_code != 200:
         raise _upstream_problem("audit", response.status_code)
-    return render(
-        request,
-        "report.html.jinja",
-        {"report": response.json(), "start": begin, "end": finish},
-        user,
-    )
+    return response.content
+
+
+@router.get("/report", response_class=HTMLResponse)
+async def report(request: Request, user: Staff, context: Context, when: ReportPeriod) -> Response:
+    body = await _report(user, context, "/v1/reports/transparency", when.query)
+    values = {"report": json.loads(body), "start": when.start, "end": when.end}
+    return render(request, "report.html.jinja", values, user)
 
 
 @router.get("/report.csv")
-async def report_csv(
-    user: Staff,
-    context: Context,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
-) -> Response:
-    begin, finish = _period(start, end)
-    response = await context.upstream.audit(
-        user, "/v1/reports/transparency", params={**_period_query(begin, finish), "format": "csv"}
-    )
-    if response.status_code != 200:
-        raise _upstream_problem("audit", response.status_code)
-    name = f"transparency-{begin.isoformat()}-{finish.isoformat()}.csv"
+async def report_csv(user: Staff, context: Context, when: ReportPeriod) -> Response:
+    query = {**when.query, "format": "csv"}
+    body = await _report(user, context, "/v1/reports/transparency", query)
+    name = f"transparency-{when.start.isoformat()}-{when.end.isoformat()}.csv"
     return Response(
-        response.content,
+        body,
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
 @router.get("/report/chart.svg")
-async def report_chart(
-    user: Staff,
-    context: Context,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
-) -> Response:
-    begin, finish = _period(start, end)
-    response = await context.upstream.audit(
-        user, "/v1/reports/transparency/chart.svg", params=_period_query(begin, finish)
-    )
-    if response.status_code != 200:
-        raise _upstream_problem("audit", response.status_code)
-    return Response(response.content, media_type="image/svg+xml")
+async def report_chart(user: Staff, context: Context, when: ReportPeriod) -> Response:
+    body = await _report(user, context, "/v1/reports/transparency/chart.svg", when.query)
+    return Response(body, media_type="image/svg+xml")
 
 
 @router.get("/policy", response_class=HTMLResponse)

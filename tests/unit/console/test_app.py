@@ -85,3 +85,16 @@ async def test_a_tampered_session_cookie_is_no_session() -> None:
         page = await client.get("/report")
         assert page.status_code == 303
         assert page.headers["location"].startswith("/signin")
+
+
+async def test_a_mistyped_query_is_answered_as_a_page_naming_the_field() -> None:
+    development = SETTINGS.model_copy(update={"development_mode": True})
+    async with client_of(development) as client:
+        form = await client.get("/signin/dev")
+        match = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert match
+        await client.post("/signin/dev", data={"role": "reader", "csrf_token": match.group(1)})
+        page = await client.get("/report?from=last-year")
+        assert page.status_code == 422
+        assert page.headers["content-type"].startswith("text/html")
+        assert "from: Input should be a valid date" in page.text
