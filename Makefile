@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 .PHONY: install run test lint format unit integration e2e bench chaos soak clean help contract screenshots
 
 help:
-	@echo "make run        start Kafka, PostgreSQL and the four services; submit examples/ (ONCE=1 exits after the summary)"
+	@echo "make run        start Kafka, PostgreSQL, the four services and the web console; submit examples/ (ONCE=1 exits after the summary)"
 	@echo "make test       install everything, lint, and run every test (unit, contract, integration, e2e)"
 	@echo "make lint       ruff and mypy"
 	@echo "make unit       only the tests that need no broker or database"

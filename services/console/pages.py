@@ -21,6 +21,7 @@ from services.console.views import (
     event_leaves,
     gag_in_force,
     parse_time,
+    shows,
     submission_of,
     targets_of,
     verdict_of,
@@ -139,7 +140,6 @@ async def request_page(
     due = parse_time(instrument.get("response_deadline"))
     recorded = request.query_params.get("recorded")
     awaited = request.query_params.get("event")
-    event_ids = {event["event_id"] for event in history.get("events") or []}
     return render(
         request,
         "request.html.jinja",
@@ -158,7 +158,7 @@ async def request_page(
             "verifier_key": (await _public_key(context, user)).get("note_verifier_key", ""),
             "jaeger_url": (context.settings.jaeger_url or "").rstrip("/"),
             "recorded": ACTIONS[recorded].label if recorded in ACTIONS else None,
-            "awaiting": awaited if awaited and awaited not in event_ids else None,
+            "awaiting": awaited if awaited and not shows(history, awaited) else None,
             "problems": problems or {},
             "values": values or {},
             "failed_action": next(iter(problems), None) if problems else None,

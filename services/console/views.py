@@ -118,3 +118,32 @@ def verdict_of(history: dict[str, Any]) -> dict[str, Any] | None:
     """The classifier's verdict as the page shows it (None before classification)."""
     classification: dict[str, Any] | None = history.get("classification") or None
     return classification
+
+
+#: The events of counsel's decisions, each one entry of the history's ``counsel.actions``.
+COUNSEL_EVENTS = frozenset(
+    {
+        "RequesterVerificationRecorded",
+        "VerdictOverridden",
+        "HoldEnded",
+        "NoticeWithheldForGood",
+        "ProductionDecided",
+        "RequestAssigned",
+        "CommentAdded",
+    }
+)
+
+
+def shows(history: dict[str, Any], event_id: str) -> bool:
+    """Whether the page shows the event ``event_id`` and what it changed: audit's log
+    holds it, and its view of the request (projected beside the log, a moment later)
+    has folded in every decision and amendment the log holds."""
+    events = history.get("events") or []
+    if all(event.get("event_id") != event_id for event in events):
+        return False
+    decisions = sum(1 for event in events if event.get("type") in COUNSEL_EVENTS)
+    amendments = sum(1 for event in events if event.get("type") == "RequestAmended")
+    return (
+        len((history.get("counsel") or {}).get("actions") or []) >= decisions
+        and len(history.get("amendments") or []) >= amendments
+    )

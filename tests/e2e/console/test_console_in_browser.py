@@ -134,6 +134,7 @@ async def test_legal_staff_review_the_customs_summons(
         await verify.get_by_label("Reason").fill("called the number in CBP's published directory")
         await verify.get_by_role("button", name="Record verification").click()
         await expect(page.locator("#result")).to_contain_text("Recorded: requester verification")
+        await expect(page.locator("#result")).to_contain_text("in the history", timeout=30_000)
         history_table = page.locator("table.history")
         await expect(history_table).to_contain_text("RequesterVerificationRecorded", timeout=30_000)
 
@@ -144,6 +145,7 @@ async def test_legal_staff_review_the_customs_summons(
         await production.get_by_label("Reason").fill("challenged: 1509 reaches import records only")
         await production.get_by_role("button", name="Record production").click()
         await expect(page.locator("#result")).to_contain_text("Recorded: production decision")
+        await expect(page.locator("#result")).to_contain_text("in the history", timeout=30_000)
         await expect(history_table).to_contain_text("ProductionDecided", timeout=30_000)
         await expect(page.locator("section", has_text="Production decided")).to_contain_text(
             "do not produce"

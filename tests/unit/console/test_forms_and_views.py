@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.console.forms import decision_of, field_problems
-from services.console.views import countdown, gag_in_force, targets_of
+from services.console.views import countdown, gag_in_force, shows, targets_of
 from shared.auth.keys import DelegationRefused, Principal, Role, acting_for
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -162,3 +162,16 @@ def test_a_key_never_acts_above_itself(
 ) -> None:
     with pytest.raises(DelegationRefused, match=why):
         acting_for(key, subject, role, natsec)
+
+
+def test_a_recorded_decision_is_shown_once_the_view_has_folded_it_in() -> None:
+    logged = {
+        "events": [
+            {"event_id": "e1", "type": "RequestReceived"},
+            {"event_id": "e2", "type": "ProductionDecided"},
+        ],
+        "counsel": {"actions": []},
+    }
+    assert not shows(logged, "e3")  # not in the log yet
+    assert not shows(logged, "e2")  # in the log, not yet in the view
+    assert shows({**logged, "counsel": {"actions": [{"type": "ProductionDecided"}]}}, "e2")
