@@ -11,15 +11,16 @@ STAMP := $(VENV)/.installed
 ONCE ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format unit integration e2e bench chaos soak clean help contract
+.PHONY: install run test lint format unit integration e2e bench chaos soak clean help contract screenshots
 
 help:
-	@echo "make run        start Kafka, PostgreSQL and the four services; submit examples/ (ONCE=1 exits after the summary)"
+	@echo "make run        start Kafka, PostgreSQL, the four services and the web console; submit examples/ (ONCE=1 exits after the summary)"
 	@echo "make test       install everything, lint, and run every test (unit, contract, integration, e2e)"
 	@echo "make lint       ruff and mypy"
 	@echo "make unit       only the tests that need no broker or database"
 	@echo "make soak       an hour of steady load with faults: memory and lag per service (SOAK_MINUTES=60)"
 	@echo "make bench      throughput/latency/memory on the real stack (COMPARE=old.json, BENCH_ARGS=...)"
+	@echo "make screenshots  the web console's pages as PNGs in docs/console/ (its browser test)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,13 @@ test: install
 	$(MAKE) --no-print-directory lint
 	$(PY) -m deploy.tools asyncapi axe oidc_provider  # @asyncapi/parser, axe-core, oidc-provider from npm
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# The web console's screenshots (docs/console/*.png), taken by its browser test on the
+# real stack (tests/e2e/console): Debian's chromium and axe-core installed where missing.
+screenshots: install
+	$(PY) -m deploy.tools chromium axe
+	DOCKET_CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest -p no:cacheprovider \
+		tests/e2e/console/test_console_in_browser.py -k customs_summons $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider tests/unit tests/contract $(PYTEST_ARGS)

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.system",
     "tests.fixtures.browser",
     "tests.fixtures.oidc",
+    "tests.fixtures.console",
 ]

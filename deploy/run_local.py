@@ -104,7 +104,11 @@ LOCAL_KEYS = {
     ),
     "reader": KeySpec("on-call", Role.READER),
     "auditor": KeySpec("auditor", Role.AUDITOR),
+    # the web console's: acts only for the person signed in to it (docs/console.md)
+    "console": KeySpec("console", Role.LEGAL, national_security=True, delegates=True),
 }
+#: The web console's port (``DOCKET_CONSOLE_PORT``).
+CONSOLE_PORT = 8084
 
 
 async def local_keys(database_url: str) -> dict[str, str]:
@@ -131,6 +135,7 @@ def print_keys(keys: dict[str, str]) -> None:
     for name, secret in keys.items():
         spec = LOCAL_KEYS[name]
         what = spec.role.value + (" + national security" if spec.national_security else "")
+        what += " (acts for the console's signed-in people)" if spec.delegates else ""
         owner = f" for {spec.organisation}" if spec.organisation else ""
         say(f"  {name:<10} {spec.client_id:<15} {what}{owner}")
         say(f"             {secret}   (.run/keys/{name})")
@@ -154,6 +159,47 @@ def start_services(
             stderr=subprocess.STDOUT,
         )
     return processes
+
+
+def start_console(env: dict[str, str], key: str, jaeger_url: str | None) -> subprocess.Popen[bytes]:
+    """The web console as a process: no database, no Kafka; it calls intake and audit
+    with its delegating key. Development mode: the local sign-in (no identity provider
+    on a developer's machine)."""
+    log_file = (RUN / "logs" / "console.log").open("ab")
+    console_env = {
+        **env,
+        "DOCKET_CONSOLE_PORT": str(CONSOLE_PORT),
+        "DOCKET_CONSOLE_API_KEY": key,
+        "DOCKET_DEVELOPMENT_MODE": "true",
+        "DOCKET_INTAKE_URL": f"http://127.0.0.1:{SERVICES['intake']}",
+        "DOCKET_AUDIT_URL": f"http://127.0.0.1:{SERVICES['audit']}",
+    }
+    if jaeger_url:
+        console_env["DOCKET_JAEGER_URL"] = jaeger_url
+    return subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "serve", "console"],
+        cwd=REPO,
+        env=console_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def wait_console(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    url = f"http://127.0.0.1:{CONSOLE_PORT}/healthz"
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as client:
+        while asyncio.get_running_loop().time() < deadline:
+            if process.poll() is not None:
+                raise SystemExit("the console exited during start: see .run/logs/console.log")
+            try:
+                if (await client.get(url)).status_code == 200:
+                    say(f"  console    ready on http://127.0.0.1:{CONSOLE_PORT}")
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise SystemExit("the console did not start: see .run/logs/console.log")
 
 
 def stop_services(processes: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -337,6 +383,10 @@ async def run(once: bool) -> int:
             say("starting the services (logs in .run/logs) ...")
             processes = start_services(env, kafka, database_urls)
             await wait_ready(processes, timeout_s=120)
+            processes["console"] = start_console(
+                env, keys["console"], jaeger.ui_url if jaeger is not None else None
+            )
+            await wait_console(processes["console"], timeout_s=60)
             print_keys(keys)
             say("submitting examples/requests with the legal key ...")
             request_ids = await submit_examples(keys["legal"])
@@ -354,6 +404,7 @@ async def run(once: bool) -> int:
                 "the national security letter is visible only with the natsec key; "
                 "the reader and auditor keys read history without document text or contacts"
             )
+            say(f"web console: http://127.0.0.1:{CONSOLE_PORT} (local sign-in: development only)")
             if once:
                 return 0
             viewer = f", traces {jaeger.ui_url}" if jaeger is not None else ""
@@ -361,6 +412,7 @@ async def run(once: bool) -> int:
                 "Docket is running: intake http://127.0.0.1:8080, audit http://127.0.0.1:8083"
                 f"{viewer}. Ctrl-C stops it."
             )
+
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):

@@ -189,7 +189,9 @@ COMMANDS: dict[str, Command | Group] = {
         "shared.migrate:migrate_cli",
         "apply migrations, create the service roles, grant (as the owner role)",
     ),
-    "serve": Command("shared.cli:serve", "run one service: intake, classifier, notifier or audit"),
+    "serve": Command(
+        "shared.cli:serve", "run one service: intake, classifier, notifier, audit or console"
+    ),
     "completion": Command("shared.cli:completion", "print the shell completion script"),
 }
 
@@ -326,6 +328,7 @@ class Service(StrEnum):
     classifier = "classifier"
     notifier = "notifier"
     audit = "audit"
+    console = "console"
 
 
 def serve(service: Annotated[Service, typer.Argument(help="the service to run")]) -> None:

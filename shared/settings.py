@@ -331,3 +331,30 @@ class MigrateSettings(DatabaseSettings):
             "audit": self.audit_database_password,
         }
         return {service: password for service, password in found.items() if password}
+
+
+class ConsoleSettings(CommonSettings):
+    """The web console (``services/console``, ``docs/console.md``)."""
+
+    port: int = Field(default=8084, validation_alias=AliasChoices("DOCKET_CONSOLE_PORT"))
+    #: Where the console calls intake and audit (server to server).
+    intake_url: str = "http://127.0.0.1:8080"
+    audit_url: str = "http://127.0.0.1:8083"
+    #: The console's own API key: created with ``docket keys create console --role legal
+    #: --delegates`` (add ``--national-security`` if national-security counsel use it);
+    #: it acts only for the signed-in person, never above its own role.
+    console_api_key: SecretStr | None = None
+    #: Signs the session cookie (32+ characters); required outside development mode.
+    console_session_secret: SecretStr | None = None
+    #: The console's public address (``https://docket.example.org``): cookies are
+    #: ``Secure`` when it is https.
+    console_public_url: str = "http://127.0.0.1:8084"
+    #: Jaeger's UI, for the trace links of a request's history; none: no links.
+    jaeger_url: str | None = None
+    #: The active and candidate policies the policy page compares, and the case files
+    #: it runs ``docket policy test`` on.
+    policy_dir: Path | None = None
+    shadow_policy_dir: Path | None = None
+    policy_cases_dir: Path | None = None
+    #: Upstream calls give up after this long (the page says which service was slow).
+    console_upstream_timeout_s: float = Field(default=10.0, gt=0.0)

@@ -214,12 +214,20 @@ def keys_create(
         bool,
         typer.Option("--national-security", help="the key also sees national-security process"),
     ] = False,
+    delegates: Annotated[
+        bool,
+        typer.Option(
+            "--delegates",
+            help="the web console's key: acts only for a signed-in person, in their role"
+            " (never above the key's own; docs/console.md)",
+        ),
+    ] = False,
     database_url: OwnerDatabaseUrl = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Create an API key; its secret is shown only once."""
     try:
-        spec = key_spec(client_id, role.value, organisation, national_security)
+        spec = key_spec(client_id, role.value, organisation, national_security, delegates)
     except ValueError as error:
         fail(ExitCode.USAGE, str(error))
 
@@ -234,11 +242,13 @@ def keys_create(
                     "role": spec.role.value,
                     "organisation": spec.organisation,
                     "national_security": spec.national_security,
+                    "delegates": spec.delegates,
                     "secret": secret,
                 }
             )
             return
         scope = " + national security" if spec.national_security else ""
+        scope += " (acts for signed-in people)" if spec.delegates else ""
         owner = f" for {spec.organisation}" if spec.organisation else ""
         print(f"key {issued.key_id}: {spec.client_id}, {spec.role.value}{owner}{scope}")
         print(f"  secret (shown once, give it to the client as DOCKET_API_KEY): {secret}")
@@ -260,6 +270,7 @@ def keys_list(database_url: OwnerDatabaseUrl = None, json_output: JsonFlag = Fal
                         "role": key.role,
                         "national_security": key.national_security,
                         "organisation": key.organisation,
+                        "delegates": key.delegates,
                         "created_at": key.created_at.isoformat(),
                         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
                     }
@@ -270,6 +281,7 @@ def keys_list(database_url: OwnerDatabaseUrl = None, json_output: JsonFlag = Fal
         for key in keys:
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
             scope = "+national_security" if key.national_security else ""
+            scope += "+delegates" if key.delegates else ""
             print(
                 f"{key.key_id:<24} {key.client_id:<24} {key.role + scope:<28} "
                 f"created {key.created_at:%Y-%m-%d}  {state}  {key.organisation or ''}"

@@ -8,7 +8,15 @@ route's entry in ``shared.auth.policy`` by method and path template and answers:
   revoked one;
 - ``429`` with ``Retry-After``: the client used up its rate limit;
 - ``403``: the key's role may not call this route (a route missing from the table is
-  refused for everyone: fail closed).
+  refused for everyone: fail closed), or the call names a person
+  (:data:`ACTING_SUBJECT`) the key may not act for.
+
+A key with the delegation right (the web console's, ``docs/console.md``) calls only on
+behalf of a signed-in person: its calls carry :data:`ACTING_SUBJECT`,
+:data:`ACTING_ROLE` and :data:`ACTING_NATIONAL_SECURITY`, and are authorised, filtered
+and recorded as that person (``shared.auth.keys.acting_for``: never above the key's
+own role and scope; the author is ``console:<subject>``). Any other key sending them is
+refused, and a delegating key that names nobody is refused too.
 
 What a role may see of a request (its organisation, the national-security scope) is
 the route's business, through :func:`shared.auth.policy.may_see`; it answers ``404``.
@@ -27,7 +35,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from shared.auth.cache import CredentialCache, RateLimiter
-from shared.auth.keys import Principal
+from shared.auth.keys import DelegationRefused, Principal, acting_for
 from shared.auth.policy import Reach, policy_for, reach_of
 from shared.problems import problem_response
 
@@ -75,6 +83,7 @@ async def authorise(
     principal = await guard.credentials.principal(SecretStr(token.credentials))
     if principal is None:
         raise AuthProblem(401, "the API key is unknown or revoked")
+    principal = acting_principal(request, principal)
     structlog.contextvars.bind_contextvars(client_id=principal.client_id)
     wait_s = guard.limiter.wait_s(principal.client_id)
     if wait_s > 0:
@@ -89,6 +98,28 @@ async def authorise(
 
 
 Caller = Annotated[Authorised, Depends(authorise)]
+
+#: The headers a delegating key names the person it acts for with.
+ACTING_SUBJECT = "Docket-Acting-Subject"
+ACTING_ROLE = "Docket-Acting-Role"
+ACTING_NATIONAL_SECURITY = "Docket-Acting-National-Security"
+
+
+def acting_principal(request: Request, key: Principal) -> Principal:
+    """``key`` itself, or the person a delegating key acts for; ``403`` when the
+    headers and the key do not go together."""
+    subject = request.headers.get(ACTING_SUBJECT)
+    if subject is None:
+        if key.delegates:
+            raise AuthProblem(403, f"this key acts only for a person: send {ACTING_SUBJECT}")
+        return key
+    scope = request.headers.get(ACTING_NATIONAL_SECURITY, "false").strip().lower()
+    if scope not in ("true", "false"):
+        raise AuthProblem(403, f"{ACTING_NATIONAL_SECURITY} must be true or false")
+    try:
+        return acting_for(key, subject, request.headers.get(ACTING_ROLE, ""), scope == "true")
+    except DelegationRefused as error:
+        raise AuthProblem(403, str(error)) from None
 
 
 def install_guard(app: FastAPI, guard: Guard) -> None:

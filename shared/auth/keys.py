@@ -58,6 +58,11 @@ class Principal:
     #: The organisation a submitter submits for (``requester.agency``); None otherwise.
     organisation: str | None = None
     national_security: bool = False
+    #: The key may act for a signed-in person (the web console's key): every call
+    #: names the person, and is answered in the person's role (``acting_for``).
+    delegates: bool = False
+    #: The key that acts for this person (its client id); None: the key's own call.
+    via: str | None = None
 
     def owns(self, organisation: str | None) -> bool:
         """Whether a request of ``organisation`` (its ``requester.agency``) is this
@@ -77,6 +82,7 @@ class KeySpec:
     role: Role
     organisation: str | None = None
     national_security: bool = False
+    delegates: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,11 @@ def check_client_id(client_id: str) -> str:
 
 
 def key_spec(
-    client_id: str, role: str, organisation: str | None, national_security: bool
+    client_id: str,
+    role: str,
+    organisation: str | None,
+    national_security: bool,
+    delegates: bool = False,
 ) -> KeySpec:
     """A checked key description: a submitter needs an organisation, others have none."""
     try:
@@ -147,7 +157,9 @@ def key_spec(
         raise ValueError("a submitter key needs the organisation it submits for (--organisation)")
     if parsed is not Role.SUBMITTER and organisation:
         raise ValueError(f"a {parsed.value} key reads every organisation; give no organisation")
-    return KeySpec(check_client_id(client_id), parsed, organisation, national_security)
+    if delegates and parsed is Role.SUBMITTER:
+        raise ValueError("a submitter key cannot act for people (--delegates is for the console)")
+    return KeySpec(check_client_id(client_id), parsed, organisation, national_security, delegates)
 
 
 def parse_bootstrap_key(value: SecretStr, development_mode: bool) -> BootstrapKey:
@@ -175,3 +187,54 @@ def parse_bootstrap_key(value: SecretStr, development_mode: bool) -> BootstrapKe
             "(or set DOCKET_DEVELOPMENT_MODE=true on a development machine)"
         )
     return BootstrapKey(key_spec(client_id, role, None, flag == NATIONAL_SECURITY_FLAG), secret)
+
+
+# --- a key acting for a signed-in person (the web console, docs/console.md) -----------
+
+#: The roles a delegating key of each role may act in: never above its own. A legal
+#: key may act for legal staff, readers and auditors (each reaches no further than
+#: legal staff); a reader's or auditor's key only in its own role; a submitter's key
+#: never delegates.
+DELEGABLE: dict[Role, frozenset[Role]] = {
+    Role.LEGAL: frozenset({Role.LEGAL, Role.READER, Role.AUDITOR}),
+    Role.READER: frozenset({Role.READER}),
+    Role.AUDITOR: frozenset({Role.AUDITOR}),
+    Role.SUBMITTER: frozenset(),
+}
+#: The acting person's identity provider subject: printable, no spaces, no ':' first.
+_SUBJECT = re.compile(r"[A-Za-z0-9._@+-][A-Za-z0-9._@+|=-]{0,199}")
+#: The prefix of what a person acting through the console writes (``author``).
+CONSOLE_AUTHOR_PREFIX = "console:"
+
+
+class DelegationRefused(ValueError):
+    """A call naming a person that the key may not make for them."""
+
+
+def acting_for(key: Principal, subject: str, role_text: str, national_security: bool) -> Principal:
+    """The principal a delegating ``key`` becomes when it acts for the person
+    ``subject`` in ``role_text``: that role (never above the key's own, ``DELEGABLE``),
+    the national-security scope only if both have it, and ``console:<subject>`` as the
+    client id everything it writes is recorded under. Raises ``DelegationRefused``."""
+    if not key.delegates:
+        raise DelegationRefused("this key may not act for a person")
+    if _SUBJECT.fullmatch(subject) is None:
+        raise DelegationRefused(
+            "the acting subject must be 1-200 letters, digits or ._@+|=- characters"
+        )
+    try:
+        role = Role(role_text)
+    except ValueError:
+        raise DelegationRefused(f"the acting role {role_text!r} is not a role") from None
+    if role not in DELEGABLE[key.role]:
+        raise DelegationRefused(f"a {key.role.value} key may not act as {role.value}")
+    if national_security and not key.national_security:
+        raise DelegationRefused("this key may not act with the national-security scope")
+    return Principal(
+        key_id=key.key_id,
+        client_id=f"{CONSOLE_AUTHOR_PREFIX}{subject}",
+        role=role,
+        organisation=None,
+        national_security=national_security,
+        via=key.client_id,
+    )

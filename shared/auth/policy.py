@@ -60,6 +60,13 @@ _WRITERS = {Role.SUBMITTER: Reach.OWN_ORGANISATION, Role.LEGAL: Reach.ANY}
 
 
 _COUNSEL = {Role.LEGAL: Reach.ANY}
+#: The console's pages: every member of staff who signs in (not agency portals).
+_STAFF = {
+    Role.LEGAL: Reach.ANY,
+    Role.READER: Reach.ANY_WITHOUT_PERSONAL_DATA,
+    Role.AUDITOR: Reach.ANY_WITHOUT_PERSONAL_DATA,
+}
+CONSOLE = "console"
 #: The paths (under ``/v1/requests/{request_id}/``) of counsel's commands.
 COUNSEL_ROUTES: tuple[tuple[str, str], ...] = (
     ("requester-verification", "record how the requester was verified, or that it failed"),
@@ -132,6 +139,34 @@ POLICY: tuple[RoutePolicy, ...] = (
         "/v1/audit/leaves/{leaf_index}",
         "a leaf's stored bytes (the whole event, personal data included)",
         {Role.LEGAL: Reach.ANY},
+    ),
+    # --- console (services/console, docs/console.md): a signed-in person's role, from
+    # the identity provider; the console calls intake and audit as that person -------
+    _public(CONSOLE, "GET", "/signin", "sign in through the identity provider"),
+    _public(CONSOLE, "GET", "/signin/callback", "the identity provider's answer"),
+    _public(CONSOLE, "GET", "/signin/dev", "local sign-in (development mode only)"),
+    _public(CONSOLE, "POST", "/signin/dev", "local sign-in (development mode only)"),
+    _public(CONSOLE, "POST", "/signout", "sign out"),
+    _public(CONSOLE, "GET", "/static/{path:path}", "the console's stylesheet and scripts"),
+    RoutePolicy(CONSOLE, "GET", "/", "the start page (the queue)", _STAFF),
+    RoutePolicy(CONSOLE, "GET", "/queue", "the queue of open requests", _COUNSEL),
+    RoutePolicy(CONSOLE, "GET", "/requests", "open a request by its id", _STAFF),
+    RoutePolicy(CONSOLE, "GET", "/requests/{request_id}", "a request's page", _STAFF),
+    RoutePolicy(
+        CONSOLE,
+        "POST",
+        "/requests/{request_id}/actions/{action}",
+        "counsel's decisions and gag changes, as forms",
+        _COUNSEL,
+    ),
+    RoutePolicy(CONSOLE, "GET", "/report", "the transparency report", _STAFF),
+    RoutePolicy(CONSOLE, "GET", "/report.csv", "the transparency report as CSV", _STAFF),
+    RoutePolicy(CONSOLE, "GET", "/report/chart.svg", "its chart", _STAFF),
+    RoutePolicy(CONSOLE, "GET", "/policy", "the active and shadow policies, case results", _STAFF),
+    RoutePolicy(CONSOLE, "GET", "/log/checkpoint", "the log's checkpoint (verify badge)", _STAFF),
+    RoutePolicy(CONSOLE, "GET", "/log/proof", "an inclusion proof (verify badge)", _STAFF),
+    RoutePolicy(
+        CONSOLE, "GET", "/log/leaves/{leaf_index}", "a leaf's bytes (verify badge)", _STAFF
     ),
 )
 

@@ -73,6 +73,7 @@ class KeyInfo:
     role: str
     organisation: str | None
     national_security: bool
+    delegates: bool
     created_at: datetime
     revoked_at: datetime | None
 
@@ -86,8 +87,8 @@ class IssuedKey:
 class KeyStore(DatabaseStore):
     async def principal(self, secret: SecretStr) -> Principal | None:
         row = await self.pool.fetchrow(
-            "SELECT key_id, client_id, role, organisation, national_security, key_sha256"
-            " FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL",
+            "SELECT key_id, client_id, role, organisation, national_security, delegates,"
+            " key_sha256 FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL",
             secret_digest(secret),
         )
         if row is None or not digest_matches(secret, row["key_sha256"]):
@@ -98,6 +99,7 @@ class KeyStore(DatabaseStore):
             role=Role(row["role"]),
             organisation=row["organisation"],
             national_security=row["national_security"],
+            delegates=row["delegates"],
         )
 
     async def create(self, spec: KeySpec, secret: SecretStr | None = None) -> IssuedKey:
@@ -113,20 +115,22 @@ class KeyStore(DatabaseStore):
     async def _insert(self, key_id: str, spec: KeySpec, secret: SecretStr) -> bool:
         status = await self.pool.execute(
             "INSERT INTO api_keys (key_id, client_id, role, organisation, national_security,"
-            " key_sha256) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id) DO NOTHING",
+            " delegates, key_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (key_id) DO NOTHING",
             key_id,
             spec.client_id,
             spec.role.value,
             spec.organisation,
             spec.national_security,
+            spec.delegates,
             secret_digest(secret),
         )
         return status.endswith(" 1")
 
     async def list_keys(self) -> list[KeyInfo]:
         rows = await self.pool.fetch(
-            "SELECT key_id, client_id, role, organisation, national_security, created_at,"
-            " revoked_at FROM api_keys ORDER BY client_id, created_at"
+            "SELECT key_id, client_id, role, organisation, national_security, delegates,"
+            " created_at, revoked_at FROM api_keys ORDER BY client_id, created_at"
         )
         return [KeyInfo(**dict(row)) for row in rows]
 
@@ -143,20 +147,21 @@ class KeyStore(DatabaseStore):
         issued = IssuedKey(new_key_id(), new_secret())
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "SELECT client_id, role, organisation, national_security FROM api_keys"
-                " WHERE key_id = $1 AND revoked_at IS NULL FOR UPDATE",
+                "SELECT client_id, role, organisation, national_security, delegates"
+                " FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL FOR UPDATE",
                 key_id,
             )
             if row is None:
                 return None
             await conn.execute(
                 "INSERT INTO api_keys (key_id, client_id, role, organisation,"
-                " national_security, key_sha256) VALUES ($1, $2, $3, $4, $5, $6)",
+                " national_security, delegates, key_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 issued.key_id,
                 row["client_id"],
                 row["role"],
                 row["organisation"],
                 row["national_security"],
+                row["delegates"],
                 secret_digest(issued.secret),
             )
             await conn.execute(

@@ -110,7 +110,7 @@ def test_completion_answers_what_the_bash_script_asks() -> None:
     for words, cword, expected in [
         ("docket au", "1", ["audit"]),
         ("docket audit ", "2", ["export", "verify", "rebuild"]),
-        ("docket serve ", "2", ["intake", "classifier", "notifier", "audit"]),
+        ("docket serve ", "2", ["intake", "classifier", "notifier", "audit", "console"]),
     ]:
         ran = docket_process(
             env={"_DOCKET_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}
