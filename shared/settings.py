@@ -333,8 +333,9 @@ class MigrateSettings(DatabaseSettings):
         return {service: password for service, password in found.items() if password}
 
 
-class ConsoleSettings(CommonSettings):
-    """The web console (``services/console``, ``docs/console.md``)."""
+class ConsoleSettings(ConsoleAuthSettings, CommonSettings):
+    """The web console (``services/console``, ``docs/console.md``): its sign-in
+    (:class:`ConsoleAuthSettings`) and what it needs to render pages."""
 
     port: int = Field(default=8084, validation_alias=AliasChoices("DOCKET_CONSOLE_PORT"))
     #: Where the console calls intake and audit (server to server).
@@ -344,11 +345,11 @@ class ConsoleSettings(CommonSettings):
     #: --delegates`` (add ``--national-security`` if national-security counsel use it);
     #: it acts only for the signed-in person, never above its own role.
     console_api_key: SecretStr | None = None
-    #: Signs the session cookie (32+ characters); required outside development mode.
-    console_session_secret: SecretStr | None = None
-    #: The console's public address (``https://docket.example.org``): cookies are
-    #: ``Secure`` when it is https.
-    console_public_url: str = "http://127.0.0.1:8084"
+    #: Audit's note verifier key (``<origin>+<key hash>+<base64 key>``, as
+    #: ``GET /v1/audit/public-key`` shows it): the verify badge's trust anchor, pinned
+    #: here so the page does not carry a key the server chose (``docs/checkpoints.md``).
+    #: Required outside development mode; in development, read from audit when unset.
+    console_verifier_key: str | None = Field(default=None, pattern=r"^[^+\s]+\+[0-9a-f]{8}\+\S+$")
     #: Jaeger's UI, for the trace links of a request's history; none: no links.
     jaeger_url: str | None = None
     #: The active and candidate policies the policy page compares, and the case files
@@ -358,3 +359,12 @@ class ConsoleSettings(CommonSettings):
     policy_cases_dir: Path | None = None
     #: Upstream calls give up after this long (the page says which service was slow).
     console_upstream_timeout_s: float = Field(default=10.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _production_pins_the_verifier_key(self) -> ConsoleSettings:
+        if not self.development_mode and self.console_verifier_key is None:
+            raise ValueError(
+                "the console needs DOCKET_CONSOLE_VERIFIER_KEY (audit's note verifier key,"
+                " docs/checkpoints.md); it is read from audit only in development mode"
+            )
+        return self

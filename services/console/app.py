@@ -4,7 +4,6 @@ It holds no database and no Kafka connection."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +13,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -22,11 +21,10 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.console import actions, pages
-from services.console.auth import SignInRequired
+from services.console.auth import configure_auth
 from services.console.auth import router as auth_router
 from services.console.context import Console, PageProblem, render
 from services.console.upstream import Upstream, UpstreamDown
-from shared.auth.keys import is_placeholder
 from shared.logs import configure_logging
 from shared.settings import ConsoleSettings
 from shared.telemetry import create_tracer_provider
@@ -47,25 +45,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-MIN_SESSION_SECRET = 32
-
-
-def session_secret(settings: ConsoleSettings) -> bytes:
-    """The cookie-signing secret; outside development mode it must be set, long and not
-    a placeholder (``ValueError``). In development, a fresh one per start when unset."""
-    secret = settings.console_session_secret
-    if secret is None:
-        if not settings.development_mode:
-            raise ValueError("DOCKET_CONSOLE_SESSION_SECRET is required")
-        return secrets.token_bytes(32)
-    value = secret.get_secret_value()
-    if not settings.development_mode and (
-        len(value) < MIN_SESSION_SECRET or is_placeholder(secret)
-    ):
-        raise ValueError(
-            f"DOCKET_CONSOLE_SESSION_SECRET needs {MIN_SESSION_SECRET}+ random characters"
-        )
-    return value.encode()
 
 
 def create_app(settings: ConsoleSettings, tracer_provider: TracerProvider | None = None) -> FastAPI:
@@ -89,7 +68,7 @@ def create_app(settings: ConsoleSettings, tracer_provider: TracerProvider | None
     templates = Jinja2Templates(directory=HERE / "templates")
     app.state.settings = settings
     app.state.templates = templates
-    app.state.session_secret = session_secret(settings)
+    configure_auth(app, settings)
     app.state.console = Console(
         settings,
         Upstream(
@@ -144,11 +123,6 @@ def install_frame(app: FastAPI) -> None:
         status = 503 if failing else 200
         return JSONResponse({"checks": checks, "failing": failing}, status_code=status)
 
-    @app.exception_handler(SignInRequired)
-    async def sign_in_first(_request: Request, error: Exception) -> Response:
-        assert isinstance(error, SignInRequired)
-        return RedirectResponse(f"/signin?next={error.next_path}", status_code=303)
-
     @app.exception_handler(PageProblem)
     async def page_problem(request: Request, error: Exception) -> Response:
         assert isinstance(error, PageProblem)
@@ -173,7 +147,11 @@ def install_frame(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_problem(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        return _error_page(request, error.status_code, "Cannot do that", str(error.detail))
+        if error.status_code in (301, 302, 303, 307, 308):  # sign in first
+            return Response(status_code=error.status_code, headers=error.headers)
+        response = _error_page(request, error.status_code, "Cannot do that", str(error.detail))
+        response.headers.update(error.headers or {})
+        return response
 
 
 def _error_page(request: Request, status: int, title: str, detail: str) -> Response:

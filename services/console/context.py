@@ -72,7 +72,7 @@ def render(
         template,
         {
             "user": user,
-            "csrf_token": csrf_token(request),
+            "csrf_token": csrf_token(request) if user is not None else None,
             "now": datetime.now(UTC),
             "is_legal": user is not None and user.role is Role.LEGAL,
             **values,

@@ -112,12 +112,17 @@ async def open_request(_user: Staff, request_id: Annotated[str, Query(max_length
     return RedirectResponse(f"/requests/{wanted}", status_code=303)
 
 
-async def _public_key(context: Console, user: ConsoleUser) -> dict[str, Any]:
+async def verifier_key(context: Console, user: ConsoleUser) -> str:
+    """The verify badge's trust anchor: the key pinned in the settings; read from audit's
+    public-key route only in development mode (``docs/checkpoints.md``)."""
+    pinned = context.settings.console_verifier_key
+    if pinned is not None or not context.settings.development_mode:
+        return pinned or ""
     if not context.public_key:
         response = await context.upstream.audit(user, "/v1/audit/public-key")
         if response.status_code == 200:
             context.public_key.update(response.json())
-    return context.public_key
+    return str(context.public_key.get("note_verifier_key", ""))
 
 
 async def request_page(
@@ -155,7 +160,7 @@ async def request_page(
             "due": due,
             "due_countdown": countdown(due, now) if due else None,
             "leaves": ",".join(str(leaf) for leaf in event_leaves(history)),
-            "verifier_key": (await _public_key(context, user)).get("note_verifier_key", ""),
+            "verifier_key": await verifier_key(context, user) if user.role is Role.LEGAL else "",
             "jaeger_url": (context.settings.jaeger_url or "").rstrip("/"),
             "recorded": ACTIONS[recorded].label if recorded in ACTIONS else None,
             "awaiting": awaited if awaited and not shows(history, awaited) else None,
