@@ -25,7 +25,7 @@ async def act(
 ) -> Response:
     if action not in ACTIONS:
         raise PageProblem(404, "No such action", f"the console has no action {action!r}")
-    form = read_form(await request.body())
+    form = read_form(await request.form())
     now = datetime.now(UTC)
     result = decision_of(action, form, now)
     if result.body is None:

@@ -8,10 +8,10 @@ mistake is shown next to its field before anything is sent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ValidationError
 
@@ -51,10 +51,10 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def read_form(body: bytes) -> dict[str, str]:
-    """A urlencoded body as field -> value (the last one when repeated)."""
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {name: values[-1] for name, values in fields.items()}
+def read_form(form: Mapping[str, object]) -> dict[str, str]:
+    """A form's text fields as field -> value (the last one when repeated); the form
+    is parsed once, by the CSRF check before the route (``services/console/auth.py``)."""
+    return {name: value for name, value in form.items() if isinstance(value, str)}
 
 
 def _text(form: dict[str, str], name: str) -> str | None:

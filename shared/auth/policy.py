@@ -166,7 +166,11 @@ POLICY: tuple[RoutePolicy, ...] = (
     RoutePolicy(CONSOLE, "GET", "/log/checkpoint", "the log's checkpoint (verify badge)", _STAFF),
     RoutePolicy(CONSOLE, "GET", "/log/proof", "an inclusion proof (verify badge)", _STAFF),
     RoutePolicy(
-        CONSOLE, "GET", "/log/leaves/{leaf_index}", "a leaf's bytes (verify badge)", _STAFF
+        CONSOLE,
+        "GET",
+        "/log/leaves/{leaf_index}",
+        "a leaf's bytes, the whole event (verify badge; legal staff, as audit's route)",
+        _COUNSEL,
     ),
 )
 

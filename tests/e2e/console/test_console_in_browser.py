@@ -1,7 +1,9 @@
 """The console in a real browser (Debian's chromium via Playwright) on the real stack:
-legal staff sign in, find the customs summons (example 01) in the queue, open it, see
+legal staff sign in on the real OpenID Connect provider's login page, find the customs
+summons (example 01) in the queue, open it, see
 the challenge recommendation with its evidence, record a requester verification and a
-production decision through the forms, and see both in the history; axe-core finds no
+production decision through the forms, and see both in the history; the verify badge
+turns green, and red once one stored byte of the request's leaf is altered; axe-core finds no
 serious or critical violation on any page, and no page scrolls sideways at 1280 px.
 
 ``DOCKET_CONSOLE_SCREENSHOTS=<dir>`` (``make screenshots``: ``docs/console``) saves
@@ -14,9 +16,12 @@ import json
 import os
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -95,11 +100,11 @@ async def test_legal_staff_review_the_customs_summons(
     report: dict[str, list[str]] = {}
     try:
         await page.goto(f"{console_system.url}/queue")
-        assert "/signin" in page.url  # not signed in: sent to sign in first
+        # not signed in: sent to the identity provider's own login page
+        assert page.url.startswith(f"{console_system.provider.issuer}/interaction/")
         await check_page(page, "signin", report)
-        await console_system.sign_in(page)
-
-        await page.goto(f"{console_system.url}/queue")
+        await console_system.sign_in(page, "counsel")
+        assert page.url == f"{console_system.url}/queue"
         row = page.locator("tr", has=page.locator(f'a[href="/requests/{request_id}"]'))
         await expect(row).to_have_count(1)
         await expect(row).to_contain_text(history["classification"]["authority"]["code"])
@@ -121,6 +126,8 @@ async def test_legal_staff_review_the_customs_summons(
         verifier_key = await _key(system)
         assert verifier_key
         await expect(badge).to_have_attribute("data-verifier-key", verifier_key)
+        # computed in this browser from the proof and the signed tree head
+        await expect(badge).to_have_attribute("data-state", "verified", timeout=30_000)
         # every event of the request's history so far (more may have arrived since)
         shown = (await badge.get_attribute("data-leaf-indexes") or "").split(",")
         assert {str(event["leaf_index"]) for event in history["events"]} <= set(shown)
@@ -155,7 +162,7 @@ async def test_legal_staff_review_the_customs_summons(
         # recorded as the person, through the console's key
         after = await settled(system, request_id)
         authors = {a["type"]: a["author"] for a in after["counsel"]["actions"]}
-        assert authors["RequesterVerificationRecorded"].startswith("console:dev-")
+        assert authors["RequesterVerificationRecorded"] == "console:counsel"
         assert authors["ProductionDecided"] == authors["RequesterVerificationRecorded"]
         assert after["counsel"]["verification"]["outcome"] == "verified"
 
@@ -172,6 +179,15 @@ async def test_legal_staff_review_the_customs_summons(
             "factors +SECRECY_ASKED_WITHOUT_ORDER -NONBINDING_SECRECY_DEMAND"
         )
         await check_page(page, "policy", report)
+
+        await page.goto(f"{console_system.url}/requests/{request_id}")
+        await expect(badge).to_have_attribute("data-state", "verified", timeout=30_000)
+        leaf = int(shown[0])
+        async with altered_leaf(system, leaf):
+            await page.reload()
+            await expect(badge).to_have_attribute("data-state", "failed", timeout=30_000)
+            await expect(badge).to_contain_text(f"event {leaf} as stored now is not the event")
+            await check_page(page, "request-tampered", report)
     finally:
         await context.close()
     print(f"\nAXE serious/critical violations per page: {json.dumps(report)}")
@@ -196,7 +212,7 @@ async def test_pages_keep_to_their_content_security_policy(
         ),
     )
     try:
-        await console_system.sign_in(page)
+        await console_system.sign_in(page, "counsel")
         for path in ("/queue", f"/requests/{request_id}", "/report", "/policy"):
             response = await page.goto(f"{console_system.url}{path}")
             assert response is not None
@@ -210,6 +226,28 @@ async def test_pages_keep_to_their_content_security_policy(
     finally:
         await context.close()
     assert not refused, refused
+
+
+@asynccontextmanager
+async def altered_leaf(system: DocketSystem, leaf_index: int) -> AsyncIterator[None]:
+    """One byte of the stored leaf ``leaf_index`` altered (audit's append-only trigger
+    set aside for it), and put back afterwards for the module's other tests."""
+    flip = (
+        "ALTER TABLE audit.event_log DISABLE TRIGGER event_log_append_only;"
+        " UPDATE audit.event_log SET leaf_data ="
+        " set_byte(leaf_data, 30, (get_byte(leaf_data, 30) + {step}) % 256)"
+        " WHERE leaf_index = {leaf};"
+        " ALTER TABLE audit.event_log ENABLE TRIGGER event_log_append_only"
+    )
+    conn = await asyncpg.connect(system.database_url)
+    try:
+        await conn.execute(flip.format(step=1, leaf=leaf_index))
+        try:
+            yield
+        finally:
+            await conn.execute(flip.format(step=255, leaf=leaf_index))
+    finally:
+        await conn.close()
 
 
 async def _key(system: DocketSystem) -> str:
