@@ -55,7 +55,7 @@ test: install
 # The web console's screenshots (docs/console/*.png), taken by its browser test on the
 # real stack (tests/e2e/console): Debian's chromium and axe-core installed where missing.
 screenshots: install
-	$(PY) -m deploy.tools chromium axe
+	$(PY) -m deploy.tools chromium axe oidc_provider
 	DOCKET_CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest -p no:cacheprovider \
 		tests/e2e/console/test_console_in_browser.py -k customs_summons $(PYTEST_ARGS)
 

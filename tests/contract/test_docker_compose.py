@@ -120,3 +120,31 @@ def test_a_broken_file_is_rejected(tmp_path: Path, broken: str) -> None:
         check=False,
     )
     assert result.returncode != 0
+
+
+def test_the_console_service_has_the_settings_it_starts_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Compose's console environment builds ``ConsoleSettings`` and the app (with the
+    local sign-in: compose runs in development mode, with no identity provider), and
+    it reaches intake and audit by their service names."""
+    from services.console.app import create_app
+    from shared.settings import ConsoleSettings
+
+    result = config("--format", "json")
+    assert result.returncode == 0, result.stderr
+    console = json.loads(result.stdout)["services"]["console"]
+    assert console["command"] == ["docket", "serve", "console"]
+    env = console["environment"]
+    assert env["DOCKET_INTAKE_URL"] == "http://intake:8080"
+    assert env["DOCKET_AUDIT_URL"] == "http://audit:8083"
+    for name in list(ConsoleSettings.model_fields):
+        monkeypatch.delenv(f"DOCKET_{name.upper()}", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
+    settings = ConsoleSettings()
+    assert settings.development_mode
+    assert settings.oidc_issuer is None  # the local sign-in
+    assert settings.console_session_secret is not None
+    assert settings.port == 8084
+    create_app(settings)

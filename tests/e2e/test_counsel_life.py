@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -41,26 +40,6 @@ EMERGENCY = EXAMPLES / "requests" / "04-emergency-request-unverified.json"
 GAGGED = EXAMPLES / "requests" / "02-grand-jury-subpoena-with-gag.json"
 RECIPIENT = "owner-mx-0028@example.org"  # @ordinary_user_2021, example 04's account
 GAGGED_RECIPIENT = "owner-mx-0035@example.org"
-
-
-async def _submit(system: DocketSystem, path: Any, **changes: Any) -> str:
-    body = json.loads(path.read_text())
-    tag = uuid.uuid4()
-    body["external_ref"] = f"{body['external_ref']}-{tag}"
-    body.update(changes)
-    # each test's demand is a new instrument, not a second copy of another test's (which
-    # the classifier would link as a duplicate and never notify on)
-    body["instrument"] = {
-        **body["instrument"],
-        "case_number": f"{body['instrument'].get('case_number') or 'CASE'}-{tag}",
-    }
-    async with httpx.AsyncClient(timeout=60) as client:
-        response = await client.post(
-            f"{system.intake_url}/v1/requests", json=body, headers=system.auth
-        )
-    assert response.status_code == 202, response.text
-    request_id: str = response.json()["request_id"]
-    return request_id
 
 
 def _noticed(reason: str) -> Callable[[dict[str, Any]], bool]:
@@ -101,7 +80,7 @@ async def test_a_request_lives_through_every_command_of_counsel(
     docket_system: DocketSystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     system = docket_system
-    rid = await _submit(system, EMERGENCY)
+    rid = await system.submit_example(EMERGENCY)
     history = await system.wait_for_history(rid, _noticed("VERIFY_REQUESTER_FIRST"))
     assert history["notifications"][0]["last_event"] == NotificationScheduled.EVENT_TYPE
 
@@ -205,8 +184,8 @@ async def test_no_command_of_counsel_releases_a_gagged_notice_and_fraud_withhold
     system = docket_system
     gag = json.loads(GAGGED.read_text())["instrument"]
     gag["nondisclosure"]["expires_at"] = "2099-01-01T00:00:00Z"
-    gagged = await _submit(system, GAGGED, instrument=gag)
-    fraud = await _submit(system, EMERGENCY)
+    gagged = await system.submit_example(GAGGED, instrument=gag)
+    fraud = await system.submit_example(EMERGENCY)
     for rid in (gagged, fraud):
         await system.wait_for_history(rid, lambda h: bool(h["notifications"]))
     base = f"{system.intake_url}/v1/requests"
