@@ -21,7 +21,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.console import actions, pages
-from services.console.auth import configure_auth
+from services.console.auth import configure_auth, session_user
 from services.console.auth import router as auth_router
 from services.console.context import Console, PageProblem, render
 from services.console.upstream import Upstream, UpstreamDown
@@ -155,7 +155,8 @@ def install_frame(app: FastAPI) -> None:
 
 
 def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
-    return render(request, "error.html.jinja", {"title": title, "detail": detail}, None, status)
+    user = session_user(request)
+    return render(request, "error.html.jinja", {"title": title, "detail": detail}, user, status)
 
 
 def main() -> None:

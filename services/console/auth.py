@@ -64,6 +64,7 @@ __all__ = [
     "csrf_token",
     "require_csrf",
     "router",
+    "session_user",
     "signed_in_user",
 ]
 
@@ -266,12 +267,18 @@ def _relative_path(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+def session_user(request: Request) -> ConsoleUser | None:
+    """The signed-in user, or None without a valid session (error pages use it to show
+    who is signed in; routes depend on :func:`signed_in_user`)."""
+    payload = _session(request)
+    return _user_of(payload) if payload is not None else None
+
+
 async def signed_in_user(request: Request) -> ConsoleUser:
     """The signed-in user; without a valid session, a 303 to ``/signin?next=<path>``
     (and ``HX-Redirect`` for htmx, which would otherwise swap the sign-in into a part of
     the page)."""
-    payload = _session(request)
-    user = _user_of(payload) if payload is not None else None
+    user = session_user(request)
     if user is None:
         target = "/signin?" + urlencode({"next": safe_next_path(_relative_path(request))})
         raise HTTPException(status_code=303, headers={"Location": target, "HX-Redirect": target})
@@ -580,7 +587,7 @@ async def dev_sign_in(
     if role not in DEV_ROLES:
         return _refused(f"the development sign-in offers {', '.join(DEV_ROLES)} only", 422)
     user = ConsoleUser(
-        subject=f"dev:{hashlib.sha256(name.encode()).hexdigest()[:16]}",
+        subject=f"dev-{hashlib.sha256(name.encode()).hexdigest()[:16]}",
         name=name.strip() or "Local developer",
         role=role,
         national_security=national_security,

@@ -26,7 +26,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from shared.auth.keys import Role
+from shared.auth.keys import Role, is_acting_subject
 
 #: Signature algorithms an ID token may use (never ``none``, never a shared secret).
 ID_TOKEN_ALGORITHMS: Final = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
@@ -198,6 +198,12 @@ def user_from_claims(
     """The signed-in user the verified claims describe."""
     role = role_from_claims(claims, role_claim, role_map)
     subject = str(claims["sub"])
+    if not is_acting_subject(subject):
+        # intake and audit record the person as console:<subject> and refuse others
+        raise SignInRefused(
+            "your identity provider's subject cannot be recorded by Docket (1-200 letters,"
+            " digits or ._@+|=- characters): ask the administrator"
+        )
     name = claims.get("name") or claims.get("preferred_username") or claims.get("email")
     return ConsoleUser(
         subject=subject,

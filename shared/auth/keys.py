@@ -207,6 +207,11 @@ _SUBJECT = re.compile(r"[A-Za-z0-9._@+-][A-Za-z0-9._@+|=-]{0,199}")
 CONSOLE_AUTHOR_PREFIX = "console:"
 
 
+def is_acting_subject(subject: str) -> bool:
+    """Whether a delegating key may act for ``subject`` (see :func:`acting_for`)."""
+    return _SUBJECT.fullmatch(subject) is not None
+
+
 class DelegationRefused(ValueError):
     """A call naming a person that the key may not make for them."""
 
@@ -218,7 +223,7 @@ def acting_for(key: Principal, subject: str, role_text: str, national_security: 
     client id everything it writes is recorded under. Raises ``DelegationRefused``."""
     if not key.delegates:
         raise DelegationRefused("this key may not act for a person")
-    if _SUBJECT.fullmatch(subject) is None:
+    if not is_acting_subject(subject):
         raise DelegationRefused(
             "the acting subject must be 1-200 letters, digits or ._@+|=- characters"
         )

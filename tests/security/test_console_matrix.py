@@ -49,6 +49,7 @@ async def signed_in(console: ConsoleSystem, who: str | None) -> httpx.AsyncClien
 
 
 def _csrf(page: httpx.Response) -> str:
+    """The session's token, from any page of a signed-in person (the sign-out form)."""
     match = _CSRF.search(page.text)
     assert match, page.text
     return match.group(1)
@@ -119,7 +120,7 @@ async def test_each_person_reaches_what_the_table_says(
             # an action: legal staff only, and only with the session's CSRF token
             token = ""
             if who is not None:
-                token = _csrf(await client.get(f"/requests/{own}"))
+                token = _csrf(await client.get("/report"))
             comment = {"csrf_token": token, "comment": f"matrix comment by {who}"}
             answer = await client.post(f"/requests/{own}/actions/comment", data=comment)
             cells += 1

@@ -211,6 +211,15 @@ def test_the_user_of_the_claims() -> None:
     )
     assert nameless.name == "abc"
     assert not nameless.national_security
+    # a subject intake and audit could not record the person under is refused at sign-in
+    with pytest.raises(SignInRefused, match="subject cannot be recorded"):
+        user_from_claims(
+            {"sub": ":no spaces or leading colon", "docket_roles": "reader"},
+            role_claim="docket_roles",
+            role_map=ROLE_MAP,
+            national_security_claim="ns",
+            national_security_value="national_security",
+        )
 
 
 GOOD_PRODUCTION: dict[str, Any] = {
