@@ -12,7 +12,6 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
@@ -70,16 +69,6 @@ def personal_strings(demand: dict[str, Any], accounts: dict[str, Account]) -> se
     return {value for value in found if value and len(value) >= SHORTEST_SEARCHED}
 
 
-async def submit(system: DocketSystem, demand: dict[str, Any]) -> str:
-    async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(
-            f"{system.intake_url}/v1/requests", json=demand, headers=system.auth
-        )
-    assert response.status_code == 202, response.text
-    request_id: str = response.json()["request_id"]
-    return request_id
-
-
 async def classified_records(
     system: DocketSystem, request_ids: set[str], timeout_s: float = 240.0
 ) -> dict[tuple[str, str], list[bytes]]:
@@ -112,7 +101,7 @@ async def classified_records(
 async def test_classified_events_carry_no_personal_data(docket_system: DocketSystem) -> None:
     accounts = directory()
     demands = examples()
-    request_ids = [await submit(docket_system, demand) for demand in demands]
+    request_ids = [await docket_system.submit(demand) for demand in demands]
     personal = {
         request_id: personal_strings(demand, accounts)
         for request_id, demand in zip(request_ids, demands, strict=True)
