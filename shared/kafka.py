@@ -20,15 +20,16 @@ import base64
 import hashlib
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaClient, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -140,6 +141,18 @@ async def wait_for_kafka(bootstrap_servers: str, security: KafkaSecurity, timeou
         ) from None
 
 
+#: Producer errors aiokafka's idempotent producer does not recover from (its sequence
+#: numbers broke, typically across a broker restart): every later send fails the same
+#: way, so the instance must be replaced. ``/healthz`` answers 503 once one was seen.
+FATAL_PRODUCER_ERRORS: Final = (OutOfOrderSequenceNumber,)
+_wedged_producers: weakref.WeakKeyDictionary[KafkaBroker, str] = weakref.WeakKeyDictionary()
+
+
+def producer_problem(broker: KafkaBroker) -> str | None:
+    """Why ``broker``'s producer can no longer publish, or None while it can."""
+    return _wedged_producers.get(broker)
+
+
 class EventPublisher:
     """Publishes Docket events: CloudEvents structured envelope as the value, request
     id as the key, ``traceparent`` added by the telemetry middleware. Returns only
@@ -155,12 +168,18 @@ class EventPublisher:
         return envelope
 
     async def publish_envelope(self, envelope: Envelope, topic: str) -> None:
-        await self._broker.publish(
-            envelope.to_bytes(),
-            topic=topic,
-            key=envelope.subject.encode("utf-8"),
-            headers={"content-type": CONTENT_TYPE},
-        )
+        try:
+            await self._broker.publish(
+                envelope.to_bytes(),
+                topic=topic,
+                key=envelope.subject.encode("utf-8"),
+                headers={"content-type": CONTENT_TYPE},
+            )
+        except FATAL_PRODUCER_ERRORS as error:
+            _wedged_producers[self._broker] = (
+                f"the Kafka producer cannot publish any more ({type(error).__name__})"
+            )
+            raise
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from starlette.routing import Route
 
 from shared.consumer_watchdog import AiokafkaConsumer, ConsumerWatchdog
 from shared.db import SchemaNotReady
-from shared.kafka import ConsumerMetrics, create_broker, wait_for_kafka
+from shared.kafka import ConsumerMetrics, create_broker, producer_problem, wait_for_kafka
 from shared.kafka_security import KafkaSecurity
 from shared.logs import configure_logging
 from shared.problems import PROBLEM_MEDIA_TYPE, Problem, title_of
@@ -180,8 +180,9 @@ def create_http_app(runtime: ServiceRuntime, title: str) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
-        problems = watchdog.problems
-        if problems:  # a consumer stopped reading: restart this instance
+        wedged = producer_problem(runtime.broker)
+        problems = [*watchdog.problems, *([wedged] if wedged else [])]
+        if problems:  # a consumer stopped reading or the producer broke: restart this instance
             dead = Problem(title=title_of(503), status=503, detail="; ".join(problems))
             return JSONResponse(
                 dead.model_dump(exclude_none=True), status_code=503, media_type=PROBLEM_MEDIA_TYPE
