@@ -138,6 +138,8 @@ async def record_sent(mark_sent: Callable[[], Awaitable[None]], max_delay_s: flo
 class Claimed:
     row: NoticeRow
     request: RequestRecord
+    #: The claim's lease, which is also its fencing token (``NotifierStore.mark_released``).
+    lease_until: datetime
 
 
 class NoticeDispatcher:
@@ -251,7 +253,7 @@ class NoticeDispatcher:
                     log.info("notice_held_back_at_send_time", notice_id=row.notice_id)
                     continue
                 await self._store.mark_sending(conn, row.notice_id, lease_until)
-                claimed.append(Claimed(row, request))
+                claimed.append(Claimed(row, request, lease_until))
         return claimed
 
     def _still_allowed(self, row: NoticeRow, request: RequestRecord, now: datetime) -> bool:
@@ -308,7 +310,7 @@ class NoticeDispatcher:
                     raise DeliveryFailed(
                         f"the {row.channel} channel cannot reach this account", True
                     )
-                released_at = await self._last_look(row)
+                released_at = await self._last_look(item)
                 if released_at is None:
                     return
                 receipt = await send_with_retries(channel, notice)
@@ -324,11 +326,14 @@ class NoticeDispatcher:
                 replace(row, state="sent", sent_at=receipt.sent_at, released_at=released_at)
             )
 
-    async def _last_look(self, row: NoticeRow) -> datetime | None:
+    async def _last_look(self, item: Claimed) -> datetime | None:
         """Right before the notice leaves: every amendment Kafka has acknowledged is
         read, and the decision re-made on them now still says "now". Returns the moment
         up to which amendments were read (the notice's ``released_at``); otherwise the
-        claim is released, the notice goes back to the schedule its plan says, and None."""
+        claim is released, the notice goes back to the schedule its plan says, and None.
+        Also None, touching nothing, when the claim is no longer this instance's: it took
+        longer than its lease to get here and another instance has claimed it since."""
+        row = item.row
         read_up_to = await self._amendments_read()
         caught_up = read_up_to is not None
         async with self._store.pool.acquire() as conn, conn.transaction():
@@ -346,9 +351,16 @@ class NoticeDispatcher:
                 and self._still_allowed(row, request, now)
             )
             if allowed and read_up_to is not None:
-                await self._store.mark_released(conn, row.notice_id, read_up_to)
-                return read_up_to
-            await self._store.release_claim(conn, row.notice_id, now)
+                sending_until = now + timedelta(seconds=self._settings.lease_s)
+                if await self._store.mark_released(
+                    conn, row.notice_id, item.lease_until, read_up_to, sending_until
+                ):
+                    return read_up_to
+                log.warning("notice_claim_lost_before_send", notice_id=row.notice_id)
+                return None
+            if not await self._store.release_claim(conn, row.notice_id, item.lease_until, now):
+                log.warning("notice_claim_lost_before_send", notice_id=row.notice_id)
+                return None
             if caught_up and request is not None and request.verdict is not None:
                 for plan in plan_record(request, self._accounts, now):
                     if plan.notice.notice_id == row.notice_id:

@@ -246,10 +246,28 @@ class NotifierStore(DatabaseStore):
         )
 
     @staticmethod
-    async def mark_released(conn: Connection, notice_id: str, released_at: datetime) -> None:
-        await conn.execute(
-            "UPDATE notices SET released_at = $2 WHERE notice_id = $1", notice_id, released_at
+    async def mark_released(
+        conn: Connection,
+        notice_id: str,
+        lease_until: datetime,
+        released_at: datetime,
+        sending_until: datetime,
+    ) -> bool:
+        """The send starts, if the claim is still this sender's: its lease
+        (``lease_until``, set by :meth:`mark_sending`) is the claim's fencing token, so a
+        sender that stalled past its lease, while another instance claimed the notice
+        again, finds it gone (False) and must not send. The lease is extended to
+        ``sending_until`` for the send itself; past that, :meth:`hold_uncertain`."""
+        changed = await conn.fetchval(
+            "UPDATE notices SET released_at = $3, next_attempt_at = $4, updated_at = now()"
+            " WHERE notice_id = $1 AND state = 'sending' AND released_at IS NULL"
+            " AND next_attempt_at = $2 RETURNING true",
+            notice_id,
+            lease_until,
+            released_at,
+            sending_until,
         )
+        return bool(changed)
 
     @staticmethod
     async def hold_uncertain(
@@ -305,14 +323,21 @@ class NotifierStore(DatabaseStore):
         return moment
 
     @staticmethod
-    async def release_claim(conn: Connection, notice_id: str, retry_at: datetime) -> None:
-        """Give back a notice claimed for sending that must not go out yet."""
-        await conn.execute(
+    async def release_claim(
+        conn: Connection, notice_id: str, lease_until: datetime, retry_at: datetime
+    ) -> bool:
+        """Give back a notice claimed for sending that must not go out yet; only this
+        sender's claim (``lease_until``, as in :meth:`mark_released`). True if it was."""
+        changed = await conn.fetchval(
             "UPDATE notices SET state = 'scheduled', attempts = greatest(attempts - 1, 0),"
-            " next_attempt_at = $2, updated_at = now() WHERE notice_id = $1 AND state = 'sending'",
+            " next_attempt_at = $3, updated_at = now() WHERE notice_id = $1"
+            " AND state = 'sending' AND released_at IS NULL AND next_attempt_at = $2"
+            " RETURNING true",
             notice_id,
+            lease_until,
             retry_at,
         )
+        return bool(changed)
 
     async def mark_sent(self, notice_id: str, sent_at: datetime) -> None:
         """The channel confirmed the send; also settles a notice held as uncertain

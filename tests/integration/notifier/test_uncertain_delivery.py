@@ -159,7 +159,8 @@ async def test_expired_claims_before_and_after_the_send_started(
             for notice_id in ("never-left", "left"):
                 await store.apply_plan(conn, _plan(notice_id, request_id))
                 await store.mark_sending(conn, notice_id, now - timedelta(seconds=1))
-            await store.mark_released(conn, "left", now - timedelta(seconds=2))
+            lease = now - timedelta(seconds=1)
+            assert await store.mark_released(conn, "left", lease, now - timedelta(seconds=2), lease)
         async with store.pool.acquire() as conn, conn.transaction():
             later = await store.database_clock(conn)
             held = await store.hold_uncertain(conn, later, 10, DELIVERY_UNCERTAIN)
