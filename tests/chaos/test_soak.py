@@ -52,6 +52,8 @@ async def lags(kafka: KafkaAccess, system: System) -> dict[str, int]:
         "audit-ingest": await committed_lag(
             kafka, f"{groups['audit']}-ingest", topics.AUDITED_TOPICS
         ),
+        # the log writer: the ledger into the verifiable log
+        "audit-log": await committed_lag(kafka, f"{groups['audit']}-log", (topics.AUDIT_LEDGER,)),
     }
 
 
