@@ -182,11 +182,13 @@ async def test_one_node_partitioned(partitioned: Partitioned, run: int) -> None:
         system.counts.faults["partition"] += 1
         accepted_before = system.counts.accepted
         takeover_s: float | None = None
+        refused_at_takeover = 0
         while True:
             await asyncio.sleep(0.5)
             elapsed = time.monotonic() - started
             if takeover_s is None and await taken_over(cluster, cut):
                 takeover_s = time.monotonic() - started
+                refused_at_takeover = system.counts.refused["503"]
                 figures["new_controller"] = quorum_leader(
                     next(n for i, n in cluster.nodes.items() if i != cut)
                 )
@@ -201,10 +203,16 @@ async def test_one_node_partitioned(partitioned: Partitioned, run: int) -> None:
             partition_s=round(time.monotonic() - started, 1),
             takeover_s=None if takeover_s is None else round(takeover_s, 1),
             accepted_during=system.counts.accepted - accepted_before,
+            # Intake's 503s after the majority had taken over, while the cut node
+            # still claimed its partitions to its clients.
+            refused_after_takeover=system.counts.refused["503"] - refused_at_takeover
+            if takeover_s is not None
+            else None,
             dropped_packets=await dropped_packets(cluster, cut),
         )
         await heal(cluster, cut)
         healed = time.monotonic()
+        figures["cut_at"] = time.strftime("%H:%M:%S", time.gmtime(time.time() - (healed - started)))
         await asyncio.sleep(15.0)
         assert not stream.done(), stream.exception()
     finally:
@@ -215,7 +223,8 @@ async def test_one_node_partitioned(partitioned: Partitioned, run: int) -> None:
     state = await durable_state(system, partitioned.mailbox, drain_s=300)
     counts = system.counts
     print(
-        f"\nPARTITION SUMMARY run={run} topic={figures['topic']} node={cut}"
+        f"\nPARTITION SUMMARY run={run} cut_at={figures['cut_at']}Z topic={figures['topic']}"
+        f" node={cut}"
         f" (led {led} of its {PARTITIONS[str(figures['topic'])]} partitions;"
         f" active controller {controller}, then {figures.get('new_controller')})"
         f" injected={counts.faults['partition']} partition_s={figures['partition_s']}"
@@ -224,6 +233,7 @@ async def test_one_node_partitioned(partitioned: Partitioned, run: int) -> None:
         f" back_in_sync_s={figures['back_in_sync_s']}"
         f" sent={counts.sent} accepted={counts.accepted} (requests={len(system.accepted)})"
         f" accepted_during_partition={figures['accepted_during']}"
+        f" refused_after_takeover={figures['refused_after_takeover']}"
         f" refused={dict(counts.refused)} liveness_restarts={dict(counts.liveness_restarts)}"
         f" {state.summary()}",
         flush=True,
