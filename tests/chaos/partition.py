@@ -13,8 +13,10 @@ by their timeouts. Why not Toxiproxy between the nodes: a proxy has to stand on 
 address a node dials, so the static quorum's voters and the advertised replication
 addresses would name proxies, not nodes; a namespace lets the nodes talk directly, as
 in production, and the cut sits in the kernel. Why not a uid match (``meta skuid``)
-on loopback: the answers of the peers' listeners to the partitioned node are sent by
-the peers' sockets, so a uid cannot tell them from the peers' traffic with each other.
+on loopback: it sees only the sending socket, and the peers' packets to the cut node
+come from the peers' own sockets, so only the cut node's half of each connection could
+be matched (a one-way cut, not a partition), and the node would need a uid of its own
+owning its files.
 
 Needs root, ``ip`` and ``nft`` (``deploy/tools/netfilter.py`` installs them).
 """
