@@ -65,7 +65,10 @@ unit: $(STAMP)
 contract: $(STAMP)
 	$(PY) -m shared.contract write
 
+# The partition test (tests/chaos/test_partition.py) cuts a Kafka node off its peers
+# with ip netns and nftables: Debian's iproute2 and nftables are installed where missing.
 chaos: install
+	$(PY) -m deploy.tools netfilter
 	$(PY) -m pytest -p no:cacheprovider -s tests/chaos -m "chaos or chaos_full" $(PYTEST_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-installed

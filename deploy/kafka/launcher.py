@@ -185,8 +185,10 @@ def server_properties(
     security: BrokerSecurity,
     quorum_voters: str | None = None,
     advertised_port: int = 0,
+    host: str = HOST,
 ) -> str:
-    """``server.properties`` of one combined broker+controller node on 127.0.0.1:
+    """``server.properties`` of one combined broker+controller node on ``host``
+    (127.0.0.1 unless the node has a network of its own):
     clients on ``port`` (SASL_SSL), brokers and certificate holders on ``mtls_port``,
     controllers on ``controller_port`` (both mutual TLS).
 
@@ -204,7 +206,7 @@ def server_properties(
         else {"controller.quorum.bootstrap.servers": quorum_bootstrap_servers}
     )
     listeners = (
-        f"CLIENT://{HOST}:{port},MTLS://{HOST}:{mtls_port},CONTROLLER://{HOST}:{controller_port}"
+        f"CLIENT://{host}:{port},MTLS://{host}:{mtls_port},CONTROLLER://{host}:{controller_port}"
     )
     properties = {
         "process.roles": "broker,controller",
@@ -212,7 +214,7 @@ def server_properties(
         **quorum,
         "listeners": listeners,
         "advertised.listeners": listeners.replace(
-            f"CLIENT://{HOST}:{port},", f"CLIENT://{HOST}:{advertised_port or port},"
+            f"CLIENT://{host}:{port},", f"CLIENT://{host}:{advertised_port or port},"
         ),
         "controller.listener.names": "CONTROLLER",
         **security.server_properties(),
@@ -239,6 +241,11 @@ class KafkaBroker:
     and, for a single node, its ``tls/`` and ``users.json`` (see ``security.py``; a
     cluster keeps them once for all nodes). Ports default to free ones, chosen once, so
     a restart comes back on the same address.
+
+    ``host`` is the address every listener binds to and is advertised on (127.0.0.1);
+    with ``netns`` the node runs inside that network namespace (``ip netns exec``), on
+    an address of that namespace, so that its traffic to and from the other nodes can
+    be told apart and cut (``tests/chaos/test_partition.py``).
     """
 
     def __init__(
@@ -255,12 +262,16 @@ class KafkaBroker:
         heap: str = HEAP,
         security: BrokerSecurity | None = None,
         advertised_port: int = 0,
+        host: str = HOST,
+        netns: str | None = None,
     ) -> None:
         """A single node by default; a cluster member when ``quorum_voters`` (the static
         voters of all nodes), the shared ``cluster_id`` and ``security`` are given."""
         chosen = iter(free_ports(3))
         self.data_dir = data_dir.resolve()
         self.node_id = node_id
+        self.host = host
+        self.netns = netns
         self.port = port or next(chosen)
         self.mtls_port = mtls_port or next(chosen)
         self.controller_port = controller_port or next(chosen)
@@ -278,7 +289,7 @@ class KafkaBroker:
     @property
     def bootstrap_servers(self) -> str:
         """``host:port`` of the client (SASL_SSL) listener."""
-        return f"{HOST}:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def security(self) -> BrokerSecurity:
@@ -329,7 +340,9 @@ class KafkaBroker:
         if not formatted:
             await self._format(classpath)
         status(f"starting broker on {self.bootstrap_servers} (data in {self.data_dir})")
+        namespace = ["ip", "netns", "exec", self.netns] if self.netns else []
         command = [
+            *namespace,
             java_executable(),
             f"-Xms{self.heap}",
             f"-Xmx{self.heap}",
@@ -361,11 +374,12 @@ class KafkaBroker:
                 mtls_port=self.mtls_port,
                 controller_port=self.controller_port,
                 log_dir=self.log_dir,
-                quorum_bootstrap_servers=f"{HOST}:{self.controller_port}",
+                quorum_bootstrap_servers=f"{self.host}:{self.controller_port}",
                 replication_factor=self.replication_factor,
                 security=self.security,
                 quorum_voters=self.quorum_voters,
                 advertised_port=self.advertised_port,
+                host=self.host,
             )
         )
 
@@ -659,16 +673,31 @@ class KafkaCluster:
     Node ``i`` (1..3) lives in ``data_dir/node-i`` on free ports chosen once, so a node
     that is stopped or killed comes back on the same address with its data. The project
     topics are created at replication factor 3 with ``min.insync.replicas=2``.
+
+    ``hosts`` and ``netns`` (node id -> address, network namespace) put a node on an
+    address of its own inside a namespace of its own (see ``KafkaBroker``); the
+    brokers' certificate is then valid for those addresses too.
     """
 
-    def __init__(self, data_dir: Path, *, size: int = CLUSTER_SIZE, heap: str = CLUSTER_HEAP):
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        size: int = CLUSTER_SIZE,
+        heap: str = CLUSTER_HEAP,
+        hosts: Mapping[int, str] | None = None,
+        netns: Mapping[int, str] | None = None,
+    ):
         ports = free_ports(3 * size)
         self.cluster_id = new_cluster_id()
         self.replication_factor = min(size, 3)
+        host_of = {node_id: (hosts or {}).get(node_id, HOST) for node_id in range(1, size + 1)}
         #: One CA, broker certificate and set of users for all nodes, in ``data_dir``.
-        self.security = BrokerSecurity.prepare(data_dir)
+        self.security = BrokerSecurity.prepare(
+            data_dir, addresses=tuple(sorted(set(host_of.values()) - {HOST}))
+        )
         voters = ",".join(
-            f"{node_id}@{HOST}:{ports[3 * index + 2]}"
+            f"{node_id}@{host_of[node_id]}:{ports[3 * index + 2]}"
             for index, node_id in enumerate(range(1, size + 1))
         )
         self.nodes: dict[int, KafkaBroker] = {
@@ -683,6 +712,8 @@ class KafkaCluster:
                 replication_factor=self.replication_factor,
                 heap=heap,
                 security=self.security,
+                host=host_of[node_id],
+                netns=(netns or {}).get(node_id),
             )
             for index, node_id in enumerate(range(1, size + 1))
         }

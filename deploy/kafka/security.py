@@ -5,12 +5,13 @@ data directory, created on first start and reused on restarts:
 
 * ``tls/ca.pem`` and ``tls/ca-key.pem``: a self-signed CA made for this broker only;
 * ``tls/broker.pem``: the brokers' key and certificate (CN ``docket-broker``, SAN
-  ``127.0.0.1`` and ``localhost``), signed by that CA;
+  ``127.0.0.1`` and ``localhost``, and the addresses of nodes in network namespaces of
+  their own), signed by that CA;
 * ``users.json``: a random password per SCRAM-SHA-512 user (one per service, and the
   ``docket-admin`` super-user), written into the cluster metadata when the storage is
   formatted (``kafka-storage format --add-scram``).
 
-Listener layout (every one on 127.0.0.1):
+Listener layout (every one on 127.0.0.1, or the node's own address):
 
 ========== =========== ==============================================================
 listener   protocol    who
@@ -92,6 +93,8 @@ class BrokerTls:
     directory: Path
     #: Host names the brokers' certificate is valid for (besides 127.0.0.1).
     hostnames: tuple[str, ...] = ("localhost",)
+    #: IP addresses it is valid for besides 127.0.0.1 (nodes in namespaces of their own).
+    addresses: tuple[str, ...] = ()
 
     @property
     def ca_file(self) -> Path:
@@ -113,7 +116,9 @@ class BrokerTls:
         ca_key, ca = certificate_authority("Docket local Kafka CA", CERTIFICATE_DAYS)
         write_private(self.ca_key_file, _key_pem(ca_key))
         self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-        key, certificate = self._issue(BROKER_USER, ca, ca_key, server=self.hostnames)
+        key, certificate = self._issue(
+            BROKER_USER, ca, ca_key, server=self.hostnames, addresses=self.addresses
+        )
         write_private(self.keystore_file, key + certificate)
 
     def issue_client_certificate(self, common_name: str, directory: Path) -> tuple[Path, Path]:
@@ -134,6 +139,7 @@ class BrokerTls:
         ca_key: ec.EllipticCurvePrivateKey,
         *,
         server: tuple[str, ...],
+        addresses: tuple[str, ...] = (),
     ) -> tuple[bytes, bytes]:
         """A key and certificate for ``common_name``; a server's (valid for the host
         names ``server`` and 127.0.0.1) when ``server`` names any."""
@@ -159,6 +165,7 @@ class BrokerTls:
                     [
                         *(x509.DNSName(name) for name in server),
                         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                        *(x509.IPAddress(ipaddress.ip_address(a)) for a in addresses),
                     ]
                 ),
                 critical=False,
@@ -183,10 +190,11 @@ class BrokerSecurity:
         return self.directory / "users.json"
 
     @classmethod
-    def prepare(cls, directory: Path) -> BrokerSecurity:
-        """Load the certificates and users of ``directory``, creating what is missing."""
+    def prepare(cls, directory: Path, *, addresses: tuple[str, ...] = ()) -> BrokerSecurity:
+        """Load the certificates and users of ``directory``, creating what is missing
+        (a new brokers' certificate is also valid for the IP ``addresses``)."""
         directory = directory.resolve()
-        BrokerTls(directory / "tls").ensure()
+        BrokerTls(directory / "tls", addresses=addresses).ensure()
         users_file = directory / "users.json"
         wanted = (ADMIN_USER, *(principal_of(service) for service in SERVICES))
         stored: dict[str, str] = json.loads(users_file.read_text()) if users_file.is_file() else {}

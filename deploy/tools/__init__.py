@@ -5,7 +5,8 @@ Nothing third-party is committed: each tool is built or installed from its regis
 reused after. One module per tool beside this one (``jaeger.py``, ``toxiproxy.py``, ...)
 names its module and version and calls :func:`go_build` or :func:`npm_install`; a
 program of the project's own (``tools/<name>/``, its ``go.mod`` pinning its modules) is
-built with :func:`go_build_local`.
+built with :func:`go_build_local`. System programs (``chromium``, ``ip`` and ``nft``)
+come from Debian through :func:`apt_install` where missing.
 """
 
 from __future__ import annotations
@@ -94,6 +95,22 @@ def _go_once(name: str, target: Path, cwd: Path, steps: list[list[str]], goflags
                 tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
                 raise ToolUnavailable(f"{name}: go {' '.join(step[:2])} failed: {tail}")
     return target
+
+
+def apt_install(name: str, packages: list[str]) -> None:
+    """``apt-get install`` Debian ``packages`` (as root, the tests' user in CI), one
+    installer at a time; ``name`` labels the lock and the errors. Raises
+    :class:`ToolUnavailable` with apt's own message on failure."""
+    with locked(Path(name)):
+        apt = shutil.which("apt-get")
+        if apt is None:
+            raise ToolUnavailable(f"{name}: not installed and there is no apt-get to install it")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for step in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", *packages]):
+            done = subprocess.run(step, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+                raise ToolUnavailable(f"{name}: apt-get {step[1]} failed: {tail}")
 
 
 def npm_install(name: str, packages: dict[str, str]) -> Path:

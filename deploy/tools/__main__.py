@@ -16,7 +16,16 @@ import sys
 
 from deploy.tools import TOOLS_DIR, ToolUnavailable
 
-TOOLS = ("jaeger", "toxiproxy", "logverify", "asyncapi", "chromium", "axe", "oidc_provider")
+TOOLS = (
+    "jaeger",
+    "toxiproxy",
+    "logverify",
+    "asyncapi",
+    "chromium",
+    "axe",
+    "oidc_provider",
+    "netfilter",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

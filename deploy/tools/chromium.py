@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
-from deploy.tools import ToolUnavailable, locked
+from deploy.tools import ToolUnavailable, apt_install
 
 PACKAGE = "chromium"
 CANDIDATES = ("chromium", "chromium-browser")
@@ -32,19 +31,7 @@ def ensure() -> Path:
     found = find()
     if found is not None:
         return found
-    with locked(Path(PACKAGE)):
-        found = find()
-        if found is not None:
-            return found
-        apt = shutil.which("apt-get")
-        if apt is None:
-            raise ToolUnavailable("chromium: not installed and there is no apt-get to install it")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", PACKAGE]):
-            done = subprocess.run(step, env=env, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-                raise ToolUnavailable(f"chromium: {' '.join(step[1:2])} failed: {tail}")
+    apt_install(PACKAGE, [PACKAGE])
     found = find()
     if found is None:
         raise ToolUnavailable("chromium: apt-get installed the package but no chromium is on PATH")
