@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
@@ -97,11 +97,14 @@ def _go_once(name: str, target: Path, cwd: Path, steps: list[list[str]], goflags
     return target
 
 
-def apt_install(name: str, packages: list[str]) -> None:
+def apt_install(name: str, packages: list[str], installed: Callable[[], bool]) -> None:
     """``apt-get install`` Debian ``packages`` (as root, the tests' user in CI), one
-    installer at a time; ``name`` labels the lock and the errors. Raises
+    installer at a time, unless ``installed()`` says another process did it while this
+    one waited for the lock; ``name`` labels the lock and the errors. Raises
     :class:`ToolUnavailable` with apt's own message on failure."""
     with locked(Path(name)):
+        if installed():
+            return
         apt = shutil.which("apt-get")
         if apt is None:
             raise ToolUnavailable(f"{name}: not installed and there is no apt-get to install it")

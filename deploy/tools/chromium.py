@@ -31,7 +31,7 @@ def ensure() -> Path:
     found = find()
     if found is not None:
         return found
-    apt_install(PACKAGE, [PACKAGE])
+    apt_install(PACKAGE, [PACKAGE], installed=lambda: find() is not None)
     found = find()
     if found is None:
         raise ToolUnavailable("chromium: apt-get installed the package but no chromium is on PATH")

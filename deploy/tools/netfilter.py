@@ -23,7 +23,7 @@ def missing() -> list[str]:
 def ensure() -> Path:
     """``nft``, with ``ip`` beside it; installs what is missing."""
     if missing():
-        apt_install("netfilter", missing())
+        apt_install("netfilter", missing(), installed=lambda: not missing())
     if missing():
         raise ToolUnavailable(f"netfilter: apt-get installed {missing()} but not their commands")
     nft = shutil.which("nft")
